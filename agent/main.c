@@ -1,0 +1,13 @@
+/* armorgate-agent: placeholder entry point until the daemon lands. */
+#include <stdio.h>
+#include <string.h>
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+		printf("armorgate-agent %s\n", ARMORGATE_VERSION);
+		return 0;
+	}
+	fprintf(stderr, "armorgate-agent: not implemented yet\n");
+	return 1;
+}

@@ -1,0 +1,52 @@
+/* config: one table of options (flag, env var, type, bounds, default, help),
+ * redis-style. Flags win over ARMORGATE_<FLAG_IN_CAPS> env vars, which win
+ * over defaults. --help is generated from the table; out-of-range values are
+ * refused with the bound named. */
+#ifndef ARMORGATE_CONFIG_H
+#define ARMORGATE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "err.h"
+
+typedef enum config_type { CONFIG_STRING, CONFIG_INT, CONFIG_BOOL } config_type;
+
+typedef struct config_option {
+	const char *name;      /* flag without "--", e.g. "poll-interval" */
+	config_type type;
+	const char *def;       /* default as text, NULL = unset */
+	long min, max;         /* CONFIG_INT bounds, inclusive */
+	const char *metavar;   /* e.g. "SECONDS" */
+	const char *help;
+	const char *env_alias; /* extra env var read after ARMORGATE_*, e.g. "NODE_NAME"; may be NULL */
+	void *dest;            /* char ** (heap copy, config_free_strings frees), long *, bool * */
+} config_option;
+
+typedef struct config_spec {
+	const char *prog;
+	const char *summary; /* one line under the usage line */
+	const char *version;
+	const config_option *opts;
+	size_t nopts;
+} config_spec;
+
+typedef enum config_result { CONFIG_OK = 0, CONFIG_EXIT_SUCCESS = 1, CONFIG_ERROR = -1 } config_result;
+
+/* Parses argv (and the environment). Prints --help/--version to out and
+ * returns CONFIG_EXIT_SUCCESS for them. On CONFIG_ERROR, err says which
+ * option and why (and which bound). */
+config_result config_parse(const config_spec *spec, int argc, char **argv, FILE *out, ag_err *err);
+/* The env var name for a flag: ARMORGATE_ + upper-case, '-' -> '_'. */
+void config_env_name(const char *flag, char *out, size_t cap);
+void config_usage(const config_spec *spec, FILE *out);
+/* Frees the strings config_parse stored in CONFIG_STRING destinations. */
+void config_free_strings(const config_spec *spec);
+
+/* Common pieces: "host:port" / ":port" -> host ("" = any) and port. */
+int config_split_hostport(const char *s, char *host, size_t hostcap, int *port, ag_err *err) AG_WARN_UNUSED;
+/* "ns/name" -> both parts, each a DNS label-ish non-empty string. */
+int config_split_nsname(const char *s, char *ns, size_t nscap, char *name, size_t namecap, ag_err *err) AG_WARN_UNUSED;
+
+#endif

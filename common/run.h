@@ -1,0 +1,31 @@
+/* run: execute a program with fork/execve and an argv array — never a shell —
+ * with a timeout, stdin from a buffer or /dev/null, and stdout/stderr
+ * captured up to a ceiling. Used for apparmor_parser by both daemons. */
+#ifndef ARMORGATE_RUN_H
+#define ARMORGATE_RUN_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "err.h"
+
+enum { RUN_OUTPUT_MAX = 1u << 20 };
+
+typedef struct run_result {
+	int exited;      /* 1 if it exited normally */
+	int status;      /* exit status, or the signal number when killed */
+	int timed_out;   /* 1 if we killed it for the timeout */
+	buf out;         /* stdout (caller: buf_cleanup), ceiling RUN_OUTPUT_MAX */
+	buf errout;      /* stderr, same */
+	double seconds;  /* wall time */
+} run_result;
+
+/* argv[0] is the path (absolute, or found in PATH); envp NULL = a minimal
+ * environment (PATH only). stdin_data may be NULL. Returns 0 when the program
+ * ran (check exited/status), -1 with err when it could not be started.
+ * Always initialises res; caller calls run_result_cleanup. */
+int run_program(const char *const argv[], const char *const envp[], const char *stdin_data, size_t stdin_len,
+		long timeout_ms, run_result *res, ag_err *err) AG_WARN_UNUSED;
+void run_result_cleanup(run_result *res);
+
+#endif
