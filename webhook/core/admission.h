@@ -1,0 +1,58 @@
+/* admission: the pure AdmissionReview core of armorgate-webhook.
+ * Bytes in (the request body, already size-checked by the server), a
+ * response out: no sockets, no files, no globals. Trust boundary: the body is
+ * untrusted; parsing is bounded (ADMISSION_JSON_DEPTH_MAX nesting) and no
+ * input makes it crash. The only I/O is optional: with env->limits.compile
+ * the profiles ConfigMap path runs apparmor_parser through common/profile.h.
+ *
+ * Mutate (Pod CREATE): AppArmor annotations -> securityContext.appArmorProfile
+ * and spec.nodeSelector["profiles.armorgate.io/<p>"]="loaded" for every
+ * custom.* profile used, as one RFC 6902 JSONPatch; no patch when nothing to
+ * do (reinvocation-safe).
+ * Validate (Pod CREATE, pods/ephemeralcontainers UPDATE, profiles ConfigMap
+ * CREATE/UPDATE): denials with status.code 403 and a message naming the
+ * profile, the container and the fix. */
+#ifndef ARMORGATE_ADMISSION_H
+#define ARMORGATE_ADMISSION_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "nodeset.h"
+#include "profile.h"
+
+enum {
+	ADMISSION_JSON_DEPTH_MAX = 64,           /* deepest accepted JSON nesting */
+	ADMISSION_RESPONSE_MAX = 8u << 20,       /* ceiling on the response body */
+	ADMISSION_REASON_MAX = 256,
+	ADMISSION_MESSAGE_MAX = 32u << 10,       /* ceiling on one denial message */
+};
+
+#define ADMISSION_ANNOTATION_PREFIX "container.apparmor.security.beta.kubernetes.io/"
+
+typedef enum { ADMISSION_MUTATE, ADMISSION_VALIDATE } admission_op;
+
+typedef struct admission_env {
+	nodeset *nodes;                 /* borrowed; NULL behaves like an empty set */
+	const char *profiles_namespace; /* the profiles ConfigMap (--profiles-configmap NS/NAME), borrowed */
+	const char *profiles_name;
+	profile_limits limits;          /* common/profile.h; compile=true in production */
+} admission_env;
+
+typedef struct admission_result {
+	int http_status;      /* 200 for any AdmissionReview answer; 400 malformed; 500 out of memory */
+	buf body;             /* AdmissionReview JSON (200) or one line of text (else); caller buf_cleanup */
+	const char *content_type; /* static: "application/json" or "text/plain; charset=utf-8" */
+	const char *verdict;  /* static string for metrics: "allow", "deny", "patch", "error" */
+	char reason[ADMISSION_REASON_MAX]; /* one line for logs */
+} admission_result;
+
+/* Pure: bytes in, response out. Never crashes on any input. body need not be
+ * NUL-terminated. res is always initialised (call buf_cleanup(&res->body)). */
+void admission_handle(admission_op op, const char *body, size_t len, const admission_env *env,
+		      admission_result *res);
+
+/* Convenience for the shell's metrics: "mutate" / "validate". */
+const char *admission_op_name(admission_op op);
+
+#endif
