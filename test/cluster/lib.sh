@@ -1,0 +1,150 @@
+# Shared helpers of test/cluster/{start,stop,restart-apiserver,compact}.
+# Sourced, not run. A cluster directory DIR holds: pki/ (certs and keys),
+# etcd/ (data), logs/, *.pid, state (ports and binary dir, shell syntax),
+# kubeconfig, token-kubeconfig, tokens.csv, env.
+# Everything listens on 127.0.0.1 only.
+
+cl_die() { echo "test/cluster: $*" >&2; exit 1; }
+
+# cl_abs DIR: absolute path of DIR (created if missing).
+cl_abs() { mkdir -p "$1" && (cd "$1" && pwd); }
+
+# cl_alive PIDFILE NAME: true when PIDFILE names a live process whose command
+# is NAME (guards against a recycled pid after a reboot or crash).
+cl_alive() {
+  local pid comm
+  [ -s "$1" ] || return 1
+  pid=$(cat "$1")
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
+  [ "$comm" = "$2" ]
+}
+
+# cl_stop_one PIDFILE NAME: SIGTERM, wait up to 15 s, then SIGKILL; removes the pid file.
+cl_stop_one() {
+  local pidfile=$1 name=$2 pid i
+  if cl_alive "$pidfile" "$name"; then
+    pid=$(cat "$pidfile")
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 150; i++)); do
+      cl_alive "$pidfile" "$name" || break
+      sleep 0.1
+    done
+    if cl_alive "$pidfile" "$name"; then
+      echo "test/cluster: $name (pid $pid) ignored SIGTERM for 15 s; sending SIGKILL" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+      for ((i = 0; i < 50; i++)); do
+        cl_alive "$pidfile" "$name" || break
+        sleep 0.1
+      done
+    fi
+    cl_alive "$pidfile" "$name" && cl_die "$name (pid $pid) still running after SIGKILL"
+  fi
+  rm -f "$pidfile"
+}
+
+# cl_used_ports: every TCP port in LISTEN state (IPv4 and IPv6), in decimal.
+cl_used_ports() {
+  local f
+  for f in /proc/net/tcp /proc/net/tcp6; do
+    [ -r "$f" ] || continue
+    # local_address is "ADDR:PORT" in hex; state 0A is LISTEN.
+    while read -r _ local _ st _; do
+      [ "$st" = 0A ] && echo $((16#${local##*:}))
+    done < <(tail -n +2 "$f")
+  done
+}
+
+# cl_free_ports N: N distinct TCP ports nobody listens on, from 20000-59999.
+# A race with another process binding the same port is possible but
+# unlikely; the daemons then fail loudly and start reports it.
+cl_free_ports() {
+  local n=$1 used p picked=" "
+  used=" $(cl_used_ports | tr '\n' ' ') "
+  while ((n > 0)); do
+    p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+    [[ "$used" == *" $p "* || "$picked" == *" $p "* ]] && continue
+    picked+="$p "
+    echo "$p"
+    n=$((n - 1))
+  done
+}
+
+# cl_spawn PIDFILE LOG CMD...: runs CMD detached (own session, no tty, output
+# to LOG) so the caller and ctest do not wait for it, and records its pid.
+cl_spawn() {
+  local pidfile=$1 log=$2
+  shift 2
+  # In a non-interactive shell a background job is not a process-group
+  # leader, so setsid calls setsid(2) and execs in place: $! is the daemon.
+  setsid "$@" </dev/null >>"$log" 2>&1 &
+  echo $! >"$pidfile"
+}
+
+# cl_apiserver_args DIR: the kube-apiserver command line (uses the state vars).
+cl_apiserver_args() {
+  local d=$1
+  APISERVER_ARGS=(
+    "$BIN/kube-apiserver"
+    --bind-address=127.0.0.1
+    --advertise-address=127.0.0.1
+    --secure-port="$APISERVER_PORT"
+    --etcd-servers="http://127.0.0.1:$ETCD_CLIENT_PORT"
+    --tls-cert-file="$d/pki/apiserver.crt"
+    --tls-private-key-file="$d/pki/apiserver.key"
+    --client-ca-file="$d/pki/ca.crt"
+    --token-auth-file="$d/tokens.csv"
+    --authorization-mode=Node,RBAC
+    --enable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy,NodeRestriction
+    # ServiceAccount admission refuses pods whose service account does not
+    # exist; the "default" account is made by kube-controller-manager, which
+    # this harness does not run. Pods therefore carry no automatic token.
+    --disable-admission-plugins=ServiceAccount
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local
+    --service-account-key-file="$d/pki/sa.pub"
+    --service-account-signing-key-file="$d/pki/sa.key"
+    --service-cluster-ip-range=10.96.0.0/16
+    # Endpoints of the "kubernetes" Service may not be loopback addresses;
+    # nothing in these tests routes to it.
+    --endpoint-reconciler-type=none
+    --allow-privileged=true
+    # The apiserver would otherwise write self-signed certs to /var/run/kubernetes.
+    --cert-dir="$d/pki"
+    --profiling=false
+    --v=1
+  )
+}
+
+# cl_wait_ready DIR TIMEOUT_S: polls /readyz with the admin cert until it
+# answers "ok"; fails early when the apiserver process dies.
+cl_wait_ready() {
+  local d=$1 timeout=$2 deadline
+  deadline=$(($(date +%s) + timeout))
+  while :; do
+    if curl -fsS --max-time 2 --cacert "$d/pki/ca.crt" \
+        --cert "$d/pki/admin.crt" --key "$d/pki/admin.key" \
+        "https://127.0.0.1:$APISERVER_PORT/readyz" 2>/dev/null | grep -qx ok; then
+      return 0
+    fi
+    if ! cl_alive "$d/kube-apiserver.pid" kube-apiserver; then
+      echo "test/cluster: kube-apiserver exited during start; last log lines:" >&2
+      tail -n 40 "$d/logs/kube-apiserver.log" >&2
+      return 1
+    fi
+    if (($(date +%s) >= deadline)); then
+      echo "test/cluster: kube-apiserver not ready after $timeout s; last log lines:" >&2
+      tail -n 40 "$d/logs/kube-apiserver.log" >&2
+      curl -sS --max-time 2 --cacert "$d/pki/ca.crt" --cert "$d/pki/admin.crt" \
+        --key "$d/pki/admin.key" "https://127.0.0.1:$APISERVER_PORT/readyz?verbose" 2>&1 | grep -v '\[+\]' >&2 || true
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+# cl_load_state DIR: reads DIR/state (written by start) into the environment.
+cl_load_state() {
+  [ -r "$1/state" ] || cl_die "$1 is not a cluster directory (no state file; run test/cluster/start $1)"
+  # shellcheck disable=SC1091
+  . "$1/state"
+}
