@@ -1,0 +1,400 @@
+/* nodeset: Node name -> AppArmor readiness, and profile -> number of
+ * AppArmor-enabled nodes carrying it, so an admission review answers with
+ * two hash lookups under a read lock. Trust boundary: Node objects from the
+ * API server; only two label families are read, anything odd is skipped. */
+#include "nodeset.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "profile.h"
+
+/* One node as the webhook needs it. profiles: the names from
+ * profiles.armorgate.io/<p>=loaded labels (the node's own copies). */
+typedef struct ns_node {
+	char *name;
+	bool enabled;
+	char **profiles;
+	size_t nprofiles;
+} ns_node;
+
+/* Chained hash map string -> (node | count). */
+typedef struct ns_entry {
+	struct ns_entry *next;
+	uint64_t hash;
+	char *key;
+	ns_node *node;  /* node map */
+	size_t count;   /* profile map */
+} ns_entry;
+
+typedef struct ns_map {
+	ns_entry **buckets;
+	size_t nbuckets; /* power of two, or 0 */
+	size_t n;
+} ns_map;
+
+struct nodeset {
+	pthread_rwlock_t lock;
+	ns_map nodes;    /* name -> ns_node */
+	ns_map profiles; /* profile -> count of enabled nodes that have it loaded */
+	size_t enabled;
+};
+
+static uint64_t ns_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+static ns_entry *ns_map_find(const ns_map *m, const char *key, uint64_t h)
+{
+	if (!m->nbuckets)
+		return NULL;
+	for (ns_entry *e = m->buckets[h & (m->nbuckets - 1)]; e; e = e->next)
+		if (e->hash == h && strcmp(e->key, key) == 0)
+			return e;
+	return NULL;
+}
+
+static int ns_map_grow(ns_map *m)
+{
+	size_t nb = m->nbuckets ? m->nbuckets * 2 : 64;
+	ns_entry **b = calloc(nb, sizeof(*b));
+
+	if (!b)
+		return -1;
+	for (size_t i = 0; i < m->nbuckets; i++) {
+		ns_entry *e = m->buckets[i];
+
+		while (e) {
+			ns_entry *next = e->next;
+			size_t j = e->hash & (nb - 1);
+
+			e->next = b[j];
+			b[j] = e;
+			e = next;
+		}
+	}
+	free(m->buckets);
+	m->buckets = b;
+	m->nbuckets = nb;
+	return 0;
+}
+
+/* Finds or creates the entry for key; NULL only when out of memory. */
+static ns_entry *ns_map_upsert(ns_map *m, const char *key)
+{
+	uint64_t h = ns_hash(key);
+	ns_entry *e = ns_map_find(m, key, h);
+	size_t j;
+
+	if (e)
+		return e;
+	if (m->n >= m->nbuckets && ns_map_grow(m) != 0)
+		return NULL;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->key = strdup(key);
+	if (!e->key) {
+		free(e);
+		return NULL;
+	}
+	e->hash = h;
+	j = h & (m->nbuckets - 1);
+	e->next = m->buckets[j];
+	m->buckets[j] = e;
+	m->n++;
+	return e;
+}
+
+static void ns_node_free(ns_node *n)
+{
+	if (!n)
+		return;
+	for (size_t i = 0; i < n->nprofiles; i++)
+		free(n->profiles[i]);
+	free(n->profiles);
+	free(n->name);
+	free(n);
+}
+
+/* Unlinks and frees key's entry (its node too); no-op when absent. */
+static void ns_map_remove(ns_map *m, const char *key)
+{
+	uint64_t h = ns_hash(key);
+	ns_entry **pp;
+
+	if (!m->nbuckets)
+		return;
+	for (pp = &m->buckets[h & (m->nbuckets - 1)]; *pp; pp = &(*pp)->next) {
+		ns_entry *e = *pp;
+
+		if (e->hash == h && strcmp(e->key, key) == 0) {
+			*pp = e->next;
+			ns_node_free(e->node);
+			free(e->key);
+			free(e);
+			m->n--;
+			return;
+		}
+	}
+}
+
+static void ns_map_clear(ns_map *m)
+{
+	for (size_t i = 0; i < m->nbuckets; i++) {
+		ns_entry *e = m->buckets[i];
+
+		while (e) {
+			ns_entry *next = e->next;
+
+			ns_node_free(e->node);
+			free(e->key);
+			free(e);
+			e = next;
+		}
+	}
+	free(m->buckets);
+	m->buckets = NULL;
+	m->nbuckets = 0;
+	m->n = 0;
+}
+
+/* Builds the readiness of one Node/PartialObjectMetadata; NULL when it has
+ * no usable name or memory ran out (the event is then dropped). */
+static ns_node *ns_node_from_json(const cJSON *obj)
+{
+	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(meta, "name");
+	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(meta, "labels");
+	const cJSON *l;
+	const size_t plen = strlen(PROFILE_LABEL_PREFIX);
+	size_t cap = 0;
+	ns_node *n;
+
+	if (!cJSON_IsString(name) || !name->valuestring[0])
+		return NULL;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->name = strdup(name->valuestring);
+	if (!n->name)
+		goto fail;
+	if (!cJSON_IsObject(labels))
+		return n;
+	cJSON_ArrayForEach(l, labels)
+	{
+		char **grown;
+
+		if (!l->string || !cJSON_IsString(l))
+			continue;
+		if (strcmp(l->string, NODESET_APPARMOR_LABEL) == 0) {
+			n->enabled = strcmp(l->valuestring, NODESET_APPARMOR_ENABLED) == 0;
+			continue;
+		}
+		if (strncmp(l->string, PROFILE_LABEL_PREFIX, plen) != 0 || !l->string[plen] ||
+		    strcmp(l->valuestring, NODESET_PROFILE_LOADED) != 0)
+			continue;
+		if (n->nprofiles == cap) {
+			cap = cap ? cap * 2 : 8;
+			grown = realloc(n->profiles, cap * sizeof(*grown));
+			if (!grown)
+				goto fail;
+			n->profiles = grown;
+		}
+		n->profiles[n->nprofiles] = strdup(l->string + plen);
+		if (!n->profiles[n->nprofiles])
+			goto fail;
+		n->nprofiles++;
+	}
+	return n;
+fail:
+	ns_node_free(n);
+	return NULL;
+}
+
+/* Adds (delta=+1) or takes back (-1) n's contribution to the profile counts. */
+static void ns_count(nodeset *ns, const ns_node *n, int delta)
+{
+	if (!n->enabled)
+		return;
+	ns->enabled = delta > 0 ? ns->enabled + 1 : ns->enabled - 1;
+	for (size_t i = 0; i < n->nprofiles; i++) {
+		if (delta > 0) {
+			ns_entry *e = ns_map_upsert(&ns->profiles, n->profiles[i]);
+
+			/* Out of memory: the profile looks absent, which fails closed. */
+			if (e)
+				e->count++;
+		} else {
+			ns_entry *e = ns_map_find(&ns->profiles, n->profiles[i], ns_hash(n->profiles[i]));
+
+			if (e && --e->count == 0)
+				ns_map_remove(&ns->profiles, n->profiles[i]);
+		}
+	}
+}
+
+/* Takes ownership of n. Caller holds the write lock. */
+static void ns_put(nodeset *ns, ns_node *n)
+{
+	ns_entry *e = ns_map_upsert(&ns->nodes, n->name);
+
+	if (!e) {
+		ns_node_free(n);
+		return;
+	}
+	if (e->node) {
+		ns_count(ns, e->node, -1);
+		ns_node_free(e->node);
+	}
+	e->node = n;
+	ns_count(ns, n, +1);
+}
+
+static void ns_del(nodeset *ns, const char *name)
+{
+	ns_entry *e = ns_map_find(&ns->nodes, name, ns_hash(name));
+
+	if (!e)
+		return;
+	if (e->node)
+		ns_count(ns, e->node, -1);
+	ns_map_remove(&ns->nodes, name);
+}
+
+nodeset *nodeset_new(void)
+{
+	nodeset *ns = calloc(1, sizeof(*ns));
+
+	if (!ns)
+		return NULL;
+	if (pthread_rwlock_init(&ns->lock, NULL) != 0) {
+		free(ns);
+		return NULL;
+	}
+	return ns;
+}
+
+void nodeset_free(nodeset *ns)
+{
+	if (!ns)
+		return;
+	ns_map_clear(&ns->nodes);
+	ns_map_clear(&ns->profiles);
+	pthread_rwlock_destroy(&ns->lock);
+	free(ns);
+}
+
+void nodeset_replace(nodeset *ns, const cJSON *items)
+{
+	const cJSON *it;
+
+	pthread_rwlock_wrlock(&ns->lock);
+	ns_map_clear(&ns->nodes);
+	ns_map_clear(&ns->profiles);
+	ns->enabled = 0;
+	cJSON_ArrayForEach(it, items)
+	{
+		ns_node *n = ns_node_from_json(it);
+
+		if (n)
+			ns_put(ns, n);
+	}
+	pthread_rwlock_unlock(&ns->lock);
+}
+
+void nodeset_apply(nodeset *ns, kube_event_type type, const cJSON *obj)
+{
+	ns_node *n;
+
+	if (type != KUBE_EVENT_ADDED && type != KUBE_EVENT_MODIFIED && type != KUBE_EVENT_DELETED)
+		return;
+	/* Parse outside the lock: reviews keep reading meanwhile. */
+	n = ns_node_from_json(obj);
+	if (!n)
+		return;
+	pthread_rwlock_wrlock(&ns->lock);
+	if (type == KUBE_EVENT_DELETED) {
+		ns_del(ns, n->name);
+		ns_node_free(n);
+	} else {
+		ns_put(ns, n);
+	}
+	pthread_rwlock_unlock(&ns->lock);
+}
+
+size_t nodeset_size(nodeset *ns)
+{
+	size_t n;
+
+	pthread_rwlock_rdlock(&ns->lock);
+	n = ns->nodes.n;
+	pthread_rwlock_unlock(&ns->lock);
+	return n;
+}
+
+size_t nodeset_enabled_count(nodeset *ns)
+{
+	size_t n;
+
+	pthread_rwlock_rdlock(&ns->lock);
+	n = ns->enabled;
+	pthread_rwlock_unlock(&ns->lock);
+	return n;
+}
+
+bool nodeset_any_has(nodeset *ns, const char *profile)
+{
+	bool yes;
+
+	pthread_rwlock_rdlock(&ns->lock);
+	yes = ns_map_find(&ns->profiles, profile, ns_hash(profile)) != NULL;
+	pthread_rwlock_unlock(&ns->lock);
+	return yes;
+}
+
+static void ns_why(char *why, size_t cap, const char *s)
+{
+	size_t n;
+
+	if (!why || !cap)
+		return;
+	n = strlen(s);
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(why, s, n);
+	why[n] = '\0';
+}
+
+int nodeset_node_has(nodeset *ns, const char *node, const char *profile, char *why, size_t cap)
+{
+	const ns_entry *e;
+	const char *no = NULL;
+
+	pthread_rwlock_rdlock(&ns->lock);
+	e = ns_map_find(&ns->nodes, node, ns_hash(node));
+	if (!e || !e->node) {
+		no = "unknown node";
+	} else if (!e->node->enabled) {
+		no = "AppArmor not enabled on the node";
+	} else {
+		no = "profile not loaded";
+		for (size_t i = 0; i < e->node->nprofiles; i++)
+			if (strcmp(e->node->profiles[i], profile) == 0) {
+				no = NULL;
+				break;
+			}
+	}
+	pthread_rwlock_unlock(&ns->lock);
+	ns_why(why, cap, no ? no : "");
+	return no ? 0 : 1;
+}
