@@ -18,12 +18,18 @@ typedef struct run_result {
 	buf out;         /* stdout (caller: buf_cleanup), ceiling RUN_OUTPUT_MAX */
 	buf errout;      /* stderr, same */
 	double seconds;  /* wall time */
+	int out_truncated; /* 1 if stdout went past RUN_OUTPUT_MAX (rest drained, dropped) */
+	int err_truncated; /* same for stderr */
 } run_result;
 
 /* argv[0] is the path (absolute, or found in PATH); envp NULL = a minimal
  * environment (PATH only). stdin_data may be NULL. Returns 0 when the program
  * ran (check exited/status), -1 with err when it could not be started.
- * Always initialises res; caller calls run_result_cleanup. */
+ * Always initialises res; caller calls run_result_cleanup.
+ * timeout_ms <= 0 = no timeout. On timeout the child's process group gets
+ * SIGTERM, then SIGKILL after 1 s; the child is always reaped. PATH lookup
+ * uses the caller's PATH (else a default). Exec failures (ENOENT, EACCES)
+ * return -1 with err->code = that errno. Thread-safe. */
 int run_program(const char *const argv[], const char *const envp[], const char *stdin_data, size_t stdin_len,
 		long timeout_ms, run_result *res, ag_err *err) AG_WARN_UNUSED;
 void run_result_cleanup(run_result *res);

@@ -1,0 +1,467 @@
+/* run: fork/execve with an argv array (never a shell), stdin from a buffer,
+ * stdout/stderr captured up to RUN_OUTPUT_MAX, a timeout that kills the
+ * child's whole process group. Trust boundary: the child's output is
+ * untrusted bytes and is bounded; nothing of the caller's leaks into the
+ * child except argv, envp and the three standard fds.
+ * Thread-safe: no globals; between fork and execve the child only calls
+ * async-signal-safe functions. */
+#include "run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RUN_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+/* After SIGTERM the group gets this long before SIGKILL. */
+enum { RUN_TERM_GRACE_MS = 1000, RUN_PATH_MAX = 4096, RUN_READ_CHUNK = 65536 };
+
+static const char *const run_default_env[] = {"PATH=" RUN_DEFAULT_PATH, NULL};
+
+static double run_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int run_ms_until(double t, double now)
+{
+	double ms = (t - now) * 1000.0 + 1.0;
+
+	if (ms < 0)
+		return 0;
+	if (ms > 3600000.0)
+		return 3600000;
+	return (int)ms;
+}
+
+static void run_close(int *fd)
+{
+	if (*fd >= 0) {
+		/* close() is never retried on EINTR: on Linux the fd is gone anyway. */
+		(void)close(*fd);
+		*fd = -1;
+	}
+}
+
+/* Keeps our descriptors away from 0..2 so the child's dup2() calls never
+ * collide (a daemon started with a closed stdin gets fd 0 from pipe()). */
+static int run_fd_high(int *fd)
+{
+	int nfd;
+
+	if (*fd > 2)
+		return 0;
+	nfd = fcntl(*fd, F_DUPFD_CLOEXEC, 3);
+	if (nfd < 0)
+		return -1;
+	(void)close(*fd);
+	*fd = nfd;
+	return 0;
+}
+
+static int run_pipe(int fds[2])
+{
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return -1;
+	if (run_fd_high(&fds[0]) != 0 || run_fd_high(&fds[1]) != 0) {
+		run_close(&fds[0]);
+		run_close(&fds[1]);
+		return -1;
+	}
+	return 0;
+}
+
+static int run_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+		return -1;
+	return 0;
+}
+
+/* PATH lookup happens in the parent: the child may only call
+ * async-signal-safe functions. Uses the caller's PATH, else a default. */
+static int run_resolve(const char *name, char *out, size_t outsz, ag_err *err)
+{
+	const char *path;
+	const char *p;
+	int saw_eacces = 0;
+
+	if (name[0] == '\0')
+		return err_set(err, ENOENT, "cannot run an empty program name");
+	if (strchr(name, '/')) {
+		if (strlen(name) >= outsz)
+			return err_set(err, ENAMETOOLONG, "cannot run %.200s: path too long", name);
+		memcpy(out, name, strlen(name) + 1);
+		return 0;
+	}
+	path = getenv("PATH");
+	if (!path || !*path)
+		path = RUN_DEFAULT_PATH;
+	p = path;
+	for (;;) {
+		const char *end = strchr(p, ':');
+		size_t dlen = end ? (size_t)(end - p) : strlen(p);
+		const char *dir = dlen ? p : ".";
+		struct stat st;
+		int n;
+
+		if (dlen == 0)
+			dlen = 1;
+		n = snprintf(out, outsz, "%.*s/%s", (int)dlen, dir, name);
+		if (n > 0 && (size_t)n < outsz && stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (access(out, X_OK) == 0)
+				return 0;
+			saw_eacces = 1;
+		}
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	if (saw_eacces)
+		return err_set(err, EACCES, "cannot run %.200s: found in PATH but not executable", name);
+	return err_set(err, ENOENT, "cannot run %.200s: not found in PATH", name);
+}
+
+/* The child side: only async-signal-safe calls until execve. On failure the
+ * errno goes up the CLOEXEC pipe so the parent can tell ENOENT from exit 127. */
+static void run_child(const char *path, const char *const argv[], const char *const envp[], int in_fd,
+		      int out_fd, int err_fd, int report_fd)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int e;
+	ssize_t w;
+
+	/* Handlers of the parent must not run here, and ignored signals (SIGPIPE)
+	 * would survive execve: reset every disposition, then unblock. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (int s = 1; s < NSIG; s++)
+		(void)sigaction(s, &sa, NULL);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+
+	/* Own process group so a timeout can kill everything it started. */
+	(void)setpgid(0, 0);
+
+	if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
+		goto fail;
+	/* Anything a careless library opened without O_CLOEXEC stays out. */
+#ifdef CLOSE_RANGE_CLOEXEC
+	(void)close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+#endif
+	execve(path, (char *const *)(uintptr_t)argv, (char *const *)(uintptr_t)envp);
+fail:
+	e = errno;
+	do {
+		w = write(report_fd, &e, sizeof(e));
+	} while (w < 0 && errno == EINTR);
+	_exit(127);
+}
+
+static void run_append(buf *b, const char *data, size_t n, int *truncated)
+{
+	size_t room = b->max - b->len;
+
+	if (n > room) {
+		*truncated = 1;
+		n = room;
+	}
+	if (n && buf_append(b, data, n) != 0)
+		*truncated = 1; /* ENOMEM: keep draining so the child never blocks */
+}
+
+static int run_wait(pid_t pid, int *status)
+{
+	pid_t r;
+
+	do {
+		r = waitpid(pid, status, 0);
+	} while (r < 0 && errno == EINTR);
+	return r == pid ? 0 : -1;
+}
+
+/* Has the child exited? Peeks with WNOWAIT: the zombie keeps its pid (and
+ * so the process group id) reserved until we reap it at the very end, so
+ * kill(-pid) can never hit a recycled group. */
+static int run_exited(pid_t pid)
+{
+	siginfo_t si;
+	int r;
+
+	memset(&si, 0, sizeof(si));
+	do {
+		r = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT);
+	} while (r < 0 && errno == EINTR);
+	return r == 0 && si.si_pid == pid;
+}
+
+void run_result_cleanup(run_result *res)
+{
+	if (!res)
+		return;
+	buf_cleanup(&res->out);
+	buf_cleanup(&res->errout);
+}
+
+int run_program(const char *const argv[], const char *const envp[], const char *stdin_data, size_t stdin_len,
+		long timeout_ms, run_result *res, ag_err *err)
+{
+	char path[RUN_PATH_MAX];
+	char *chunk = NULL;
+	int in_pair[2] = {-1, -1};
+	int out_pipe[2] = {-1, -1};
+	int err_pipe[2] = {-1, -1};
+	int rep_pipe[2] = {-1, -1};
+	int child_in = -1;
+	int parent_in = -1;
+	sigset_t all;
+	sigset_t old;
+	pid_t pid = -1;
+	int status = 0;
+	int reaped = 0;
+	int rc = -1;
+	int exec_errno = 0;
+	size_t in_off = 0;
+	double start;
+	double deadline;
+	double kill_at = 0;
+	int term_sent = 0;
+	int kill_sent = 0;
+	ssize_t r;
+
+	memset(res, 0, sizeof(*res));
+	buf_init(&res->out, RUN_OUTPUT_MAX);
+	buf_init(&res->errout, RUN_OUTPUT_MAX);
+	start = run_now();
+	deadline = timeout_ms > 0 ? start + (double)timeout_ms / 1000.0 : 0;
+
+	if (!argv || !argv[0])
+		return err_set(err, EINVAL, "run_program: empty argv");
+	if (run_resolve(argv[0], path, sizeof(path), err) != 0)
+		return -1;
+	if (!envp)
+		envp = run_default_env;
+
+	chunk = malloc(RUN_READ_CHUNK);
+	if (!chunk) {
+		err_set(err, ENOMEM, "run %.200s: out of memory", argv[0]);
+		goto out;
+	}
+	if (stdin_data && stdin_len > 0) {
+		/* A socket, not a pipe: send(MSG_NOSIGNAL) cannot raise SIGPIPE in the
+		 * caller when the child stops reading. */
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_pair) != 0 || run_fd_high(&in_pair[0]) != 0 ||
+		    run_fd_high(&in_pair[1]) != 0) {
+			err_set(err, errno, "run %.200s: socketpair: %s", argv[0], strerror(errno));
+			goto out;
+		}
+		(void)shutdown(in_pair[0], SHUT_RD);
+		(void)shutdown(in_pair[1], SHUT_WR);
+		parent_in = in_pair[0];
+		child_in = in_pair[1];
+		in_pair[0] = in_pair[1] = -1;
+		if (run_nonblock(parent_in) != 0) {
+			err_set(err, errno, "run %.200s: fcntl: %s", argv[0], strerror(errno));
+			goto out;
+		}
+	} else {
+		child_in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (child_in < 0 || run_fd_high(&child_in) != 0) {
+			err_set(err, errno, "run %.200s: /dev/null: %s", argv[0], strerror(errno));
+			goto out;
+		}
+	}
+	if (run_pipe(out_pipe) != 0 || run_pipe(err_pipe) != 0 || run_pipe(rep_pipe) != 0 ||
+	    run_nonblock(out_pipe[0]) != 0 || run_nonblock(err_pipe[0]) != 0) {
+		err_set(err, errno, "run %.200s: pipe: %s", argv[0], strerror(errno));
+		goto out;
+	}
+
+	/* Block everything across fork so no parent handler runs in the child
+	 * before it resets dispositions. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = fork();
+	if (pid == 0)
+		run_child(path, argv, envp, child_in, out_pipe[1], err_pipe[1], rep_pipe[1]);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) {
+		err_set(err, errno, "run %.200s: fork: %s", argv[0], strerror(errno));
+		goto out;
+	}
+	/* Also here, so kill(-pid) is valid even if the child has not run yet. */
+	(void)setpgid(pid, pid);
+	run_close(&child_in);
+	run_close(&out_pipe[1]);
+	run_close(&err_pipe[1]);
+	run_close(&rep_pipe[1]);
+
+	/* EOF = execve succeeded (the pipe was CLOEXEC); 4 bytes = its errno. */
+	do {
+		r = read(rep_pipe[0], &exec_errno, sizeof(exec_errno));
+	} while (r < 0 && errno == EINTR);
+	run_close(&rep_pipe[0]);
+	if (r == (ssize_t)sizeof(exec_errno)) {
+		(void)run_wait(pid, &status);
+		reaped = 1;
+		err_set(err, exec_errno, "cannot run %.200s: %s", path, strerror(exec_errno));
+		goto out;
+	}
+
+	while (out_pipe[0] >= 0 || err_pipe[0] >= 0 || parent_in >= 0) {
+		struct pollfd pfd[3];
+		int nfds = 0;
+		int tmo = -1;
+		int pr;
+		double now = run_now();
+
+		if (deadline > 0 && !term_sent && now >= deadline) {
+			res->timed_out = 1;
+			(void)kill(-pid, SIGTERM);
+			(void)kill(pid, SIGTERM);
+			term_sent = 1;
+			kill_at = now + RUN_TERM_GRACE_MS / 1000.0;
+			run_close(&parent_in);
+		}
+		if (term_sent && !kill_sent && (now >= kill_at || run_exited(pid))) {
+			/* The leader may be gone; its group members still get this. */
+			(void)kill(-pid, SIGKILL);
+			(void)kill(pid, SIGKILL);
+			kill_sent = 1;
+			/* A member that left the group may hold the pipes: give up on
+			 * them a little later rather than wait forever. */
+			kill_at = now + RUN_TERM_GRACE_MS / 1000.0;
+		}
+		if (kill_sent && now >= kill_at)
+			break;
+
+		if (term_sent)
+			tmo = run_ms_until(kill_at, now);
+		else if (deadline > 0)
+			tmo = run_ms_until(deadline, now);
+		if (term_sent && !kill_sent && tmo > 50)
+			tmo = 50; /* notice the leader's exit soon to SIGKILL stragglers */
+
+		if (parent_in >= 0) {
+			pfd[nfds].fd = parent_in;
+			pfd[nfds].events = POLLOUT;
+			pfd[nfds++].revents = 0;
+		}
+		if (out_pipe[0] >= 0) {
+			pfd[nfds].fd = out_pipe[0];
+			pfd[nfds].events = POLLIN;
+			pfd[nfds++].revents = 0;
+		}
+		if (err_pipe[0] >= 0) {
+			pfd[nfds].fd = err_pipe[0];
+			pfd[nfds].events = POLLIN;
+			pfd[nfds++].revents = 0;
+		}
+		pr = poll(pfd, (nfds_t)nfds, tmo);
+		if (pr < 0) {
+			if (errno == EINTR)
+				continue;
+			err_set(err, errno, "run %.200s: poll: %s", argv[0], strerror(errno));
+			(void)kill(-pid, SIGKILL);
+			(void)kill(pid, SIGKILL);
+			goto out;
+		}
+		for (int i = 0; i < nfds; i++) {
+			short ev = pfd[i].revents;
+
+			if (!ev)
+				continue;
+			if (pfd[i].fd == parent_in) {
+				if (ev & (POLLERR | POLLHUP | POLLNVAL)) {
+					run_close(&parent_in);
+					continue;
+				}
+				r = send(parent_in, stdin_data + in_off, stdin_len - in_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+				if (r > 0) {
+					in_off += (size_t)r;
+					if (in_off >= stdin_len)
+						run_close(&parent_in);
+				} else if (r < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
+					run_close(&parent_in); /* EPIPE: the child stopped reading */
+				}
+			} else {
+				int *fdp = pfd[i].fd == out_pipe[0] ? &out_pipe[0] : &err_pipe[0];
+				buf *b = fdp == &out_pipe[0] ? &res->out : &res->errout;
+				int *tr = fdp == &out_pipe[0] ? &res->out_truncated : &res->err_truncated;
+
+				r = read(*fdp, chunk, RUN_READ_CHUNK);
+				if (r > 0)
+					run_append(b, chunk, (size_t)r, tr);
+				else if (r == 0 || (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK))
+					run_close(fdp);
+			}
+		}
+	}
+	run_close(&parent_in);
+	run_close(&out_pipe[0]);
+	run_close(&err_pipe[0]);
+
+	if (term_sent && !kill_sent) {
+		/* Stragglers of a group whose leader obeyed SIGTERM; the unreaped
+		 * leader still reserves the group id. */
+		(void)kill(-pid, SIGKILL);
+	}
+	/* The pipes are closed: if the leader still runs it is past its deadline
+	 * or closed its outputs early; without a deadline we simply wait. */
+	if (!reaped && run_wait(pid, &status) != 0) {
+		err_set(err, errno, "run %.200s: waitpid: %s", argv[0], strerror(errno));
+		pid = -1;
+		goto out;
+	}
+	reaped = 1;
+	if (WIFEXITED(status)) {
+		res->exited = 1;
+		res->status = WEXITSTATUS(status);
+	} else if (WIFSIGNALED(status)) {
+		res->exited = 0;
+		res->status = WTERMSIG(status);
+	}
+	rc = 0;
+out:
+	if (pid > 0 && !reaped) {
+		(void)kill(-pid, SIGKILL);
+		(void)kill(pid, SIGKILL);
+		(void)run_wait(pid, &status);
+	}
+	run_close(&in_pair[0]);
+	run_close(&in_pair[1]);
+	run_close(&child_in);
+	run_close(&parent_in);
+	run_close(&out_pipe[0]);
+	run_close(&out_pipe[1]);
+	run_close(&err_pipe[0]);
+	run_close(&err_pipe[1]);
+	run_close(&rep_pipe[0]);
+	run_close(&rep_pipe[1]);
+	free(chunk);
+	res->seconds = run_now() - start;
+	if (rc != 0) {
+		res->exited = 0;
+		res->status = 0;
+	}
+	return rc;
+}
