@@ -1,0 +1,59 @@
+/* agent_node: what the agent publishes on its Node (DESIGN.md "Node
+ * readiness"), pure. Computes the wanted labels and the armorgate.io/status
+ * annotation, and the JSON merge patch that takes the Node from what it has
+ * to what we want — or nothing when only observedAt would change.
+ * Trust boundary: the current Node object is API data (untrusted JSON). */
+#ifndef ARMORGATE_AGENT_NODE_H
+#define ARMORGATE_AGENT_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "agent_kernel.h"
+#include "agent_plan.h"
+#include "err.h"
+
+#define AGENT_LABEL_APPARMOR "armorgate.io/apparmor"
+#define AGENT_LABEL_PROFILE_PREFIX "profiles.armorgate.io/"
+#define AGENT_ANNOTATION_STATUS "armorgate.io/status"
+
+typedef struct agent_pstatus {
+	char name[AGENT_NAME_CAP];
+	char sha256[AGENT_SHA256_HEX];
+	char mode[AGENT_KMODE_MAX];
+	const char *state;           /* "loaded", "error", "removal-deferred" (static) */
+	char message[AGENT_MSG_CAP];
+} agent_pstatus;
+
+typedef struct agent_status {
+	bool apparmor;               /* enabled vs unsupported */
+	const char *agent_version;   /* borrowed */
+	const char *boot_id;         /* borrowed, may be "" */
+	const agent_pstatus *profiles; /* borrowed */
+	size_t n;
+} agent_status;
+
+/* Wanted labels: armorgate.io/apparmor plus profiles.armorgate.io/<p>=loaded
+ * for each managed name the kernel list shows (none when unsupported).
+ * Returns a new cJSON object (caller deletes) or NULL on ENOMEM. */
+cJSON *agent_node_wanted_labels(bool apparmor, const agent_klist *kernel);
+
+/* The status annotation value (compact JSON text, caller frees). observed_at
+ * may be NULL to leave the field out (used for comparisons). */
+char *agent_node_status_json(const agent_status *st, const char *observed_at);
+
+/* Merge patch from the Node's current metadata (labels/annotations objects,
+ * either may be NULL) to the wanted labels + status. Stale
+ * profiles.armorgate.io/<p> labels are set to null. Returns 0 with *patch NULL
+ * when nothing but observedAt would change, 0 with a heap JSON text (caller
+ * frees) otherwise, -1 on ENOMEM. */
+int agent_node_patch(const cJSON *cur_labels, const cJSON *cur_annotations, const cJSON *wanted_labels,
+		     const agent_status *st, const char *observed_at, char **patch, ag_err *err) AG_WARN_UNUSED;
+
+/* Convenience: the same from a whole Node object (metadata.labels/annotations). */
+int agent_node_patch_for(const cJSON *node, const cJSON *wanted_labels, const agent_status *st,
+			 const char *observed_at, char **patch, ag_err *err) AG_WARN_UNUSED;
+
+#endif
