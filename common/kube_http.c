@@ -235,6 +235,21 @@ static size_t kube_write_cb(char *p, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
+static size_t kube_header_cb(char *p, size_t size, size_t nmemb, void *ud)
+{
+	kube_xfer *x = ud;
+	size_t n = size * nmemb;
+	long st = 0;
+
+	/* The blank line ends a header block; 1xx blocks come before the real one. */
+	if (x->r->on_connected && (n == 2 || n == 1) && (p[0] == '\r' || p[0] == '\n')) {
+		curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &st);
+		if (st >= 200 && st <= 299)
+			x->r->on_connected(x->r->write_ud);
+	}
+	return n;
+}
+
 static int kube_xferinfo_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
 	kube_xfer *x = ud;
@@ -465,6 +480,8 @@ int kube_http_perform(kube_client *c, const kube_req *r, bool *aborted, ag_err *
 	}
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, kube_write_cb);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, kube_header_cb);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, kube_xferinfo_cb);
 	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x);

@@ -46,6 +46,9 @@ typedef struct kube_req {
 	const char *body;         /* NULL = none */
 	bool (*write_fn)(void *ud, const char *data, size_t len);
 	void *write_ud;
+	/* Optional: called once the response headers of a 2xx answer are in
+	 * (a watch is "connected" before its first event). */
+	void (*on_connected)(void *ud);
 	buf *resp;                /* used when write_fn is NULL; caller inits with its ceiling */
 	long idle_timeout_s;      /* >0: streaming request, no total timeout, abort if idle this long */
 } kube_req;
