@@ -1,0 +1,815 @@
+/* profile: the profile rules of DESIGN.md "Profiles", shared by the webhook
+ * (ConfigMap admission) and the agent (before loading).
+ * Trust boundary: key and text are untrusted ConfigMap bytes. The text rules
+ * are a small structural lexer over AppArmor syntax (comments, strings,
+ * path alternations, blocks) — not a full parser: apparmor_parser
+ * compile-only (profile_compile_check) is the second gate.
+ * Decisions beyond DESIGN.md (tested in test/profile):
+ *  - attachment paths in the header (`profile custom.x /usr/bin/foo {`) are
+ *    refused: Pods select the profile by name, and an attachment would confine
+ *    every matching program started on every node;
+ *  - include paths containing a ".." component are refused: they would make
+ *    the parser read (and echo into error messages) files outside its dirs;
+ *  - NUL bytes are refused. */
+#include "profile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "run.h"
+
+/* ---- names ---- */
+
+static bool profile_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+bool profile_name_valid(const char *name)
+{
+	size_t plen = sizeof(PROFILE_PREFIX) - 1;
+	size_t len;
+	const char *rest;
+	size_t rlen;
+
+	if (!name)
+		return false;
+	len = strnlen(name, PROFILE_NAME_MAX + 1);
+	if (len > PROFILE_NAME_MAX || len <= plen || strncmp(name, PROFILE_PREFIX, plen) != 0)
+		return false;
+	rest = name + plen;
+	rlen = len - plen;
+	if (!profile_name_char(rest[0]) || !profile_name_char(rest[rlen - 1]))
+		return false;
+	for (size_t i = 1; i + 1 < rlen; i++) {
+		char c = rest[i];
+
+		if (!profile_name_char(c) && c != '-' && c != '.' && c != '_')
+			return false;
+	}
+	return true;
+}
+
+/* Untrusted bytes quoted in a message: printable ASCII only, capped. */
+static const char *profile_shown(char *out, size_t outsz, const char *p, size_t n)
+{
+	size_t cap = outsz - 1;
+	size_t j = 0;
+
+	if (n > 64)
+		n = 64;
+	for (size_t i = 0; i < n && j < cap; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		out[j++] = (c >= 0x20 && c < 0x7f && c != '"') ? (char)c : '?';
+	}
+	if (j == cap && j > 3)
+		memcpy(out + j - 3, "...", 3);
+	out[j] = '\0';
+	return out;
+}
+
+/* ---- lexer ---- */
+
+typedef enum {
+	TK_EOF,
+	TK_WORD,
+	TK_STRING,
+	TK_LBRACE,
+	TK_RBRACE,
+	TK_LPAREN,
+	TK_RPAREN,
+	TK_COMMA,
+	TK_EQ,
+	TK_HASHINCLUDE, /* "#include" (a plain "include" is a TK_WORD) */
+	TK_ERROR,
+} profile_tk;
+
+typedef struct profile_tok {
+	profile_tk kind;
+	const char *p;
+	size_t n;
+	int line;
+} profile_tok;
+
+typedef struct profile_lex {
+	const char *s;
+	size_t len;
+	size_t pos;
+	int line;
+	const char *error; /* set with TK_ERROR */
+} profile_lex;
+
+static bool profile_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static bool profile_word_char(char c)
+{
+	return c && !profile_space(c) && c != ',' && c != '(' && c != ')' && c != '=' && c != '"' && c != '{' &&
+	       c != '}';
+}
+
+/* An alternation `{a,b}` (path glob, `@{VAR}`) closes on the same line with
+ * no whitespace inside; a block `{` does not. Returns the index just past
+ * the matching '}', or 0 when the brace at i is not an alternation. */
+static size_t profile_alternation_end(const profile_lex *lx, size_t i)
+{
+	int depth = 0;
+
+	for (size_t j = i; j < lx->len; j++) {
+		char c = lx->s[j];
+
+		if (c == '{')
+			depth++;
+		else if (c == '}') {
+			if (--depth == 0)
+				return j + 1;
+		} else if (profile_space(c) || c == '\0') {
+			return 0;
+		}
+	}
+	return 0;
+}
+
+static bool profile_at_word(const profile_lex *lx, size_t i, const char *w)
+{
+	size_t n = strlen(w);
+
+	if (lx->len - i < n || memcmp(lx->s + i, w, n) != 0)
+		return false;
+	if (i + n < lx->len) {
+		char c = lx->s[i + n];
+
+		if (c == '_' || c == '-' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+			return false;
+	}
+	return true;
+}
+
+static profile_tok profile_next(profile_lex *lx)
+{
+	profile_tok t = {TK_EOF, NULL, 0, 0};
+	const char *s = lx->s;
+
+	for (;;) {
+		while (lx->pos < lx->len && profile_space(s[lx->pos])) {
+			if (s[lx->pos] == '\n')
+				lx->line++;
+			lx->pos++;
+		}
+		if (lx->pos < lx->len && s[lx->pos] == '#' && !profile_at_word(lx, lx->pos + 1, "include")) {
+			while (lx->pos < lx->len && s[lx->pos] != '\n')
+				lx->pos++;
+			continue;
+		}
+		break;
+	}
+	t.line = lx->line;
+	t.p = s + lx->pos;
+	if (lx->pos >= lx->len)
+		return t;
+	switch (s[lx->pos]) {
+	case '#':
+		t.kind = TK_HASHINCLUDE;
+		t.n = 8;
+		lx->pos += 8;
+		return t;
+	case '"': {
+		size_t i = lx->pos + 1;
+
+		while (i < lx->len && s[i] != '"') {
+			if (s[i] == '\\' && i + 1 < lx->len)
+				i++;
+			if (s[i] == '\n')
+				lx->line++;
+			i++;
+		}
+		if (i >= lx->len) {
+			t.kind = TK_ERROR;
+			lx->error = "unterminated string";
+			return t;
+		}
+		t.kind = TK_STRING;
+		t.n = i + 1 - lx->pos;
+		lx->pos = i + 1;
+		return t;
+	}
+	case '{':
+		if (profile_alternation_end(lx, lx->pos) == 0) {
+			t.kind = TK_LBRACE;
+			t.n = 1;
+			lx->pos++;
+			return t;
+		}
+		break; /* a word that starts with an alternation */
+	case '}':
+		t.kind = TK_RBRACE;
+		t.n = 1;
+		lx->pos++;
+		return t;
+	case '(':
+	case ')':
+	case ',':
+	case '=':
+		t.kind = s[lx->pos] == '(' ? TK_LPAREN : s[lx->pos] == ')' ? TK_RPAREN : s[lx->pos] == ',' ? TK_COMMA : TK_EQ;
+		t.n = 1;
+		lx->pos++;
+		return t;
+	default:
+		break;
+	}
+	/* A word: runs of word characters and alternations. */
+	{
+		size_t i = lx->pos;
+
+		while (i < lx->len) {
+			if (s[i] == '{') {
+				size_t e = profile_alternation_end(lx, i);
+
+				if (e == 0)
+					break;
+				i = e;
+			} else if (profile_word_char(s[i])) {
+				i++;
+			} else {
+				break;
+			}
+		}
+		t.kind = TK_WORD;
+		t.n = i - lx->pos;
+		lx->pos = i;
+	}
+	return t;
+}
+
+static bool profile_tok_is(const profile_tok *t, const char *w)
+{
+	return t->kind == TK_WORD && t->n == strlen(w) && memcmp(t->p, w, t->n) == 0;
+}
+
+/* ---- the text rules ---- */
+
+/* The rest of an include line, after the include keyword: `[if exists] <path>`. */
+static int profile_check_include(const char *key, profile_lex *lx, int line, ag_err *err)
+{
+	const char *s = lx->s;
+	size_t i = lx->pos;
+	size_t start;
+	char shown[80];
+
+	while (i < lx->len && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	if (lx->len - i >= 2 && memcmp(s + i, "if", 2) == 0 && i + 2 < lx->len && (s[i + 2] == ' ' || s[i + 2] == '\t')) {
+		i += 2;
+		while (i < lx->len && (s[i] == ' ' || s[i] == '\t'))
+			i++;
+		if (!(lx->len - i >= 6 && memcmp(s + i, "exists", 6) == 0))
+			return err_set(err, EINVAL, "%s: line %d: malformed include (expected `include if exists <...>`)",
+				       key, line);
+		i += 6;
+		while (i < lx->len && (s[i] == ' ' || s[i] == '\t'))
+			i++;
+	}
+	if (i < lx->len && s[i] == '"')
+		return err_set(err, EINVAL,
+			       "%s: line %d: quoted include paths are not allowed; use `include <...>` (a path relative "
+			       "to the parser's include directories)",
+			       key, line);
+	if (i < lx->len && s[i] == '/')
+		return err_set(err, EINVAL,
+			       "%s: line %d: absolute include paths are not allowed; use `include <...>` (a path "
+			       "relative to the parser's include directories)",
+			       key, line);
+	if (i >= lx->len || s[i] != '<')
+		return err_set(err, EINVAL, "%s: line %d: malformed include; only `include <...>` and `include if exists <...>` are allowed", key, line);
+	start = ++i;
+	while (i < lx->len && s[i] != '>' && s[i] != '\n')
+		i++;
+	if (i >= lx->len || s[i] != '>')
+		return err_set(err, EINVAL, "%s: line %d: malformed include: missing '>'", key, line);
+	if (i == start)
+		return err_set(err, EINVAL, "%s: line %d: empty include path", key, line);
+	if (s[start] == '/')
+		return err_set(err, EINVAL,
+			       "%s: line %d: absolute include paths are not allowed (<%s>); use a path relative to the "
+			       "parser's include directories",
+			       key, line, profile_shown(shown, sizeof(shown), s + start, i - start));
+	for (size_t j = start; j < i; j++) {
+		/* a ".." component: j at a component start and the component is ".." */
+		if ((j == start || s[j - 1] == '/') && j + 1 < i && s[j] == '.' && s[j + 1] == '.' &&
+		    (j + 2 == i || s[j + 2] == '/'))
+			return err_set(err, EINVAL, "%s: line %d: include path <%s> leaves the include directories (\"..\")",
+				       key, line, profile_shown(shown, sizeof(shown), s + start, i - start));
+		if (profile_space(s[j]))
+			return err_set(err, EINVAL, "%s: line %d: malformed include path <%s>", key, line,
+				       profile_shown(shown, sizeof(shown), s + start, i - start));
+	}
+	i++;
+	/* Only blanks or a comment may follow on the line. */
+	while (i < lx->len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
+		i++;
+	if (i < lx->len && s[i] != '\n' && s[i] != '#')
+		return err_set(err, EINVAL, "%s: line %d: unexpected text after include <%s>", key, line,
+			       profile_shown(shown, sizeof(shown), s + start, i - start));
+	lx->pos = i;
+	return 0;
+}
+
+/* Statement-level words allowed to open a block inside a profile: qualifier
+ * blocks (`owner { ... }`, `audit deny { ... }`) and conditionals. */
+static bool profile_qualifier(const profile_tok *t)
+{
+	static const char *const q[] = {"audit", "owner", "deny", "allow", "quiet", "kill", "other", NULL};
+
+	for (size_t i = 0; q[i]; i++)
+		if (profile_tok_is(t, q[i]))
+			return true;
+	return false;
+}
+
+/* Parses a top-level header `profile NAME [flags=(...)|(...)] {` starting
+ * at the `profile` token already consumed. */
+static int profile_check_header(const char *key, profile_lex *lx, const profile_tok *kw, ag_err *err)
+{
+	char shown[80];
+	profile_tok name = profile_next(lx);
+	profile_tok t;
+	const char *nm = name.p;
+	size_t nlen = name.n;
+
+	if (name.kind == TK_STRING) {
+		nm = name.p + 1;
+		nlen = name.n - 2;
+	} else if (name.kind != TK_WORD) {
+		return err_set(err, EINVAL, "%s: line %d: `profile` must be followed by the profile name \"%s\"", key,
+			       kw->line, key);
+	}
+	if (nlen != strlen(key) || memcmp(nm, key, nlen) != 0)
+		return err_set(err, EINVAL, "%s: line %d: profile declares \"%s\"; the profile name must equal the key",
+			       key, name.line, profile_shown(shown, sizeof(shown), nm, nlen));
+	t = profile_next(lx);
+	if (t.kind == TK_WORD && !profile_tok_is(&t, "flags"))
+		return err_set(err, EINVAL,
+			       "%s: line %d: attachment \"%s\" is not allowed; declare `profile %s [flags=(...)] {` (Pods "
+			       "select the profile by name)",
+			       key, t.line, profile_shown(shown, sizeof(shown), t.p, t.n), key);
+	if (t.kind == TK_STRING)
+		return err_set(err, EINVAL, "%s: line %d: attachment %s is not allowed; declare `profile %s [flags=(...)] {`",
+			       key, t.line, profile_shown(shown, sizeof(shown), t.p, t.n), key);
+	if (profile_tok_is(&t, "flags")) {
+		t = profile_next(lx);
+		if (t.kind != TK_EQ)
+			return err_set(err, EINVAL, "%s: line %d: expected `flags=(...)`", key, t.line);
+		t = profile_next(lx);
+		if (t.kind != TK_LPAREN)
+			return err_set(err, EINVAL, "%s: line %d: expected `flags=(...)`", key, t.line);
+	}
+	if (t.kind == TK_LPAREN) {
+		do {
+			t = profile_next(lx);
+		} while (t.kind == TK_WORD || t.kind == TK_COMMA || t.kind == TK_EQ);
+		if (t.kind != TK_RPAREN)
+			return err_set(err, EINVAL, "%s: line %d: malformed flags list", key, t.line);
+		t = profile_next(lx);
+	}
+	if (t.kind != TK_LBRACE)
+		return err_set(err, EINVAL, "%s: line %d: expected `{` after `profile %s [flags=(...)]`", key, t.line, key);
+	return 0;
+}
+
+int profile_check_text(const char *key, const char *text, size_t len, size_t max_bytes, ag_err *err)
+{
+	profile_lex lx;
+	int depth = 0;
+	int profiles = 0;
+	int first_line = 0;
+	bool stmt_start = true;
+	profile_tok first = {TK_EOF, NULL, 0, 0}; /* first token of the current statement */
+	bool all_qualifiers = true;
+	char shown[80];
+
+	if (!key)
+		key = "(no key)";
+	if (max_bytes == 0)
+		max_bytes = PROFILE_DEFAULT_MAX_BYTES;
+	if (!text)
+		return err_set(err, EINVAL, "%s: empty profile; declare `profile %s {...}`", key, key);
+	if (len > max_bytes)
+		return err_set(err, E2BIG, "%s: profile is %zu bytes; the limit is %zu bytes", key, len, max_bytes);
+	if (memchr(text, '\0', len))
+		return err_set(err, EINVAL, "%s: profile contains a NUL byte", key);
+
+	lx.s = text;
+	lx.len = len;
+	lx.pos = 0;
+	lx.line = 1;
+	lx.error = NULL;
+	for (;;) {
+		profile_tok t = profile_next(&lx);
+
+		switch (t.kind) {
+		case TK_EOF:
+			if (depth > 0)
+				return err_set(err, EINVAL, "%s: unbalanced braces: the profile opened at line %d is not closed",
+					       key, first_line);
+			if (profiles == 0)
+				return err_set(err, EINVAL, "%s: no profile declared; the text must declare `profile %s {...}`",
+					       key, key);
+			return 0;
+		case TK_ERROR:
+			return err_set(err, EINVAL, "%s: line %d: %s", key, t.line, lx.error);
+		case TK_HASHINCLUDE:
+			if (profile_check_include(key, &lx, t.line, err) != 0)
+				return -1;
+			stmt_start = true;
+			continue;
+		case TK_WORD:
+			if (stmt_start && profile_tok_is(&t, "include")) {
+				if (profile_check_include(key, &lx, t.line, err) != 0)
+					return -1;
+				continue;
+			}
+			if (stmt_start && depth == 0 && (t.p[0] == '@' || t.p[0] == '$')) {
+				/* variable / tunable assignment: runs to the end of the line */
+				while (lx.pos < lx.len && text[lx.pos] != '\n')
+					lx.pos++;
+				continue;
+			}
+			if (stmt_start && depth == 0 && profile_tok_is(&t, "profile")) {
+				if (profiles > 0)
+					return err_set(err, EINVAL,
+						       "%s: line %d: a second top-level profile; the text must declare exactly "
+						       "one profile, \"%s\"",
+						       key, t.line, key);
+				if (profile_check_header(key, &lx, &t, err) != 0)
+					return -1;
+				profiles++;
+				first_line = t.line;
+				depth = 1;
+				stmt_start = true;
+				continue;
+			}
+			if (stmt_start && depth > 0 && profile_tok_is(&t, "profile")) {
+				profile_lex peek = lx;
+				profile_tok nm = profile_next(&peek);
+
+				return err_set(err, EINVAL,
+					       "%s: line %d: child profile \"%s\" is not allowed (no hats or child profiles)", key,
+					       t.line, profile_shown(shown, sizeof(shown), nm.p, nm.n));
+			}
+			if (stmt_start && depth > 0 && (t.p[0] == '^' || profile_tok_is(&t, "hat")))
+				return err_set(err, EINVAL, "%s: line %d: hat \"%s\" is not allowed (no hats or child profiles)",
+					       key, t.line, profile_shown(shown, sizeof(shown), t.p, t.n));
+			break;
+		case TK_LBRACE:
+			if (depth == 0) {
+				if (stmt_start)
+					return err_set(err, EINVAL, "%s: line %d: unexpected `{`", key, t.line);
+				if (profile_tok_is(&first, "hat") || (first.kind == TK_WORD && first.p[0] == '^'))
+					return err_set(err, EINVAL, "%s: line %d: hat \"%s\" is not allowed (no hats or child profiles)",
+						       key, first.line, profile_shown(shown, sizeof(shown), first.p, first.n));
+				return err_set(err, EINVAL,
+					       "%s: line %d: profile \"%s\" must be declared as `profile %s [flags=(...)] {`",
+					       key, first.line, profile_shown(shown, sizeof(shown), first.p, first.n), key);
+			}
+			if (stmt_start)
+				return err_set(err, EINVAL, "%s: line %d: unexpected `{`", key, t.line);
+			if (!all_qualifiers && !profile_tok_is(&first, "if") && !profile_tok_is(&first, "else"))
+				return err_set(err, EINVAL,
+					       "%s: line %d: nested block \"%s ... {\" is not allowed (no hats or child profiles)",
+					       key, first.line, profile_shown(shown, sizeof(shown), first.p, first.n));
+			depth++;
+			stmt_start = true;
+			continue;
+		case TK_RBRACE:
+			if (depth == 0)
+				return err_set(err, EINVAL, "%s: line %d: unbalanced `}`", key, t.line);
+			depth--;
+			stmt_start = true;
+			continue;
+		case TK_COMMA:
+			if (stmt_start)
+				break;
+			stmt_start = true;
+			continue;
+		case TK_STRING:
+		case TK_LPAREN:
+		case TK_RPAREN:
+		case TK_EQ:
+			break;
+		}
+		if (stmt_start) {
+			first = t;
+			all_qualifiers = true;
+			stmt_start = false;
+		}
+		if (t.kind != TK_WORD || !profile_qualifier(&t))
+			all_qualifiers = false;
+	}
+}
+
+/* ---- compile check ---- */
+
+enum { PROFILE_LINE_MAX = 400 };
+
+static bool profile_noise(const char *line, size_t n)
+{
+	static const char *const noise[] = {
+		"Cache read/write disabled", /* every run without AppArmor in the kernel */
+		"Warning: unable to find a suitable fs",
+		"Warning from",
+		"Warning:",
+		NULL,
+	};
+
+	if (n == 0)
+		return true;
+	for (size_t i = 0; noise[i]; i++)
+		if (n >= strlen(noise[i]) && memcmp(line, noise[i], strlen(noise[i])) == 0)
+			return true;
+	return false;
+}
+
+/* The first meaningful stderr line, the temp dir prefix removed (so paths read
+ * as the key), non-printables replaced. Falls back to the first noise line. */
+static void profile_parser_line(const char *errout, const char *dir, char *out, size_t outsz)
+{
+	const char *p = errout;
+	const char *pick = NULL;
+	size_t pick_n = 0;
+	const char *fallback = NULL;
+	size_t fallback_n = 0;
+	size_t dlen = strlen(dir);
+	size_t j = 0;
+
+	while (*p) {
+		size_t n = strcspn(p, "\n");
+
+		if (!profile_noise(p, n)) {
+			pick = p;
+			pick_n = n;
+			break;
+		}
+		if (!fallback && n > 0 && strncmp(p, "Cache read/write disabled", 25) != 0) {
+			fallback = p;
+			fallback_n = n;
+		}
+		p += n;
+		if (*p == '\n')
+			p++;
+	}
+	if (!pick) {
+		pick = fallback;
+		pick_n = fallback_n;
+	}
+	out[0] = '\0';
+	if (!pick)
+		return;
+	for (size_t i = 0; i < pick_n && j + 1 < outsz;) {
+		unsigned char c = (unsigned char)pick[i];
+
+		if (dlen && pick_n - i > dlen && memcmp(pick + i, dir, dlen) == 0 && pick[i + dlen] == '/') {
+			i += dlen + 1;
+			continue;
+		}
+		out[j++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+		i++;
+	}
+	out[j] = '\0';
+}
+
+static int profile_write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int profile_compile_check(const char *key, const char *text, size_t len, const profile_parser_opts *popts,
+			  ag_err *err)
+{
+	static const profile_parser_opts defaults = {NULL, NULL, NULL, 0};
+	const char *tmp = getenv("TMPDIR");
+	char dir[256];
+	char file[320];
+	char line[PROFILE_LINE_MAX];
+	const char *argv[12];
+	size_t argc = 0;
+	run_result res;
+	ag_err rerr;
+	int fd = -1;
+	int rc = -1;
+	int have_file = 0;
+	int have_res = 0;
+	long tmo;
+	const char *shown_key;
+
+	if (!popts)
+		popts = &defaults;
+	shown_key = key && profile_name_valid(key) ? key : "profile";
+	if (!key)
+		key = "(no key)";
+	tmo = popts->timeout_ms > 0 ? popts->timeout_ms : PROFILE_PARSER_TIMEOUT_MS;
+	if (!tmp || tmp[0] != '/' || strlen(tmp) > 180)
+		tmp = "/tmp";
+	snprintf(dir, sizeof(dir), "%s/armorgate-profile-XXXXXX", tmp);
+	if (!mkdtemp(dir))
+		return err_set(err, errno, "%s: cannot compile-check: mkdtemp in %s: %s", key, tmp, strerror(errno));
+	/* The file is named after the key so the parser's messages read naturally
+	 * once the private dir prefix is cut. */
+	snprintf(file, sizeof(file), "%s/%s", dir, shown_key);
+	fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		err_set(err, errno, "%s: cannot compile-check: %s: %s", key, file, strerror(errno));
+		goto out;
+	}
+	have_file = 1;
+	if (profile_write_all(fd, text, len) != 0 || close(fd) != 0) {
+		err_set(err, errno, "%s: cannot compile-check: write %s: %s", key, file, strerror(errno));
+		fd = -1;
+		goto out;
+	}
+	fd = -1;
+
+	argv[argc++] = popts->parser_path ? popts->parser_path : "apparmor_parser";
+	argv[argc++] = "-Q"; /* do not load into the kernel */
+	argv[argc++] = "-K"; /* do not touch the cache */
+	argv[argc++] = "-q";
+	if (popts->features_file) {
+		argv[argc++] = "-M";
+		argv[argc++] = popts->features_file;
+	}
+	if (popts->base_dir) {
+		argv[argc++] = "-b";
+		argv[argc++] = popts->base_dir;
+	}
+	argv[argc++] = "--";
+	argv[argc++] = file;
+	argv[argc] = NULL;
+
+	err_clear(&rerr);
+	if (run_program(argv, NULL, NULL, 0, tmo, &res, &rerr) != 0) {
+		err_set(err, rerr.code, "%s: cannot compile-check: %s", key, rerr.msg);
+		goto out;
+	}
+	have_res = 1;
+	if (res.timed_out) {
+		err_set(err, ETIMEDOUT, "%s: apparmor_parser did not finish within %ld ms; simplify the profile", key, tmo);
+		goto out;
+	}
+	if (res.exited && res.status == 0) {
+		rc = 0;
+		goto out;
+	}
+	profile_parser_line(buf_cstr(&res.errout), dir, line, sizeof(line));
+	if (line[0] == '\0') {
+		if (res.exited)
+			snprintf(line, sizeof(line), "apparmor_parser exited with status %d", res.status);
+		else
+			snprintf(line, sizeof(line), "apparmor_parser killed by signal %d", res.status);
+	}
+	err_set(err, EINVAL, "%s: does not compile: %s", key, line);
+out:
+	if (fd >= 0)
+		(void)close(fd);
+	if (have_res)
+		run_result_cleanup(&res);
+	if (have_file)
+		(void)unlink(file);
+	(void)rmdir(dir);
+	return rc;
+}
+
+/* ---- all entries ---- */
+
+/* Compile checks run in a few threads: apparmor_parser is CPU-bound and
+ * single-threaded (~30 ms for a small profile), so a handful of children
+ * cuts a 200-profile ConfigMap's wall time. */
+enum { PROFILE_COMPILE_JOBS = 4 };
+
+typedef struct profile_pool {
+	pthread_mutex_t mu;
+	profile_entry *entries;
+	size_t n;
+	size_t next;
+	const profile_parser_opts *popts;
+} profile_pool;
+
+static void *profile_worker(void *arg)
+{
+	profile_pool *pool = arg;
+
+	for (;;) {
+		profile_entry *e = NULL;
+		ag_err cerr;
+
+		pthread_mutex_lock(&pool->mu);
+		while (pool->next < pool->n && !pool->entries[pool->next].ok)
+			pool->next++;
+		if (pool->next < pool->n)
+			e = &pool->entries[pool->next++];
+		pthread_mutex_unlock(&pool->mu);
+		if (!e)
+			return NULL;
+		err_clear(&cerr);
+		if (profile_compile_check(e->key, e->text, e->len, pool->popts, &cerr) != 0) {
+			e->ok = false;
+			snprintf(e->message, sizeof(e->message), "%s", cerr.msg);
+		}
+	}
+}
+
+size_t profile_validate_all(profile_entry *entries, size_t n, const profile_limits *lim, ag_err *count_err)
+{
+	static const profile_limits defaults = {0, 0, false, {NULL, NULL, NULL, 0}};
+	size_t max_count;
+	size_t refused = 0;
+	size_t to_compile = 0;
+
+	if (!lim)
+		lim = &defaults;
+	max_count = lim->max_count ? lim->max_count : PROFILE_DEFAULT_MAX_COUNT;
+	if (n > max_count) {
+		err_set(count_err, E2BIG, "the ConfigMap holds %zu profiles; the limit is %zu", n, max_count);
+		/* Nothing is checked, so nothing may be used. */
+		for (size_t i = 0; i < n; i++) {
+			entries[i].ok = false;
+			snprintf(entries[i].message, sizeof(entries[i].message),
+				 "not checked: the ConfigMap holds %zu profiles; the limit is %zu", n, max_count);
+		}
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		profile_entry *e = &entries[i];
+		ag_err terr;
+		char shown[80];
+		const char *key = e->key ? e->key : "";
+
+		e->ok = false;
+		e->message[0] = '\0';
+		err_clear(&terr);
+		if (strncmp(key, PROFILE_PREFIX, sizeof(PROFILE_PREFIX) - 1) != 0) {
+			snprintf(e->message, sizeof(e->message),
+				 "%s: key does not start with \"" PROFILE_PREFIX "\"; the ConfigMap holds only profiles named "
+				 "custom.<name>",
+				 profile_shown(shown, sizeof(shown), key, strlen(key)));
+			continue;
+		}
+		if (!profile_name_valid(key)) {
+			snprintf(e->message, sizeof(e->message),
+				 "%s: invalid profile name; it must match ^custom\\.[a-z0-9]([-a-z0-9._]*[a-z0-9])?$ and be at "
+				 "most %d characters",
+				 profile_shown(shown, sizeof(shown), key, strlen(key)), PROFILE_NAME_MAX);
+			continue;
+		}
+		if (profile_check_text(key, e->text, e->len, lim->max_bytes, &terr) != 0) {
+			snprintf(e->message, sizeof(e->message), "%s", terr.msg);
+			continue;
+		}
+		e->ok = true;
+		to_compile++;
+	}
+	if (lim->compile && to_compile > 0) {
+		profile_pool pool;
+		pthread_t th[PROFILE_COMPILE_JOBS];
+		size_t started = 0;
+		size_t jobs = to_compile < PROFILE_COMPILE_JOBS ? to_compile : PROFILE_COMPILE_JOBS;
+
+		pthread_mutex_init(&pool.mu, NULL);
+		pool.entries = entries;
+		pool.n = n;
+		pool.next = 0;
+		pool.popts = &lim->parser;
+		for (size_t i = 1; i < jobs; i++) {
+			if (pthread_create(&th[started], NULL, profile_worker, &pool) != 0)
+				break;
+			started++;
+		}
+		(void)profile_worker(&pool); /* this thread works too */
+		for (size_t i = 0; i < started; i++)
+			pthread_join(th[i], NULL);
+		pthread_mutex_destroy(&pool.mu);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!entries[i].ok)
+			refused++;
+	return refused;
+}
