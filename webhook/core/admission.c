@@ -1,0 +1,1058 @@
+/* admission: AdmissionReview v1 in, AdmissionReview v1 (or a 400 line) out.
+ * Trust boundary: the request body is untrusted. It is depth-checked before
+ * cJSON sees it, every lookup is type-checked, and any object we do not
+ * understand is allowed with a warning instead of being guessed at. The
+ * decisions are pure; nodes come from the borrowed nodeset and profile rules
+ * from common/profile.h. */
+#include "admission.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#define ADM_API_VERSION "admission.k8s.io/v1"
+#define ADM_CT_JSON "application/json"
+#define ADM_CT_TEXT "text/plain; charset=utf-8"
+
+enum {
+	ADM_CONTAINERS_MAX = 4096,  /* more than any real pod; beyond it we refuse to reason */
+	ADM_ANNOTATIONS_MAX = 4096, /* AppArmor annotations looked at per pod */
+	ADM_MESSAGE_SOFT = ADMISSION_MESSAGE_MAX - 1024, /* room left for "... and N more" */
+};
+
+/* An AppArmor setting as written in a field or an annotation. */
+typedef enum { AA_NONE, AA_RUNTIME_DEFAULT, AA_LOCALHOST, AA_UNCONFINED, AA_INVALID } aa_type;
+
+typedef struct aa_ref {
+	aa_type type;
+	const char *profile; /* AA_LOCALHOST: the profile name (borrowed) */
+	const char *bad;     /* AA_INVALID: why, a static string */
+} aa_ref;
+
+typedef struct adm_ctr {
+	const char *list; /* "containers", "initContainers", "ephemeralContainers" */
+	const char *what; /* "container", "init container", "ephemeral container" */
+	size_t index;
+	const char *name;
+	const cJSON *sc;    /* securityContext when an object, else NULL */
+	aa_ref own;         /* securityContext.appArmorProfile */
+	const cJSON *ann;   /* its AppArmor annotation item, or NULL */
+	aa_ref annref;      /* the annotation parsed (AA_NONE when empty) */
+	bool is_new;        /* ephemeral container not in oldObject */
+} adm_ctr;
+
+typedef struct adm_pod {
+	const cJSON *spec;
+	const cJSON *annotations; /* object or NULL */
+	const cJSON *node_selector;
+	const char *node_name;    /* spec.nodeName or NULL */
+	aa_ref pod;               /* spec.securityContext.appArmorProfile */
+	bool pod_sc;              /* spec.securityContext is an object */
+	adm_ctr *ctrs;
+	size_t n;
+	const cJSON **anns;       /* AppArmor annotations (items of annotations) */
+	bool *ann_used;
+	size_t nanns;
+} adm_pod;
+
+/* A message of problems joined by "; " with a ceiling. */
+typedef struct adm_msg {
+	buf b;
+	size_t count;
+	size_t dropped;
+	int rc;
+} adm_msg;
+
+/* ---- small JSON helpers ---- */
+
+static const cJSON *jget(const cJSON *o, const char *k)
+{
+	return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+	const cJSON *v = jget(o, k);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* Nesting depth check on raw bytes, so cJSON never recurses deeply. */
+static bool adm_depth_ok(const char *s, size_t n, int max)
+{
+	int depth = 0;
+	bool in_str = false;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = false;
+			continue;
+		}
+		if (c == '"') {
+			in_str = true;
+		} else if (c == '{' || c == '[') {
+			if (++depth > max)
+				return false;
+		} else if (c == '}' || c == ']') {
+			depth--;
+		}
+	}
+	return true;
+}
+
+/* Appends s as the inside of a JSON string. */
+static int json_esc(buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *run = s;
+	int rc = 0;
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char e[7];
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		rc |= buf_append(b, run, (size_t)(s - run));
+		run = s + 1;
+		e[0] = '\\';
+		switch (c) {
+		case '"': e[1] = '"'; rc |= buf_append(b, e, 2); break;
+		case '\\': e[1] = '\\'; rc |= buf_append(b, e, 2); break;
+		case '\n': e[1] = 'n'; rc |= buf_append(b, e, 2); break;
+		case '\r': e[1] = 'r'; rc |= buf_append(b, e, 2); break;
+		case '\t': e[1] = 't'; rc |= buf_append(b, e, 2); break;
+		default:
+			e[1] = 'u'; e[2] = '0'; e[3] = '0';
+			e[4] = hex[c >> 4]; e[5] = hex[c & 15];
+			rc |= buf_append(b, e, 6);
+		}
+	}
+	rc |= buf_append(b, run, (size_t)(s - run));
+	return rc ? -1 : 0;
+}
+
+/* Appends s as one RFC 6901 reference token inside a JSON string:
+ * '~' -> "~0", '/' -> "~1", then JSON escaping. */
+static int ptr_tok(buf *b, const char *s)
+{
+	int rc = 0;
+	char one[2] = { 0, 0 };
+
+	for (; *s; s++) {
+		if (*s == '~') {
+			rc |= buf_append(b, "~0", 2);
+		} else if (*s == '/') {
+			rc |= buf_append(b, "~1", 2);
+		} else {
+			one[0] = *s;
+			rc |= json_esc(b, one);
+		}
+	}
+	return rc ? -1 : 0;
+}
+
+static int base64_append(buf *b, const char *in, size_t n)
+{
+	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *p = (const unsigned char *)in;
+	char q[4];
+	int rc = 0;
+	size_t i;
+
+	for (i = 0; i + 3 <= n; i += 3) {
+		unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
+
+		q[0] = tbl[v >> 18];
+		q[1] = tbl[(v >> 12) & 63];
+		q[2] = tbl[(v >> 6) & 63];
+		q[3] = tbl[v & 63];
+		rc |= buf_append(b, q, 4);
+	}
+	if (i < n) {
+		unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0u);
+
+		q[0] = tbl[v >> 18];
+		q[1] = tbl[(v >> 12) & 63];
+		q[2] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+		q[3] = '=';
+		rc |= buf_append(b, q, 4);
+	}
+	return rc ? -1 : 0;
+}
+
+/* ---- AppArmor settings ---- */
+
+static bool aa_padded(const char *s)
+{
+	static const char ws[] = " \t\n\v\f\r";
+	size_t n = strlen(s);
+
+	return n && (strchr(ws, s[0]) || strchr(ws, s[n - 1]));
+}
+
+/* securityContext.appArmorProfile (absent or null = AA_NONE). */
+static aa_ref aa_from_field(const cJSON *f)
+{
+	aa_ref r = { AA_INVALID, NULL, NULL };
+	const cJSON *lp;
+	const char *type;
+
+	if (!f || cJSON_IsNull(f)) {
+		r.type = AA_NONE;
+		return r;
+	}
+	if (!cJSON_IsObject(f)) {
+		r.bad = "is not an object";
+		return r;
+	}
+	type = jstr(f, "type");
+	lp = jget(f, "localhostProfile");
+	if (!type) {
+		r.bad = "has no type (use RuntimeDefault, Localhost or Unconfined)";
+		return r;
+	}
+	if (strcmp(type, "Localhost") == 0) {
+		if (!cJSON_IsString(lp) || !lp->valuestring[0]) {
+			r.bad = "has type Localhost but no localhostProfile";
+			return r;
+		}
+		if (aa_padded(lp->valuestring)) {
+			r.bad = "has a localhostProfile padded with whitespace";
+			return r;
+		}
+		r.type = AA_LOCALHOST;
+		r.profile = lp->valuestring;
+		return r;
+	}
+	if (lp && !cJSON_IsNull(lp)) {
+		r.bad = "sets localhostProfile, which is only allowed with type Localhost";
+		return r;
+	}
+	if (strcmp(type, "RuntimeDefault") == 0)
+		r.type = AA_RUNTIME_DEFAULT;
+	else if (strcmp(type, "Unconfined") == 0)
+		r.type = AA_UNCONFINED;
+	else
+		r.bad = "has an unknown type (use RuntimeDefault, Localhost or Unconfined)";
+	return r;
+}
+
+/* The deprecated annotation value; "" means no setting (Kubernetes accepts it). */
+static aa_ref aa_from_annotation(const cJSON *a)
+{
+	aa_ref r = { AA_INVALID, NULL, "is not one of runtime/default, unconfined, localhost/<profile>" };
+	const char *v;
+
+	if (!a) {
+		r.type = AA_NONE;
+		return r;
+	}
+	if (!cJSON_IsString(a)) {
+		r.bad = "is not a string";
+		return r;
+	}
+	v = a->valuestring;
+	if (!v[0])
+		r.type = AA_NONE;
+	else if (strcmp(v, "runtime/default") == 0)
+		r.type = AA_RUNTIME_DEFAULT;
+	else if (strcmp(v, "unconfined") == 0)
+		r.type = AA_UNCONFINED;
+	else if (strncmp(v, "localhost/", 10) == 0 && v[10] && !aa_padded(v + 10)) {
+		r.type = AA_LOCALHOST;
+		r.profile = v + 10;
+	}
+	return r;
+}
+
+static bool aa_valid(aa_ref r)
+{
+	return r.type != AA_NONE && r.type != AA_INVALID;
+}
+
+static bool aa_agree(aa_ref a, aa_ref b)
+{
+	if (a.type != b.type)
+		return false;
+	return a.type != AA_LOCALHOST || strcmp(a.profile, b.profile) == 0;
+}
+
+static bool aa_is_custom(const char *p)
+{
+	return strncmp(p, PROFILE_PREFIX, strlen(PROFILE_PREFIX)) == 0;
+}
+
+static const char *aa_type_name(aa_type t)
+{
+	switch (t) {
+	case AA_RUNTIME_DEFAULT: return "RuntimeDefault";
+	case AA_LOCALHOST: return "Localhost";
+	case AA_UNCONFINED: return "Unconfined";
+	default: return "";
+	}
+}
+
+/* ---- pod model ---- */
+
+static void pod_cleanup(adm_pod *p)
+{
+	free(p->ctrs);
+	free(p->anns);
+	free(p->ann_used);
+	memset(p, 0, sizeof(*p));
+}
+
+static bool ann_matches(const cJSON *a, const char *name)
+{
+	return strcmp(a->string + strlen(ADMISSION_ANNOTATION_PREFIX), name) == 0;
+}
+
+/* pod_load outcomes besides 0 (ok). */
+enum { POD_ODD = 1, POD_TOO_BIG, POD_OOM };
+
+/* Reads the parts of a Pod we reason about. 0 ok; else POD_* with why set
+ * (static text). old (may be NULL) marks which ephemeral containers are new.
+ * pod_cleanup(p) in every case. */
+static int pod_load(const cJSON *obj, const cJSON *old, adm_pod *p, const char **why)
+{
+	static const struct {
+		const char *list, *what;
+	} lists[] = {
+		{ "containers", "container" },
+		{ "initContainers", "init container" },
+		{ "ephemeralContainers", "ephemeral container" },
+	};
+	const cJSON *meta = jget(obj, "metadata");
+	const cJSON *sc;
+	const cJSON *it;
+	const size_t plen = strlen(ADMISSION_ANNOTATION_PREFIX);
+	size_t total = 0;
+
+	memset(p, 0, sizeof(*p));
+	p->spec = jget(obj, "spec");
+	if (!cJSON_IsObject(p->spec)) {
+		*why = "the Pod has no spec object";
+		return POD_ODD;
+	}
+	for (size_t l = 0; l < 3; l++) {
+		const cJSON *arr = jget(p->spec, lists[l].list);
+
+		if (arr && !cJSON_IsArray(arr) && !cJSON_IsNull(arr)) {
+			*why = "a container list of the Pod is not an array";
+			return POD_ODD;
+		}
+		total += (size_t)cJSON_GetArraySize(arr);
+	}
+	if (total > ADM_CONTAINERS_MAX) {
+		*why = "the Pod has more containers than armorgate checks (4096)";
+		return POD_TOO_BIG;
+	}
+	p->ctrs = calloc(total ? total : 1, sizeof(*p->ctrs));
+	if (!p->ctrs) {
+		*why = "out of memory";
+		return POD_OOM;
+	}
+	sc = jget(p->spec, "securityContext");
+	p->pod_sc = cJSON_IsObject(sc);
+	p->pod = aa_from_field(jget(sc, "appArmorProfile"));
+	p->node_name = jstr(p->spec, "nodeName");
+	if (p->node_name && !p->node_name[0])
+		p->node_name = NULL;
+	p->node_selector = jget(p->spec, "nodeSelector");
+
+	p->annotations = jget(meta, "annotations");
+	if (!cJSON_IsObject(p->annotations))
+		p->annotations = NULL;
+	cJSON_ArrayForEach(it, p->annotations)
+	{
+		if (it->string && strncmp(it->string, ADMISSION_ANNOTATION_PREFIX, plen) == 0)
+			p->nanns++;
+	}
+	if (p->nanns > ADM_ANNOTATIONS_MAX) {
+		*why = "the Pod has more AppArmor annotations than armorgate checks (4096)";
+		return POD_TOO_BIG;
+	}
+	if (p->nanns) {
+		size_t i = 0;
+
+		p->anns = calloc(p->nanns, sizeof(*p->anns));
+		p->ann_used = calloc(p->nanns, sizeof(*p->ann_used));
+		if (!p->anns || !p->ann_used) {
+			*why = "out of memory";
+			return POD_OOM;
+		}
+		cJSON_ArrayForEach(it, p->annotations)
+		{
+			if (it->string && strncmp(it->string, ADMISSION_ANNOTATION_PREFIX, plen) == 0)
+				p->anns[i++] = it;
+		}
+	}
+
+	for (size_t l = 0; l < 3; l++) {
+		const cJSON *arr = jget(p->spec, lists[l].list);
+		const cJSON *olds = jget(jget(old, "spec"), lists[l].list);
+		size_t idx = 0;
+
+		cJSON_ArrayForEach(it, arr)
+		{
+			adm_ctr *c = &p->ctrs[p->n];
+			const char *name = jstr(it, "name");
+
+			idx++;
+			/* Unnamed containers are refused by the API server itself. */
+			if (!name)
+				continue;
+			c->list = lists[l].list;
+			c->what = lists[l].what;
+			c->index = idx - 1;
+			c->name = name;
+			c->sc = jget(it, "securityContext");
+			if (!cJSON_IsObject(c->sc))
+				c->sc = NULL;
+			c->own = aa_from_field(jget(c->sc, "appArmorProfile"));
+			c->annref.type = AA_NONE;
+			for (size_t a = 0; a < p->nanns; a++)
+				if (ann_matches(p->anns[a], name)) {
+					c->ann = p->anns[a];
+					c->annref = aa_from_annotation(c->ann);
+					p->ann_used[a] = true;
+					break;
+				}
+			c->is_new = true;
+			if (l == 2 && old) {
+				const cJSON *o;
+
+				cJSON_ArrayForEach(o, olds)
+				{
+					const char *on = jstr(o, "name");
+
+					if (on && strcmp(on, name) == 0)
+						c->is_new = false;
+				}
+			}
+			p->n++;
+		}
+	}
+	return 0;
+}
+
+/* The setting that applies to c: its own, else the pod's. */
+static aa_ref ctr_effective(const adm_pod *p, const adm_ctr *c)
+{
+	return c->own.type != AA_NONE ? c->own : p->pod;
+}
+
+/* ---- response ---- */
+
+static void res_text(admission_result *res, int status, const char *verdict, const char *fmt, ...)
+	AG_PRINTF(4, 5);
+
+static void res_text(admission_result *res, int status, const char *verdict, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
+	va_end(ap);
+	res->http_status = status;
+	res->verdict = verdict;
+	res->content_type = ADM_CT_TEXT;
+	buf_reset(&res->body);
+	if (buf_appendf(&res->body, "armorgate: %s\n", res->reason) != 0)
+		buf_reset(&res->body);
+}
+
+static void res_oom(admission_result *res)
+{
+	res_text(res, 500, "error", "out of memory while building the response");
+}
+
+/* Writes the AdmissionReview answer. patch (JSON text, may be NULL),
+ * warning and message (may be NULL) are copied. */
+static void res_review(admission_result *res, const char *uid, bool allowed, const buf *patch, const char *warning,
+		       const char *message)
+{
+	buf *b = &res->body;
+	int rc = 0;
+
+	buf_reset(b);
+	rc |= buf_appends(b, "{\"apiVersion\":\"" ADM_API_VERSION "\",\"kind\":\"AdmissionReview\",\"response\":{\"uid\":\"");
+	rc |= json_esc(b, uid);
+	rc |= buf_appends(b, allowed ? "\",\"allowed\":true" : "\",\"allowed\":false");
+	if (patch) {
+		rc |= buf_appends(b, ",\"patchType\":\"JSONPatch\",\"patch\":\"");
+		rc |= base64_append(b, patch->data, patch->len);
+		rc |= buf_appends(b, "\"");
+	}
+	if (warning) {
+		rc |= buf_appends(b, ",\"warnings\":[\"");
+		rc |= json_esc(b, warning);
+		rc |= buf_appends(b, "\"]");
+	}
+	if (!allowed) {
+		rc |= buf_appends(b, ",\"status\":{\"code\":403,\"reason\":\"Forbidden\",\"message\":\"");
+		rc |= json_esc(b, message ? message : "armorgate: denied");
+		rc |= buf_appends(b, "\"}");
+	}
+	rc |= buf_appends(b, "}}");
+	if (rc) {
+		res_oom(res);
+		return;
+	}
+	res->http_status = 200;
+	res->content_type = ADM_CT_JSON;
+	res->verdict = !allowed ? "deny" : patch ? "patch" : "allow";
+}
+
+/* Allowed, with a warning for the user and the same line as the log reason. */
+static void res_allow_warn(admission_result *res, const char *uid, const char *fmt, ...) AG_PRINTF(3, 4);
+
+static void res_allow_warn(admission_result *res, const char *uid, const char *fmt, ...)
+{
+	char w[ADMISSION_REASON_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(w, sizeof(w), fmt, ap);
+	va_end(ap);
+	snprintf(res->reason, sizeof(res->reason), "%s", w);
+	res_review(res, uid, true, NULL, w, NULL);
+}
+
+/* ---- messages ---- */
+
+static void msg_add(adm_msg *m, const char *fmt, ...) AG_PRINTF(2, 3);
+
+static void msg_add(adm_msg *m, const char *fmt, ...)
+{
+	va_list ap;
+	char tmp[1024];
+	int n;
+
+	m->count++;
+	if (m->b.len > ADM_MESSAGE_SOFT) {
+		m->dropped++;
+		return;
+	}
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (m->b.len)
+		m->rc |= buf_appends(&m->b, "; ");
+	m->rc |= buf_appends(&m->b, tmp);
+}
+
+/* Finishes the message as "armorgate: ..." into out (heap, caller frees). */
+static char *msg_finish(adm_msg *m)
+{
+	buf out;
+
+	buf_init(&out, ADMISSION_MESSAGE_MAX + 128);
+	if (buf_appends(&out, "armorgate: ") != 0 || buf_append(&out, m->b.data ? m->b.data : "", m->b.len) != 0)
+		goto fail;
+	if (m->dropped && buf_appendf(&out, "; ... and %zu more problem(s)", m->dropped) != 0)
+		goto fail;
+	if (m->rc)
+		goto fail;
+	return buf_steal(&out);
+fail:
+	buf_cleanup(&out);
+	return NULL;
+}
+
+/* ---- mutate ---- */
+
+static int patch_op(buf *ops, const char *op)
+{
+	int rc = 0;
+
+	if (ops->len)
+		rc |= buf_appends(ops, ",");
+	rc |= buf_appends(ops, "{\"op\":\"");
+	rc |= buf_appends(ops, op);
+	rc |= buf_appends(ops, "\",\"path\":\"");
+	return rc ? -1 : 0;
+}
+
+static int patch_aa_value(buf *ops, aa_ref r)
+{
+	int rc = 0;
+
+	rc |= buf_appends(ops, "{\"type\":\"");
+	rc |= buf_appends(ops, aa_type_name(r.type));
+	if (r.type == AA_LOCALHOST) {
+		rc |= buf_appends(ops, "\",\"localhostProfile\":\"");
+		rc |= json_esc(ops, r.profile);
+	}
+	rc |= buf_appends(ops, "\"}");
+	return rc ? -1 : 0;
+}
+
+/* Collects distinct custom profiles worth a nodeSelector. */
+static void used_add(const char **used, size_t *n, size_t cap, aa_ref r)
+{
+	if (r.type != AA_LOCALHOST || !aa_is_custom(r.profile) || !profile_name_valid(r.profile))
+		return;
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp(used[i], r.profile) == 0)
+			return;
+	if (*n < cap)
+		used[(*n)++] = r.profile;
+}
+
+static void mutate_pod(const char *uid, const cJSON *obj, admission_result *res)
+{
+	adm_pod p;
+	const char *why = NULL;
+	const char **used = NULL;
+	size_t nused = 0;
+	buf ops;
+	int rc = 0;
+
+	buf_init(&ops, ADMISSION_RESPONSE_MAX / 2);
+	rc = pod_load(obj, NULL, &p, &why);
+	if (rc == POD_OOM) {
+		res_oom(res);
+		goto out;
+	}
+	if (rc != 0) {
+		res_allow_warn(res, uid, "armorgate: pod not mutated: %s", why);
+		goto out;
+	}
+	used = calloc(p.n + 1, sizeof(*used));
+	if (!used) {
+		res_oom(res);
+		goto out;
+	}
+	for (size_t i = 0; i < p.n; i++) {
+		adm_ctr *c = &p.ctrs[i];
+		aa_ref eff = ctr_effective(&p, c);
+
+		if (!aa_valid(c->annref))
+			continue; /* no annotation, empty, or invalid: validation's job */
+		if (eff.type == AA_NONE) {
+			rc |= patch_op(&ops, "add");
+			rc |= buf_appendf(&ops, "/spec/%s/%zu/securityContext", c->list, c->index);
+			if (c->sc) {
+				rc |= buf_appends(&ops, "/appArmorProfile\",\"value\":");
+			} else {
+				rc |= buf_appends(&ops, "\",\"value\":{\"appArmorProfile\":");
+			}
+			rc |= patch_aa_value(&ops, c->annref);
+			rc |= buf_appends(&ops, c->sc ? "}" : "}}");
+			c->own = c->annref;
+		} else if (!aa_valid(eff) || !aa_agree(eff, c->annref)) {
+			continue; /* conflict: both stay so validation can refuse the pod */
+		}
+		rc |= patch_op(&ops, "remove");
+		rc |= buf_appends(&ops, "/metadata/annotations/");
+		rc |= ptr_tok(&ops, c->ann->string);
+		rc |= buf_appends(&ops, "\"}");
+	}
+	used_add(used, &nused, p.n + 1, p.pod);
+	for (size_t i = 0; i < p.n; i++)
+		used_add(used, &nused, p.n + 1, p.ctrs[i].own);
+
+	if (nused && (!p.node_selector || cJSON_IsNull(p.node_selector))) {
+		rc |= patch_op(&ops, "add");
+		rc |= buf_appends(&ops, "/spec/nodeSelector\",\"value\":{");
+		for (size_t i = 0; i < nused; i++) {
+			rc |= buf_appends(&ops, i ? ",\"" PROFILE_LABEL_PREFIX : "\"" PROFILE_LABEL_PREFIX);
+			rc |= json_esc(&ops, used[i]);
+			rc |= buf_appends(&ops, "\":\"" NODESET_PROFILE_LOADED "\"");
+		}
+		rc |= buf_appends(&ops, "}}");
+	} else if (nused && cJSON_IsObject(p.node_selector)) {
+		for (size_t i = 0; i < nused; i++) {
+			char key[sizeof(PROFILE_LABEL_PREFIX) + PROFILE_NAME_MAX + 1];
+			const char *have;
+
+			snprintf(key, sizeof(key), PROFILE_LABEL_PREFIX "%s", used[i]);
+			have = jstr(p.node_selector, key);
+			if (have && strcmp(have, NODESET_PROFILE_LOADED) == 0)
+				continue;
+			rc |= patch_op(&ops, "add");
+			rc |= buf_appends(&ops, "/spec/nodeSelector/");
+			rc |= ptr_tok(&ops, key);
+			rc |= buf_appends(&ops, "\",\"value\":\"" NODESET_PROFILE_LOADED "\"}");
+		}
+	}
+	if (rc) {
+		res_oom(res);
+		goto out;
+	}
+	if (!ops.len) {
+		snprintf(res->reason, sizeof(res->reason), "nothing to mutate");
+		res_review(res, uid, true, NULL, NULL, NULL);
+		goto out;
+	}
+	{
+		buf patch;
+
+		buf_init(&patch, ADMISSION_RESPONSE_MAX / 2 + 2);
+		if (buf_appends(&patch, "[") != 0 || buf_append(&patch, ops.data, ops.len) != 0 ||
+		    buf_appends(&patch, "]") != 0) {
+			buf_cleanup(&patch);
+			res_oom(res);
+			goto out;
+		}
+		snprintf(res->reason, sizeof(res->reason), "patched: %zu custom profile(s) pinned by nodeSelector",
+			 nused);
+		res_review(res, uid, true, &patch, NULL, NULL);
+		buf_cleanup(&patch);
+	}
+out:
+	free(used);
+	buf_cleanup(&ops);
+	pod_cleanup(&p);
+}
+
+/* ---- validate pods ---- */
+
+static void check_profile(const admission_env *env, const adm_pod *p, adm_msg *m, const char *what,
+			  const char *name, const char *profile)
+{
+	char why[64];
+
+	if (!aa_is_custom(profile))
+		return;
+	if (!profile_name_valid(profile)) {
+		msg_add(m,
+			"%s \"%.253s\" uses AppArmor profile \"%.253s\", which is not a valid armorgate profile name "
+			"(custom.<name>: lower-case letters, digits, '-', '.', '_', at most 63 characters)",
+			what, name, profile);
+		return;
+	}
+	if (p->node_name) {
+		if (env->nodes && nodeset_node_has(env->nodes, p->node_name, profile, why, sizeof(why)))
+			return;
+		if (!env->nodes)
+			snprintf(why, sizeof(why), "unknown node");
+		msg_add(m,
+			"%s \"%.253s\" uses AppArmor profile \"%s\", but node \"%.253s\" cannot run it (%s). Add the "
+			"key \"%s\" to ConfigMap %s/%s and wait until the node reports it: kubectl get nodes -L "
+			PROFILE_LABEL_PREFIX "%s",
+			what, name, profile, p->node_name, why, profile, env->profiles_namespace, env->profiles_name,
+			profile);
+		return;
+	}
+	if (env->nodes && nodeset_any_has(env->nodes, profile))
+		return;
+	msg_add(m,
+		"%s \"%.253s\" uses AppArmor profile \"%s\", which no node has loaded. Add the key \"%s\" to "
+		"ConfigMap %s/%s and wait until a node reports it: kubectl get nodes -L " PROFILE_LABEL_PREFIX "%s",
+		what, name, profile, profile, env->profiles_namespace, env->profiles_name, profile);
+}
+
+/* ephemeral_only: pods/ephemeralcontainers UPDATE, where only the new
+ * ephemeral containers are being admitted. */
+static void validate_pod(const char *uid, const cJSON *obj, const cJSON *old, bool ephemeral_only,
+			 const admission_env *env, admission_result *res)
+{
+	adm_pod p;
+	adm_msg m;
+	const char *why = NULL;
+	bool pod_checked = false;
+	char *text = NULL;
+	const char *pod_name = jstr(jget(obj, "metadata"), "name");
+
+	memset(&m, 0, sizeof(m));
+	buf_init(&m.b, ADMISSION_MESSAGE_MAX);
+	switch (pod_load(obj, old, &p, &why)) {
+	case 0:
+		break;
+	case POD_TOO_BIG:
+		/* A real pod could be this big: fail closed rather than skip checks. */
+		snprintf(res->reason, sizeof(res->reason), "armorgate: %s", why);
+		res_review(res, uid, false, NULL, NULL, res->reason);
+		goto out;
+	case POD_OOM:
+		res_oom(res);
+		goto out;
+	default:
+		res_allow_warn(res, uid, "armorgate: pod not validated: %s", why);
+		goto out;
+	}
+	if (p.pod.type == AA_INVALID && !ephemeral_only)
+		msg_add(&m, "pod securityContext.appArmorProfile %s", p.pod.bad);
+	for (size_t i = 0; i < p.n; i++) {
+		const adm_ctr *c = &p.ctrs[i];
+		aa_ref eff = ctr_effective(&p, c);
+
+		if (ephemeral_only && (strcmp(c->list, "ephemeralContainers") != 0 || !c->is_new))
+			continue;
+		if (c->own.type == AA_INVALID)
+			msg_add(&m, "%s \"%.253s\": securityContext.appArmorProfile %s", c->what, c->name, c->own.bad);
+		if (c->annref.type == AA_INVALID && !ephemeral_only)
+			msg_add(&m, "%s \"%.253s\": annotation \"%.300s\" %s", c->what, c->name, c->ann->string,
+				c->annref.bad);
+		if (aa_valid(eff) && aa_valid(c->annref) && !aa_agree(eff, c->annref) && !ephemeral_only)
+			msg_add(&m,
+				"%s \"%.253s\": the AppArmor annotation \"%.300s\" and securityContext.appArmorProfile "
+				"disagree; remove the annotation or make them match",
+				c->what, c->name, c->ann->string);
+		if (eff.type == AA_LOCALHOST) {
+			check_profile(env, &p, &m, c->what, c->name, eff.profile);
+			if (c->own.type == AA_NONE)
+				pod_checked = true;
+		}
+		if (c->annref.type == AA_LOCALHOST && !ephemeral_only &&
+		    (eff.type != AA_LOCALHOST || strcmp(eff.profile, c->annref.profile) != 0))
+			check_profile(env, &p, &m, c->what, c->name, c->annref.profile);
+	}
+	if (!ephemeral_only) {
+		for (size_t a = 0; a < p.nanns; a++)
+			if (!p.ann_used[a])
+				msg_add(&m, "annotation \"%.300s\" names a container the pod does not have",
+					p.anns[a]->string);
+		if (p.pod.type == AA_LOCALHOST && !pod_checked)
+			check_profile(env, &p, &m, "pod (spec.securityContext)", pod_name ? pod_name : "",
+				      p.pod.profile);
+	}
+	if (!m.count) {
+		snprintf(res->reason, sizeof(res->reason), "pod AppArmor profiles available");
+		res_review(res, uid, true, NULL, NULL, NULL);
+		goto out;
+	}
+	text = msg_finish(&m);
+	if (!text) {
+		res_oom(res);
+		goto out;
+	}
+	snprintf(res->reason, sizeof(res->reason), "%s", text);
+	res_review(res, uid, false, NULL, NULL, text);
+out:
+	free(text);
+	buf_cleanup(&m.b);
+	pod_cleanup(&p);
+}
+
+/* ---- validate the profiles ConfigMap ---- */
+
+static void validate_configmap(const char *uid, const cJSON *obj, const admission_env *env, admission_result *res)
+{
+	const cJSON *data = jget(obj, "data");
+	const cJSON *bin = jget(obj, "binaryData");
+	const cJSON *it;
+	profile_entry *entries = NULL;
+	size_t n = 0;
+	adm_msg m;
+	ag_err cerr;
+	char *text = NULL;
+
+	memset(&m, 0, sizeof(m));
+	buf_init(&m.b, ADMISSION_MESSAGE_MAX);
+	err_clear(&cerr);
+	if (data && !cJSON_IsNull(data) && !cJSON_IsObject(data))
+		msg_add(&m, "data is not an object");
+	if (!cJSON_IsObject(bin))
+		bin = NULL;
+	cJSON_ArrayForEach(it, bin)
+	{
+		msg_add(&m, "\"%.253s\": binaryData is not allowed, put the profile text under data", it->string);
+	}
+	if (cJSON_IsObject(data)) {
+		size_t total = (size_t)cJSON_GetArraySize(data);
+
+		entries = calloc(total ? total : 1, sizeof(*entries));
+		if (!entries) {
+			res_oom(res);
+			goto out;
+		}
+		cJSON_ArrayForEach(it, data)
+		{
+			if (!it->string)
+				continue;
+			if (!cJSON_IsString(it)) {
+				msg_add(&m, "\"%.253s\": value is not a string", it->string);
+				continue;
+			}
+			entries[n].key = it->string;
+			entries[n].text = it->valuestring;
+			entries[n].len = strlen(it->valuestring);
+			n++;
+		}
+		if (profile_validate_all(entries, n, &env->limits, &cerr) > 0) {
+			/* Over the count limit nothing was checked: one line says so. */
+			if (cerr.msg[0])
+				msg_add(&m, "%s", cerr.msg);
+			for (size_t i = 0; i < n && !cerr.msg[0]; i++) {
+				if (entries[i].ok)
+					continue;
+				if (strstr(entries[i].message, entries[i].key))
+					msg_add(&m, "%s", entries[i].message);
+				else
+					msg_add(&m, "\"%.253s\": %s", entries[i].key, entries[i].message);
+			}
+		}
+	}
+	if (!m.count) {
+		snprintf(res->reason, sizeof(res->reason), "profiles ConfigMap accepted (%zu profile(s))", n);
+		res_review(res, uid, true, NULL, NULL, NULL);
+		goto out;
+	}
+	{
+		char head[512];
+		adm_msg full;
+
+		memset(&full, 0, sizeof(full));
+		buf_init(&full.b, ADMISSION_MESSAGE_MAX + 1024);
+		snprintf(head, sizeof(head), "ConfigMap %s/%s refused, %zu problem(s): ", env->profiles_namespace,
+			 env->profiles_name, m.count);
+		full.rc |= buf_appends(&full.b, head);
+		full.rc |= buf_append(&full.b, m.b.data ? m.b.data : "", m.b.len);
+		full.dropped = m.dropped;
+		full.rc |= m.rc;
+		text = msg_finish(&full);
+		buf_cleanup(&full.b);
+	}
+	if (!text) {
+		res_oom(res);
+		goto out;
+	}
+	snprintf(res->reason, sizeof(res->reason), "%s", text);
+	res_review(res, uid, false, NULL, NULL, text);
+out:
+	free(text);
+	free(entries);
+	buf_cleanup(&m.b);
+}
+
+/* ---- entry point ---- */
+
+const char *admission_op_name(admission_op op)
+{
+	return op == ADMISSION_MUTATE ? "mutate" : "validate";
+}
+
+void admission_handle(admission_op op, const char *body, size_t len, const admission_env *env,
+		      admission_result *res)
+{
+	cJSON *root = NULL;
+	const cJSON *req;
+	const cJSON *res_kind;
+	const char *parse_end = NULL;
+	const char *uid;
+	const char *operation;
+	const char *resource = NULL;
+	const char *group = NULL;
+	const char *sub;
+	const cJSON *obj;
+
+	memset(res, 0, sizeof(*res));
+	buf_init(&res->body, ADMISSION_RESPONSE_MAX);
+	if (!body || !len) {
+		res_text(res, 400, "error", "empty request body: expected an AdmissionReview");
+		return;
+	}
+	if (!adm_depth_ok(body, len, ADMISSION_JSON_DEPTH_MAX)) {
+		res_text(res, 400, "error", "request JSON nested deeper than %d levels", ADMISSION_JSON_DEPTH_MAX);
+		return;
+	}
+	root = cJSON_ParseWithLengthOpts(body, len, &parse_end, 1);
+	if (!root) {
+		size_t off = parse_end && parse_end >= body && parse_end <= body + len ? (size_t)(parse_end - body) : 0;
+
+		res_text(res, 400, "error", "malformed JSON near byte %zu", off);
+		return;
+	}
+	if (!cJSON_IsObject(root)) {
+		res_text(res, 400, "error", "request body is not a JSON object");
+		goto out;
+	}
+	if (!jstr(root, "apiVersion") || strcmp(jstr(root, "apiVersion"), ADM_API_VERSION) != 0) {
+		res_text(res, 400, "error", "apiVersion must be " ADM_API_VERSION);
+		goto out;
+	}
+	if (!jstr(root, "kind") || strcmp(jstr(root, "kind"), "AdmissionReview") != 0) {
+		res_text(res, 400, "error", "kind must be AdmissionReview");
+		goto out;
+	}
+	req = jget(root, "request");
+	if (!cJSON_IsObject(req)) {
+		res_text(res, 400, "error", "AdmissionReview has no request object");
+		goto out;
+	}
+	uid = jstr(req, "uid");
+	if (!uid || !uid[0]) {
+		res_text(res, 400, "error", "request.uid is missing");
+		goto out;
+	}
+	if (strlen(uid) > 128) {
+		res_text(res, 400, "error", "request.uid is longer than 128 bytes");
+		goto out;
+	}
+
+	operation = jstr(req, "operation");
+	res_kind = jget(req, "resource");
+	if (cJSON_IsObject(res_kind)) {
+		resource = jstr(res_kind, "resource");
+		group = jstr(res_kind, "group");
+	} else {
+		/* No resource: fall back to the kind (hand-written reviews). */
+		const char *k = jstr(jget(req, "kind"), "kind");
+
+		group = jstr(jget(req, "kind"), "group");
+		resource = !k ? NULL : strcmp(k, "Pod") == 0 ? "pods" : strcmp(k, "ConfigMap") == 0 ? "configmaps" : NULL;
+	}
+	sub = jstr(req, "subResource");
+	if (sub && !sub[0])
+		sub = NULL;
+	obj = jget(req, "object");
+	if (!operation || !resource || (group && group[0])) {
+		res_allow_warn(res, uid, "armorgate: %s does not handle this request (resource %.60s%s%.60s); allowed",
+			       admission_op_name(op), resource ? resource : "?", sub ? "/" : "", sub ? sub : "");
+		goto out;
+	}
+
+	if (op == ADMISSION_MUTATE) {
+		if (strcmp(resource, "pods") == 0 && !sub && strcmp(operation, "CREATE") == 0 && cJSON_IsObject(obj))
+			mutate_pod(uid, obj, res);
+		else
+			res_allow_warn(res, uid, "armorgate: mutate handles only Pod CREATE (got %.20s %.60s%s%.60s); allowed",
+				       operation, resource, sub ? "/" : "", sub ? sub : "");
+		goto out;
+	}
+
+	if (strcmp(resource, "pods") == 0 && !sub && strcmp(operation, "CREATE") == 0 && cJSON_IsObject(obj)) {
+		validate_pod(uid, obj, NULL, false, env, res);
+	} else if (strcmp(resource, "pods") == 0 && sub && strcmp(sub, "ephemeralcontainers") == 0 &&
+		   strcmp(operation, "UPDATE") == 0 && cJSON_IsObject(obj)) {
+		validate_pod(uid, obj, jget(req, "oldObject"), true, env, res);
+	} else if (strcmp(resource, "configmaps") == 0 && !sub) {
+		const char *ns = jstr(req, "namespace");
+		const char *name = jstr(req, "name");
+
+		if (!name || !name[0])
+			name = jstr(jget(obj, "metadata"), "name");
+		if (!ns || !name || !env->profiles_namespace || !env->profiles_name ||
+		    strcmp(ns, env->profiles_namespace) != 0 || strcmp(name, env->profiles_name) != 0) {
+			snprintf(res->reason, sizeof(res->reason), "not the profiles ConfigMap");
+			res_review(res, uid, true, NULL, NULL, NULL);
+		} else if ((strcmp(operation, "CREATE") == 0 || strcmp(operation, "UPDATE") == 0) &&
+			   cJSON_IsObject(obj)) {
+			validate_configmap(uid, obj, env, res);
+		} else {
+			snprintf(res->reason, sizeof(res->reason), "profiles ConfigMap %.20s needs no check", operation);
+			res_review(res, uid, true, NULL, NULL, NULL);
+		}
+	} else {
+		res_allow_warn(res, uid, "armorgate: validate does not handle %.20s %.60s%s%.60s; allowed", operation,
+			       resource, sub ? "/" : "", sub ? sub : "");
+	}
+out:
+	cJSON_Delete(root);
+}

@@ -1,6 +1,0 @@
-/* Placeholder so the core library is never empty; replaced as the core grows. */
-const char *webhook_core_version(void);
-const char *webhook_core_version(void)
-{
-	return ARMORGATE_VERSION;
-}
