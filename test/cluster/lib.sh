@@ -111,6 +111,9 @@ cl_apiserver_args() {
     # The apiserver would otherwise write self-signed certs to /var/run/kubernetes.
     --cert-dir="$d/pki"
     --profiling=false
+    # ARMORGATE_CLUSTER_WATCH_CACHE=false at start: every watch and list goes
+    # to etcd, so test/cluster/compact makes any older resourceVersion 410 Gone.
+    --watch-cache="$WATCH_CACHE"
     --v=1
   )
 }
