@@ -188,11 +188,11 @@ static void probe_mhd_log(void *cls, const char *fmt, va_list ap)
 
 static struct MHD_Daemon *probe_start_daemon(probe_server *p, unsigned int flags, const struct sockaddr *sa)
 {
-	return MHD_start_daemon(flags, 0, NULL, NULL, probe_handler, p, MHD_OPTION_SOCK_ADDR, sa,
+	return MHD_start_daemon(flags, 0, NULL, NULL, probe_handler, p, MHD_OPTION_EXTERNAL_LOGGER, probe_mhd_log, NULL,
+				MHD_OPTION_SOCK_ADDR, sa,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)PROBE_CONN_LIMIT,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)PROBE_CONN_TIMEOUT_S,
-				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32u << 10), MHD_OPTION_EXTERNAL_LOGGER,
-				probe_mhd_log, NULL, MHD_OPTION_END);
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32u << 10), MHD_OPTION_END);
 }
 
 probe_server *probe_server_start(const char *listen, metrics *m, probe_ready_fn ready, void *ud, ag_err *err)

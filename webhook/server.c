@@ -1,0 +1,425 @@
+/* server: libmicrohttpd TLS daemon in front of the admission core (see
+ * server.h). One small request context per review; the body buffer has a
+ * ceiling and the Content-Length is checked before any byte is buffered. */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "log.h"
+
+enum {
+	SERVER_HOST_MAX = 256,
+	SERVER_DISCARD_MAX = 16u << 20, /* body bytes read and dropped after 413 before closing */
+};
+
+struct server {
+	struct MHD_Daemon *s_daemon;
+	const admission_env *s_env;
+	metrics *s_metrics;
+	atomic_ulong s_in_flight;
+	int s_port;
+	bool s_quiesced;
+};
+
+typedef struct server_req {
+	admission_op sr_op;
+	buf sr_body;
+	struct timespec sr_start;
+	size_t sr_discarded;
+	bool sr_too_big;
+	bool sr_answered;
+} server_req;
+
+static double server_elapsed(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static enum MHD_Result server_send(struct MHD_Connection *conn, unsigned int status, const char *ctype, char *body,
+				   size_t len, enum MHD_ResponseMemoryMode mode, const char *allow)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(len, body, mode);
+	if (!r) {
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free(body);
+		return MHD_NO;
+	}
+	(void)MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	if (allow)
+		(void)MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* Rejections before the admission core: a fixed one-line text body. */
+static enum MHD_Result server_reject(server *s, server_req *rq, struct MHD_Connection *conn, const char *endpoint,
+				     unsigned int status, const char *text, const char *allow)
+{
+	char code[32];
+	char labels[96];
+
+	rq->sr_answered = true;
+	snprintf(code, sizeof(code), "code=\"%u\"", status);
+	metrics_add(s->s_metrics, SERVER_M_REJECTED, code, 1);
+	snprintf(labels, sizeof(labels), "endpoint=\"%s\",verdict=\"rejected\"", endpoint);
+	metrics_add(s->s_metrics, SERVER_M_REQUESTS, labels, 1);
+	log_kv(LOG_LVL_DEBUG, "request rejected", "endpoint", endpoint, "reason", text, (char *)NULL);
+	return server_send(conn, status, "text/plain; charset=utf-8", (char *)(uintptr_t)text, strlen(text),
+			   MHD_RESPMEM_PERSISTENT, allow);
+}
+
+/* application/json, any case, optional parameters (charset=utf-8). */
+static bool server_json_type(const char *ct)
+{
+	static const char want[] = "application/json";
+	size_t n = sizeof(want) - 1;
+
+	if (!ct)
+		return false;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	if (strncasecmp(ct, want, n) != 0)
+		return false;
+	ct += n;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+/* Content-Length over the ceiling (or unparseable) -> true. */
+static bool server_length_too_big(const char *cl)
+{
+	unsigned long long v = 0;
+
+	if (!cl)
+		return false;
+	for (; *cl; cl++) {
+		if (*cl < '0' || *cl > '9')
+			return *cl != ' ' && *cl != '\t';
+		v = v * 10 + (unsigned long long)(*cl - '0');
+		if (v > SERVER_BODY_MAX)
+			return true;
+	}
+	return false;
+}
+
+static const char *server_endpoint(const char *url, admission_op *op)
+{
+	if (strcmp(url, "/mutate") == 0) {
+		*op = ADMISSION_MUTATE;
+		return "mutate";
+	}
+	if (strcmp(url, "/validate") == 0) {
+		*op = ADMISSION_VALIDATE;
+		return "validate";
+	}
+	return NULL;
+}
+
+static enum MHD_Result server_answer(server *s, server_req *rq, struct MHD_Connection *conn)
+{
+	admission_result res;
+	const char *ep = admission_op_name(rq->sr_op);
+	char labels[128];
+	size_t len;
+	char *body;
+
+	rq->sr_answered = true;
+	if (rq->sr_too_big)
+		return server_reject(s, rq, conn, ep, MHD_HTTP_CONTENT_TOO_LARGE, "request body over 3 MiB\n", NULL);
+	admission_handle(rq->sr_op, rq->sr_body.data ? rq->sr_body.data : "", rq->sr_body.len, s->s_env, &res);
+	snprintf(labels, sizeof(labels), "endpoint=\"%s\",verdict=\"%s\"", ep, res.verdict ? res.verdict : "error");
+	metrics_add(s->s_metrics, SERVER_M_REQUESTS, labels, 1);
+	if (res.http_status != 200)
+		log_kv(LOG_LVL_WARN, "review refused", "endpoint", ep, "status", res.http_status == 400 ? "400" : "500",
+		       "reason", res.reason, (char *)NULL);
+	else if (res.verdict && strcmp(res.verdict, "deny") == 0)
+		log_kv(LOG_LVL_INFO, "review denied", "endpoint", ep, "reason", res.reason, (char *)NULL);
+	else
+		log_kv(LOG_LVL_DEBUG, "review answered", "endpoint", ep, "verdict", res.verdict ? res.verdict : "",
+		       "reason", res.reason, (char *)NULL);
+	len = res.body.len;
+	body = buf_steal(&res.body);
+	buf_cleanup(&res.body);
+	snprintf(labels, sizeof(labels), "endpoint=\"%s\"", ep);
+	metrics_observe(s->s_metrics, SERVER_M_LATENCY, labels, server_elapsed(&rq->sr_start));
+	if (!body)
+		return server_send(conn, (unsigned int)res.http_status, "text/plain; charset=utf-8", (char *)(uintptr_t) "",
+				   0, MHD_RESPMEM_PERSISTENT, NULL);
+	return server_send(conn, (unsigned int)res.http_status,
+			   res.content_type ? res.content_type : "application/json", body, len, MHD_RESPMEM_MUST_FREE,
+			   NULL);
+}
+
+static enum MHD_Result server_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+				      const char *version, const char *upload_data, size_t *upload_data_size,
+				      void **con_cls)
+{
+	server *s = cls;
+	server_req *rq = *con_cls;
+	const char *ep;
+
+	(void)version;
+	if (!rq) {
+		admission_op op = ADMISSION_MUTATE;
+
+		rq = calloc(1, sizeof(*rq));
+		if (!rq)
+			return MHD_NO;
+		clock_gettime(CLOCK_MONOTONIC, &rq->sr_start);
+		buf_init(&rq->sr_body, SERVER_BODY_MAX);
+		*con_cls = rq;
+		atomic_fetch_add(&s->s_in_flight, 1);
+		ep = server_endpoint(url, &op);
+		rq->sr_op = op;
+		if (!ep)
+			return server_reject(s, rq, conn, "other", MHD_HTTP_NOT_FOUND, "not found: use /mutate or /validate\n",
+					     NULL);
+		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+			return server_reject(s, rq, conn, ep, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed: use POST\n",
+					     "POST");
+		if (!server_json_type(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE)))
+			return server_reject(s, rq, conn, ep, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+					     "unsupported content type: send application/json\n", NULL);
+		if (server_length_too_big(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+								       MHD_HTTP_HEADER_CONTENT_LENGTH)))
+			return server_reject(s, rq, conn, ep, MHD_HTTP_CONTENT_TOO_LARGE, "request body over 3 MiB\n",
+					     NULL);
+		return MHD_YES;
+	}
+	if (rq->sr_answered) {
+		/* A rejection is queued; drop whatever body still arrives. */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		if (rq->sr_too_big) {
+			/* Discarded, not stored; a sender that goes on and on is cut off. */
+			rq->sr_discarded += *upload_data_size;
+			*upload_data_size = 0;
+			return rq->sr_discarded > SERVER_DISCARD_MAX ? MHD_NO : MHD_YES;
+		}
+		if (buf_append(&rq->sr_body, upload_data, *upload_data_size) != 0) {
+			/* A body without Content-Length past the ceiling: stop buffering,
+			 * free what we have, answer 413 once it ends. */
+			rq->sr_too_big = true;
+			buf_cleanup(&rq->sr_body);
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	return server_answer(s, rq, conn);
+}
+
+static void server_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			     enum MHD_RequestTerminationCode toe)
+{
+	server *s = cls;
+	server_req *rq = *con_cls;
+
+	(void)conn;
+	(void)toe;
+	if (!rq)
+		return;
+	buf_cleanup(&rq->sr_body);
+	free(rq);
+	*con_cls = NULL;
+	atomic_fetch_sub(&s->s_in_flight, 1);
+}
+
+static void server_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n > 0 && line[n - 1] == '\n')
+		line[--n] = '\0';
+	/* Handshake failures from scanners and old clients are routine. */
+	log_kv(LOG_LVL_DEBUG, "https server", "detail", line, (char *)NULL);
+}
+
+/* "ADDR:PORT", "[V6]:PORT" or ":PORT"; empty ADDR = any (dual stack when possible). */
+static int server_resolve(const char *listen, struct sockaddr_storage *ss, bool *any, int *port, ag_err *err)
+{
+	char host[SERVER_HOST_MAX];
+	const char *colon = listen ? strrchr(listen, ':') : NULL;
+	struct addrinfo hints;
+	struct addrinfo *res = NULL;
+	size_t hlen;
+	char *end;
+	long pv;
+	int gai;
+
+	if (!colon)
+		return err_set(err, EINVAL, "--listen \"%s\" is not ADDR:PORT", listen ? listen : "");
+	errno = 0;
+	pv = strtol(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || errno != 0 || pv < 0 || pv > 65535)
+		return err_set(err, EINVAL, "--listen \"%s\": port must be 0..65535", listen);
+	hlen = (size_t)(colon - listen);
+	if (hlen >= 2 && listen[0] == '[' && listen[hlen - 1] == ']') {
+		listen++;
+		hlen -= 2;
+	}
+	if (hlen >= sizeof(host))
+		return err_set(err, EINVAL, "--listen: address too long");
+	memcpy(host, listen, hlen);
+	host[hlen] = '\0';
+	*port = (int)pv;
+	*any = hlen == 0 || strcmp(host, "*") == 0;
+	memset(ss, 0, sizeof(*ss));
+	if (*any) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_addr = in6addr_any;
+		s6->sin6_port = htons((uint16_t)pv);
+		return 0;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	gai = getaddrinfo(host, NULL, &hints, &res);
+	if (gai != 0 || !res)
+		return err_set(err, EINVAL, "--listen \"%s\": %s", host, gai_strerror(gai));
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)pv);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)pv);
+	return 0;
+}
+
+static struct MHD_Daemon *server_start_daemon(server *s, unsigned int flags, unsigned int threads,
+					      const struct sockaddr *sa)
+{
+	/* A pool of 1 is not allowed: a single internal thread then. */
+	unsigned int pool = threads > 1 ? threads : 0;
+
+	return MHD_start_daemon(
+		flags, 0, NULL, NULL, server_handler, s, MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, NULL,
+		MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE, pool,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)SERVER_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned int)SERVER_CONN_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, server_completed, s,
+		MHD_OPTION_HTTPS_PRIORITIES, SERVER_TLS_PRIORITIES, MHD_OPTION_HTTPS_CERT_CALLBACK, certs_retrieve,
+		MHD_OPTION_END);
+}
+
+server *server_start(const server_opts *opts, ag_err *err)
+{
+	server *s;
+	struct sockaddr_storage ss;
+	bool any = false;
+	int port = 0;
+	unsigned int base = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+			    MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+	const union MHD_DaemonInfo *info;
+
+	if (!opts->env)
+		return err_set(err, EINVAL, "server: no admission environment"), NULL;
+	if (server_resolve(opts->listen, &ss, &any, &port, err) != 0)
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		err_set(err, ENOMEM, "server: out of memory");
+		return NULL;
+	}
+	s->s_env = opts->env;
+	s->s_metrics = opts->metrics;
+	atomic_init(&s->s_in_flight, 0);
+	if (any) {
+		s->s_daemon = server_start_daemon(s, base | MHD_USE_DUAL_STACK, opts->threads,
+						  (const struct sockaddr *)&ss);
+		if (!s->s_daemon) {
+			struct sockaddr_in s4;
+
+			memset(&s4, 0, sizeof(s4));
+			s4.sin_family = AF_INET;
+			s4.sin_addr.s_addr = htonl(INADDR_ANY);
+			s4.sin_port = htons((uint16_t)port);
+			s->s_daemon = server_start_daemon(s, base, opts->threads, (const struct sockaddr *)&s4);
+		}
+	} else {
+		s->s_daemon = server_start_daemon(s, base | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0), opts->threads,
+						  (const struct sockaddr *)&ss);
+	}
+	if (!s->s_daemon) {
+		err_set(err, EADDRINUSE, "cannot serve HTTPS on %s (address in use or not local?)", opts->listen);
+		free(s);
+		return NULL;
+	}
+	info = MHD_get_daemon_info(s->s_daemon, MHD_DAEMON_INFO_BIND_PORT);
+	s->s_port = info ? (int)info->port : port;
+	return s;
+}
+
+int server_port(const server *s)
+{
+	return s ? s->s_port : -1;
+}
+
+unsigned long server_in_flight(server *s)
+{
+	return atomic_load(&s->s_in_flight);
+}
+
+void server_quiesce(server *s)
+{
+	MHD_socket fd;
+
+	if (!s || s->s_quiesced)
+		return;
+	s->s_quiesced = true;
+	fd = MHD_quiesce_daemon(s->s_daemon);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+}
+
+bool server_drain(server *s, long timeout_ms)
+{
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (atomic_load(&s->s_in_flight) > 0) {
+		if (server_elapsed(&t0) * 1000.0 >= (double)timeout_ms)
+			return false;
+		usleep(10 * 1000);
+	}
+	return true;
+}
+
+void server_stop(server *s)
+{
+	if (!s)
+		return;
+	if (s->s_daemon)
+		MHD_stop_daemon(s->s_daemon);
+	free(s);
+}
