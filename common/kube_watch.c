@@ -98,6 +98,7 @@ int kube_event_parse(const char *line, size_t len, kube_event *ev, ag_err *err)
 		{ "ERROR", KUBE_EVENT_ERROR },
 	};
 	cJSON *root = NULL;
+	const char *end = NULL;
 	const cJSON *t;
 	const cJSON *meta;
 	const cJSON *v;
@@ -115,10 +116,17 @@ int kube_event_parse(const char *line, size_t len, kube_event *ev, ag_err *err)
 			(unsigned)KUBE_WATCH_LINE_MAX);
 		goto out;
 	}
-	root = cJSON_ParseWithLength(line, len);
+	root = cJSON_ParseWithLengthOpts(line, len, &end, 0);
 	if (!cJSON_IsObject(root)) {
 		err_set(err, EBADMSG, "watch event: not a JSON object");
 		goto out;
+	}
+	/* One event per line: anything but whitespace after the object is garbage. */
+	for (; end && end < line + len; end++) {
+		if (*end != ' ' && *end != '\t' && *end != '\r' && *end != '\n') {
+			err_set(err, EBADMSG, "watch event: trailing bytes after the JSON object");
+			goto out;
+		}
 	}
 	t = cJSON_GetObjectItemCaseSensitive(root, "type");
 	if (!cJSON_IsString(t) || !t->valuestring) {
