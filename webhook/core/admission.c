@@ -962,7 +962,18 @@ void admission_handle(admission_op op, const char *body, size_t len, const admis
 		res_text(res, 400, "error", "request JSON nested deeper than %d levels", ADMISSION_JSON_DEPTH_MAX);
 		return;
 	}
-	root = cJSON_ParseWithLengthOpts(body, len, &parse_end, 1);
+	/* cJSON's own "require NUL" mode refuses any body not followed by a NUL,
+	 * so trailing bytes are checked here. */
+	root = cJSON_ParseWithLengthOpts(body, len, &parse_end, 0);
+	if (root && parse_end >= body && parse_end <= body + len) {
+		while (parse_end < body + len && strchr(" \t\r\n", *parse_end) && *parse_end)
+			parse_end++;
+		if (parse_end < body + len) {
+			res_text(res, 400, "error", "trailing bytes after the JSON object at byte %zu",
+				 (size_t)(parse_end - body));
+			goto out;
+		}
+	}
 	if (!root) {
 		size_t off = parse_end && parse_end >= body && parse_end <= body + len ? (size_t)(parse_end - body) : 0;
 

@@ -1,0 +1,191 @@
+/* Unit tests of webhook/core/nodeset: readiness from labels, watch events,
+ * counts when nodes change or go away, why-strings. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nodeset.h"
+
+static cJSON *node(const char *name, const char *apparmor, const char *const *profiles)
+{
+	cJSON *n = cJSON_CreateObject();
+	cJSON *meta = cJSON_AddObjectToObject(n, "metadata");
+	cJSON *labels = cJSON_AddObjectToObject(meta, "labels");
+
+	cJSON_AddStringToObject(meta, "name", name);
+	if (apparmor)
+		cJSON_AddStringToObject(labels, "armorgate.io/apparmor", apparmor);
+	for (; profiles && *profiles; profiles++) {
+		char key[128];
+
+		snprintf(key, sizeof(key), "profiles.armorgate.io/%s", *profiles);
+		cJSON_AddStringToObject(labels, key, "loaded");
+	}
+	cJSON_AddStringToObject(labels, "kubernetes.io/hostname", name);
+	return n;
+}
+
+static void apply(nodeset *ns, kube_event_type t, cJSON *n)
+{
+	nodeset_apply(ns, t, n);
+	cJSON_Delete(n);
+}
+
+Test(nodeset, empty)
+{
+	nodeset *ns = nodeset_new();
+	char why[64];
+
+	cr_assert_not_null(ns);
+	cr_expect_eq(nodeset_size(ns), 0);
+	cr_expect_not(nodeset_any_has(ns, "custom.a"));
+	cr_expect_eq(nodeset_node_has(ns, "n1", "custom.a", why, sizeof(why)), 0);
+	cr_expect_str_eq(why, "unknown node");
+	nodeset_free(ns);
+	nodeset_free(NULL);
+}
+
+Test(nodeset, replace_and_lookup)
+{
+	const char *const pa[] = { "custom.a", "custom.b", NULL };
+	const char *const pb[] = { "custom.c", NULL };
+	nodeset *ns = nodeset_new();
+	cJSON *items = cJSON_CreateArray();
+	char why[64];
+
+	cJSON_AddItemToArray(items, node("n1", "enabled", pa));
+	cJSON_AddItemToArray(items, node("n2", "unsupported", pb));
+	cJSON_AddItemToArray(items, node("n3", NULL, pb));
+	cJSON_AddItemToArray(items, cJSON_CreateString("garbage"));
+	cJSON_AddItemToArray(items, cJSON_Parse("{\"metadata\":{\"labels\":{}}}"));
+	nodeset_replace(ns, items);
+	cJSON_Delete(items);
+
+	cr_expect_eq(nodeset_size(ns), 3);
+	cr_expect_eq(nodeset_enabled_count(ns), 1);
+	cr_expect(nodeset_any_has(ns, "custom.a"));
+	cr_expect(nodeset_any_has(ns, "custom.b"));
+	/* Only on nodes without AppArmor: not usable. */
+	cr_expect_not(nodeset_any_has(ns, "custom.c"));
+	cr_expect_eq(nodeset_node_has(ns, "n1", "custom.a", why, sizeof(why)), 1);
+	cr_expect_str_eq(why, "");
+	cr_expect_eq(nodeset_node_has(ns, "n1", "custom.c", why, sizeof(why)), 0);
+	cr_expect_str_eq(why, "profile not loaded");
+	cr_expect_eq(nodeset_node_has(ns, "n2", "custom.c", why, sizeof(why)), 0);
+	cr_expect_str_eq(why, "AppArmor not enabled on the node");
+	cr_expect_eq(nodeset_node_has(ns, "n3", "custom.c", NULL, 0), 0);
+	nodeset_free(ns);
+}
+
+Test(nodeset, label_values_matter)
+{
+	nodeset *ns = nodeset_new();
+	cJSON *n = cJSON_Parse("{\"metadata\":{\"name\":\"n1\",\"labels\":{\"armorgate.io/apparmor\":\"enabled\","
+			       "\"profiles.armorgate.io/custom.a\":\"loading\",\"profiles.armorgate.io/\":\"loaded\","
+			       "\"profiles.armorgate.io/custom.b\":\"loaded\",\"x/custom.c\":\"loaded\"}}}");
+
+	apply(ns, KUBE_EVENT_ADDED, n);
+	cr_expect_not(nodeset_any_has(ns, "custom.a"));
+	cr_expect(nodeset_any_has(ns, "custom.b"));
+	cr_expect_not(nodeset_any_has(ns, "custom.c"));
+	cr_expect_not(nodeset_any_has(ns, ""));
+	nodeset_free(ns);
+}
+
+Test(nodeset, events_keep_counts)
+{
+	const char *const pab[] = { "custom.a", "custom.b", NULL };
+	const char *const pa[] = { "custom.a", NULL };
+	nodeset *ns = nodeset_new();
+
+	apply(ns, KUBE_EVENT_ADDED, node("n1", "enabled", pab));
+	apply(ns, KUBE_EVENT_ADDED, node("n2", "enabled", pa));
+	cr_expect(nodeset_any_has(ns, "custom.b"));
+	/* n1 loses custom.b. */
+	apply(ns, KUBE_EVENT_MODIFIED, node("n1", "enabled", pa));
+	cr_expect_not(nodeset_any_has(ns, "custom.b"));
+	cr_expect(nodeset_any_has(ns, "custom.a"));
+	apply(ns, KUBE_EVENT_DELETED, node("n1", NULL, NULL));
+	cr_expect(nodeset_any_has(ns, "custom.a"));
+	/* n2 turns unsupported: its profiles stop counting. */
+	apply(ns, KUBE_EVENT_MODIFIED, node("n2", "unsupported", pa));
+	cr_expect_not(nodeset_any_has(ns, "custom.a"));
+	cr_expect_eq(nodeset_enabled_count(ns), 0);
+	apply(ns, KUBE_EVENT_MODIFIED, node("n2", "enabled", pa));
+	cr_expect(nodeset_any_has(ns, "custom.a"));
+	/* Bookmarks and errors change nothing; deleting an unknown node is fine. */
+	apply(ns, KUBE_EVENT_BOOKMARK, node("n2", NULL, NULL));
+	apply(ns, KUBE_EVENT_ERROR, node("n2", NULL, NULL));
+	apply(ns, KUBE_EVENT_DELETED, node("nx", NULL, NULL));
+	cr_expect(nodeset_any_has(ns, "custom.a"));
+	cr_expect_eq(nodeset_size(ns), 1);
+	apply(ns, KUBE_EVENT_DELETED, node("n2", "enabled", pa));
+	cr_expect_not(nodeset_any_has(ns, "custom.a"));
+	cr_expect_eq(nodeset_size(ns), 0);
+	nodeset_apply(ns, KUBE_EVENT_ADDED, NULL);
+	nodeset_free(ns);
+}
+
+Test(nodeset, many_nodes_rehash)
+{
+	nodeset *ns = nodeset_new();
+	cJSON *items = cJSON_CreateArray();
+
+	for (int i = 0; i < 5000; i++) {
+		char name[32], prof[32];
+		const char *pl[] = { prof, NULL };
+
+		snprintf(name, sizeof(name), "node-%d", i);
+		snprintf(prof, sizeof(prof), "custom.p%d", i % 50);
+		cJSON_AddItemToArray(items, node(name, "enabled", pl));
+	}
+	nodeset_replace(ns, items);
+	cJSON_Delete(items);
+	cr_expect_eq(nodeset_size(ns), 5000);
+	cr_expect(nodeset_any_has(ns, "custom.p49"));
+	cr_expect_not(nodeset_any_has(ns, "custom.p50"));
+	cr_expect_eq(nodeset_node_has(ns, "node-4999", "custom.p49", NULL, 0), 1);
+	for (int i = 0; i < 5000; i += 50) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "node-%d", i);
+		apply(ns, KUBE_EVENT_DELETED, node(name, NULL, NULL));
+	}
+	cr_expect_not(nodeset_any_has(ns, "custom.p0"));
+	cr_expect(nodeset_any_has(ns, "custom.p1"));
+	/* A relist replaces everything. */
+	items = cJSON_CreateArray();
+	nodeset_replace(ns, items);
+	cJSON_Delete(items);
+	cr_expect_eq(nodeset_size(ns), 0);
+	cr_expect_not(nodeset_any_has(ns, "custom.p1"));
+	nodeset_free(ns);
+}
+
+static void *reader(void *arg)
+{
+	nodeset *ns = arg;
+
+	for (int i = 0; i < 20000; i++) {
+		(void)nodeset_any_has(ns, "custom.a");
+		(void)nodeset_node_has(ns, "n1", "custom.a", NULL, 0);
+	}
+	return NULL;
+}
+
+Test(nodeset, concurrent_readers_and_writer)
+{
+	const char *const pa[] = { "custom.a", NULL };
+	nodeset *ns = nodeset_new();
+	pthread_t th[2];
+
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, reader, ns), 0);
+	for (int i = 0; i < 2000; i++)
+		apply(ns, i % 2 ? KUBE_EVENT_DELETED : KUBE_EVENT_ADDED, node("n1", "enabled", pa));
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	cr_expect_not(nodeset_any_has(ns, "custom.a"));
+	nodeset_free(ns);
+}
