@@ -1,0 +1,82 @@
+# Shared helpers of the webhook integration and e2e scripts. Sourced, not run.
+# Every process a test starts is recorded in wh_pids and killed by wh_cleanup
+# (install it with: trap wh_cleanup EXIT).
+
+wh_pids=()
+wh_fail() { echo "FAIL: $*" >&2; exit 1; }
+wh_ok() { echo "ok - $*"; }
+
+wh_cleanup() {
+  local p
+  for p in "${wh_pids[@]}"; do
+    kill -TERM "$p" 2>/dev/null || true
+  done
+  for p in "${wh_pids[@]}"; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  wh_pids=()
+}
+
+# wh_certs DIR: a throwaway CA (DIR/ca.crt) and two serving pairs for
+# 127.0.0.1 / localhost: DIR/a.{crt,key} and DIR/b.{crt,key}.
+wh_certs() {
+  local d=$1 n
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=armorgate-test-ca \
+    -keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$d/ext"
+  for n in a b; do
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=webhook-$n" \
+      -keyout "$d/$n.key" -out "$d/$n.csr" 2>/dev/null
+    openssl x509 -req -in "$d/$n.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
+      -extfile "$d/ext" -out "$d/$n.crt" 2>/dev/null
+  done
+}
+
+# wh_fingerprint CERTFILE -> SHA-256 fingerprint as openssl prints it.
+wh_fingerprint() { openssl x509 -in "$1" -noout -fingerprint -sha256 | cut -d= -f2; }
+
+# wh_served_fingerprint PORT -> fingerprint of the certificate a new TLS connection gets.
+wh_served_fingerprint() {
+  openssl s_client -connect "127.0.0.1:$1" -servername localhost </dev/null 2>/dev/null |
+    openssl x509 -noout -fingerprint -sha256 2>/dev/null | cut -d= -f2
+}
+
+# wh_start LOG ARGS...: starts the webhook (binary $WEBHOOK) with ephemeral
+# ports unless given; sets WH_PID, WH_PORT and WH_PROBE from its start log line.
+wh_start() {
+  local log=$1 i line
+  shift
+  "$WEBHOOK" "$@" 2>"$log" &
+  WH_PID=$!
+  wh_pids+=("$WH_PID")
+  for i in $(seq 100); do
+    line=$(grep -m1 '"msg":"serving admission reviews"' "$log" 2>/dev/null || true)
+    [ -n "$line" ] && break
+    kill -0 "$WH_PID" 2>/dev/null || { cat "$log" >&2; wh_fail "webhook exited during start"; }
+    sleep 0.1
+  done
+  [ -n "$line" ] || { cat "$log" >&2; wh_fail "webhook did not start within 10 s"; }
+  WH_PORT=$(sed -n 's/.*"port":"\([0-9]*\)".*/\1/p' <<<"$line")
+  WH_PROBE=$(sed -n 's/.*"probePort":"\([0-9]*\)".*/\1/p' <<<"$line")
+}
+
+# wh_post PATH CONTENT_TYPE BODYFILE [curl args] -> prints "CODE" (body into $WH_BODY file).
+wh_post() {
+  local path=$1 ct=$2 body=$3
+  shift 3
+  curl -sS --max-time 20 --cacert "$WH_CA" -o "$WH_BODY" -w '%{http_code}' -X POST \
+    -H "Content-Type: $ct" --data-binary "@$body" "$@" "https://127.0.0.1:$WH_PORT$path"
+}
+
+# wh_wait_for SECONDS CMD...: polls CMD every 0.2 s until it succeeds.
+wh_wait_for() {
+  local s=$1 i
+  shift
+  for i in $(seq $((s * 5))); do
+    "$@" && return 0
+    sleep 0.2
+  done
+  return 1
+}

@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# Integration test of the armorgate-webhook server shell over real TLS, no
+# API server needed (the Node cache is seeded with --nodes-file): probe
+# endpoints, 404/405/413/415/400, a real review, TLS 1.1 refused, certificate
+# rotation through a kubelet-style ..data symlink swap without restart (and a
+# bad pair refused), SIGTERM with a review in flight, startup errors.
+# usage: server_test.sh WEBHOOK_BINARY
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+WEBHOOK=$1
+t=$(mktemp -d)
+trap 'wh_cleanup; rm -rf "$t"' EXIT
+WH_CA=$t/ca.crt
+WH_BODY=$t/body
+
+wh_certs "$t"
+# Kubelet's Secret volume layout: tls.crt -> ..data/tls.crt, ..data -> ..<timestamp>.
+mkdir -p "$t/certs/..v1"
+cp "$t/a.crt" "$t/certs/..v1/tls.crt"
+cp "$t/a.key" "$t/certs/..v1/tls.key"
+ln -s ..v1 "$t/certs/..data"
+ln -s ..data/tls.crt "$t/certs/tls.crt"
+ln -s ..data/tls.key "$t/certs/tls.key"
+
+cat >"$t/nodes.json" <<'JSON'
+{"kind":"NodeList","apiVersion":"v1","items":[
+ {"metadata":{"name":"n1","labels":{"armorgate.io/apparmor":"enabled","profiles.armorgate.io/custom.web":"loaded"}}},
+ {"metadata":{"name":"n2","labels":{}}}]}
+JSON
+review() { # review UID PROFILE [PADDING]
+  printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"%s","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"namespace":"default","operation":"CREATE","userInfo":{"username":"admin"},"object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"default","annotations":{"pad":"%s","container.apparmor.security.beta.kubernetes.io/app":"localhost/%s"}},"spec":{"containers":[{"name":"app","image":"nginx"}]}}}}' \
+    "$1" "${3:-}" "$2"
+}
+
+wh_start "$t/log" --tls-cert "$t/certs/tls.crt" --tls-key "$t/certs/tls.key" --listen 127.0.0.1:0 \
+  --probe-listen 127.0.0.1:0 --nodes-file "$t/nodes.json" --threads 2
+
+# Probe port.
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$WH_PROBE/healthz")" = 200 ] || wh_fail healthz
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$WH_PROBE/readyz")" = 200 ] || wh_fail readyz
+curl -s "http://127.0.0.1:$WH_PROBE/metrics" >"$t/metrics"
+grep -q '^armorgate_webhook_nodes 2$' "$t/metrics" || wh_fail "metrics: nodes gauge"
+grep -q '^# TYPE armorgate_webhook_request_duration_seconds histogram$' "$t/metrics" || wh_fail "metrics: latency"
+wh_ok "probe endpoints"
+
+# Requests refused before admission.
+echo '{}' >"$t/empty.json"
+[ "$(curl -sS --cacert "$WH_CA" -o /dev/null -w '%{http_code}' "https://127.0.0.1:$WH_PORT/mutate")" = 405 ] || wh_fail "GET -> 405"
+[ "$(wh_post /other application/json "$t/empty.json")" = 404 ] || wh_fail "unknown path -> 404"
+[ "$(wh_post /mutate text/plain "$t/empty.json")" = 415 ] || wh_fail "text/plain -> 415"
+[ "$(wh_post /validate application/x-www-form-urlencoded "$t/empty.json")" = 415 ] || wh_fail "form -> 415"
+head -c $((3 * 1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$t/big.json"
+[ "$(wh_post /mutate application/json "$t/big.json")" = 413 ] || wh_fail "Content-Length over 3 MiB -> 413"
+[ "$(wh_post /mutate application/json "$t/big.json" -H 'Transfer-Encoding: chunked')" = 413 ] ||
+  wh_fail "chunked body over 3 MiB -> 413"
+printf '{"apiVersion":' >"$t/bad.json"
+[ "$(wh_post /mutate application/json "$t/bad.json")" = 400 ] || wh_fail "malformed JSON -> 400"
+grep -qi json "$WH_BODY" || wh_fail "400 body names the problem: $(cat "$WH_BODY")"
+printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{}}' >"$t/nouid.json"
+[ "$(wh_post /validate "application/json; charset=utf-8" "$t/nouid.json")" = 400 ] || wh_fail "missing uid -> 400"
+curl -s "http://127.0.0.1:$WH_PROBE/metrics" >"$t/metrics"
+grep -q '^armorgate_webhook_http_rejections_total{code="413"} 2$' "$t/metrics" || wh_fail "metrics: 413 count"
+wh_ok "405/404/415/413/400"
+
+# Real reviews: allowed (profile loaded on n1) and denied (nowhere).
+review uid-allow custom.web >"$t/allow.json"
+[ "$(wh_post /validate application/json "$t/allow.json")" = 200 ] || wh_fail "valid review -> 200: $(cat "$WH_BODY")"
+grep -q '"uid":"uid-allow"' "$WH_BODY" && grep -q '"allowed":true' "$WH_BODY" || wh_fail "allow: $(cat "$WH_BODY")"
+review uid-deny custom.missing >"$t/deny.json"
+[ "$(wh_post /validate application/json "$t/deny.json")" = 200 ] || wh_fail "deny review -> 200"
+grep -q '"allowed":false' "$WH_BODY" && grep -q 'custom.missing' "$WH_BODY" || wh_fail "deny: $(cat "$WH_BODY")"
+[ "$(wh_post /mutate application/json "$t/allow.json")" = 200 ] || wh_fail "mutate -> 200"
+grep -q '"patchType":"JSONPatch"' "$WH_BODY" || wh_fail "mutate patch: $(cat "$WH_BODY")"
+# Keep-alive: several reviews over one connection.
+curl -sS --cacert "$WH_CA" -o /dev/null -w '%{num_connects}\n' -H 'Content-Type: application/json' \
+  --data-binary "@$t/allow.json" "https://127.0.0.1:$WH_PORT/validate" \
+  --next --cacert "$WH_CA" -o /dev/null -H 'Content-Type: application/json' \
+  --data-binary "@$t/allow.json" "https://127.0.0.1:$WH_PORT/validate" -w '%{num_connects}\n' >"$t/conns"
+[ "$(tr '\n' ' ' <"$t/conns")" = "1 0 " ] || wh_fail "keep-alive: connects per request $(cat "$t/conns")"
+wh_ok "reviews answered (allow, deny, patch), keep-alive"
+
+# TLS versions.
+if openssl s_client -connect "127.0.0.1:$WH_PORT" -tls1_1 </dev/null >"$t/s11" 2>&1 &&
+  grep -q 'Protocol *: TLSv1.1' "$t/s11" && ! grep -q 'Cipher is (NONE)' "$t/s11"; then
+  wh_fail "TLS 1.1 accepted"
+fi
+openssl s_client -connect "127.0.0.1:$WH_PORT" -tls1_2 </dev/null 2>/dev/null | grep -q 'Cipher is ECDHE-.*GCM\|Cipher is ECDHE-.*CHACHA20' ||
+  wh_fail "TLS 1.2 with an ECDHE AEAD suite"
+for c in AES128-SHA ECDHE-ECDSA-AES128-SHA; do
+  openssl s_client -connect "127.0.0.1:$WH_PORT" -tls1_2 -cipher "$c" </dev/null >"$t/sweak" 2>&1 || true
+  grep -q 'Cipher is (NONE)' "$t/sweak" || wh_fail "TLS 1.2 suite $c accepted"
+done
+openssl s_client -connect "127.0.0.1:$WH_PORT" -tls1_3 </dev/null 2>/dev/null | grep -q 'TLSv1.3' || wh_fail "TLS 1.3"
+wh_ok "TLS 1.1 and weak suites refused; 1.2 and 1.3 served"
+
+# Certificate rotation: swap ..data like kubelet does; a new connection gets B.
+fa=$(wh_fingerprint "$t/a.crt")
+fb=$(wh_fingerprint "$t/b.crt")
+[ "$(wh_served_fingerprint "$WH_PORT")" = "$fa" ] || wh_fail "serves cert A at start"
+mkdir "$t/certs/..v2"
+cp "$t/b.crt" "$t/certs/..v2/tls.crt"
+cp "$t/b.key" "$t/certs/..v2/tls.key"
+ln -s ..v2 "$t/certs/..data_tmp"
+mv -T "$t/certs/..data_tmp" "$t/certs/..data"
+served_b() { [ "$(wh_served_fingerprint "$WH_PORT")" = "$fb" ]; }
+wh_wait_for 10 served_b || wh_fail "rotated cert B not served within 10 s"
+grep -q '"serving certificate reloaded' "$t/log" || wh_fail "reload logged"
+wh_ok "certificate rotated on disk is served without restart"
+
+# A bad pair (key of A with cert of... garbage) is refused; B stays.
+mkdir "$t/certs/..v3"
+cp "$t/a.crt" "$t/certs/..v3/tls.crt"
+cp "$t/b.key" "$t/certs/..v3/tls.key"
+ln -s ..v3 "$t/certs/..data_tmp"
+mv -T "$t/certs/..data_tmp" "$t/certs/..data"
+refused() { grep -q 'new serving certificate refused' "$t/log"; }
+wh_wait_for 10 refused || wh_fail "mismatched pair not refused"
+served_b || wh_fail "old pair kept after a refused one"
+curl -s "http://127.0.0.1:$WH_PROBE/metrics" | grep -q '^armorgate_webhook_cert_reloads_total{result="error"} 1$' ||
+  wh_fail "metrics: refused reload counted"
+wh_ok "a mismatched pair is refused and the previous one kept"
+
+# SIGTERM while a review is in flight: the slow upload (~3 s) still gets its answer; exit 0.
+pad=$(head -c 60000 /dev/zero | tr '\0' a)
+review uid-slow custom.web "$pad" >"$t/slow.json"
+curl -sS --cacert "$WH_CA" --max-time 30 --limit-rate 20K -o "$t/slowbody" -w '%{http_code}' \
+  -H 'Content-Type: application/json' --data-binary "@$t/slow.json" "https://127.0.0.1:$WH_PORT/validate" \
+  >"$t/slowcode" 2>"$t/slowerr" &
+cpid=$!
+wh_pids+=("$cpid")
+sleep 1
+kill -TERM "$WH_PID"
+stopping() { grep -q '"msg":"stopping' "$t/log"; }
+wh_wait_for 5 stopping || wh_fail "no stop log line"
+# New connections are refused while the in-flight one finishes.
+if curl -s --cacert "$WH_CA" --max-time 2 -o /dev/null "https://127.0.0.1:$WH_PORT/validate"; then
+  wh_fail "a new connection was accepted after SIGTERM"
+fi
+wait "$cpid" || wh_fail "in-flight client failed: $(cat "$t/slowerr")"
+[ "$(cat "$t/slowcode")" = 200 ] || wh_fail "in-flight review answered 200, got $(cat "$t/slowcode")"
+grep -q '"uid":"uid-slow"' "$t/slowbody" || wh_fail "in-flight review body"
+rc=0
+wait "$WH_PID" || rc=$?
+[ "$rc" = 0 ] || wh_fail "exit status after SIGTERM: $rc"
+wh_pids=()
+wh_ok "SIGTERM: stops accepting, finishes the in-flight review, exits 0"
+
+# Startup errors: one clear line, non-zero exit.
+rc=0
+"$WEBHOOK" --tls-cert "$t/nope.crt" --tls-key "$t/a.key" --nodes-file "$t/nodes.json" 2>"$t/err1" || rc=$?
+[ "$rc" != 0 ] && [ "$(wc -l <"$t/err1")" = 1 ] && grep -q 'nope.crt' "$t/err1" || wh_fail "missing cert: $(cat "$t/err1")"
+rc=0
+"$WEBHOOK" --tls-cert "$t/a.crt" --tls-key "$t/b.key" --nodes-file "$t/nodes.json" 2>"$t/err2" || rc=$?
+[ "$rc" != 0 ] && grep -q 'does not belong' "$t/err2" || wh_fail "mismatched pair at start: $(cat "$t/err2")"
+rc=0
+ARMORGATE_LISTEN=nonsense "$WEBHOOK" --tls-cert "$t/a.crt" --tls-key "$t/a.key" --nodes-file "$t/nodes.json" \
+  --probe-listen 127.0.0.1:0 2>"$t/err3" || rc=$?
+[ "$rc" != 0 ] && grep -q 'nonsense' "$t/err3" || wh_fail "bad listen from env: $(cat "$t/err3")"
+"$WEBHOOK" --help | grep -q -- '--tls-cert FILE' || wh_fail "--help"
+wh_ok "startup errors exit non-zero with one line"
+
+# Not ready until the Node cache synced (API server unreachable here).
+cat >"$t/kubeconfig" <<'KC'
+apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}
+users:
+- name: u
+  user: {token: "x"}
+contexts:
+- name: c
+  context: {cluster: c, user: u}
+current-context: c
+KC
+wh_start "$t/log2" --tls-cert "$t/a.crt" --tls-key "$t/a.key" --listen 127.0.0.1:0 --probe-listen 127.0.0.1:0 \
+  --kubeconfig "$t/kubeconfig"
+[ "$(curl -s -o "$t/rz" -w '%{http_code}' "http://127.0.0.1:$WH_PROBE/readyz")" = 503 ] || wh_fail "readyz before sync"
+grep -q 'not synced' "$t/rz" || wh_fail "readyz reason: $(cat "$t/rz")"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$WH_PROBE/healthz")" = 200 ] || wh_fail "healthz before sync"
+kill -TERM "$WH_PID"
+rc=0
+wait "$WH_PID" || rc=$?
+[ "$rc" = 0 ] || wh_fail "exit status with the watch retrying: $rc"
+wh_pids=()
+wh_ok "not ready before the Node cache synced; SIGTERM while the watch retries exits 0"
+echo "PASS"
