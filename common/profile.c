@@ -78,6 +78,8 @@ static const char *profile_shown(char *out, size_t outsz, const char *p, size_t 
 
 /* ---- lexer ---- */
 
+enum { PROFILE_ALT_MAX = 1024 };
+
 typedef enum {
 	TK_EOF,
 	TK_WORD,
@@ -124,8 +126,13 @@ static bool profile_word_char(char c)
 static size_t profile_alternation_end(const profile_lex *lx, size_t i)
 {
 	int depth = 0;
+	/* Real alternations are short; the cap keeps hostile input (long runs of
+	 * braces without blanks) linear. */
+	size_t end = lx->len - i > PROFILE_ALT_MAX ? i + PROFILE_ALT_MAX : lx->len;
 
-	for (size_t j = i; j < lx->len; j++) {
+	if (i + 1 < lx->len && lx->s[i + 1] == '}')
+		return 0; /* `{}`: an empty block, never an alternation */
+	for (size_t j = i; j < end; j++) {
 		char c = lx->s[j];
 
 		if (c == '{')
@@ -466,17 +473,22 @@ int profile_check_text(const char *key, const char *text, size_t len, size_t max
 					       "%s: line %d: child profile \"%s\" is not allowed (no hats or child profiles)", key,
 					       t.line, profile_shown(shown, sizeof(shown), nm.p, nm.n));
 			}
-			if (stmt_start && depth > 0 && (t.p[0] == '^' || profile_tok_is(&t, "hat")))
+			if (stmt_start && (t.p[0] == '^' || profile_tok_is(&t, "hat"))) {
+				profile_tok nm = t;
+
+				if (t.p[0] != '^') {
+					profile_lex peek = lx;
+
+					nm = profile_next(&peek);
+				}
 				return err_set(err, EINVAL, "%s: line %d: hat \"%s\" is not allowed (no hats or child profiles)",
-					       key, t.line, profile_shown(shown, sizeof(shown), t.p, t.n));
+					       key, t.line, profile_shown(shown, sizeof(shown), nm.p, nm.n));
+			}
 			break;
 		case TK_LBRACE:
 			if (depth == 0) {
 				if (stmt_start)
 					return err_set(err, EINVAL, "%s: line %d: unexpected `{`", key, t.line);
-				if (profile_tok_is(&first, "hat") || (first.kind == TK_WORD && first.p[0] == '^'))
-					return err_set(err, EINVAL, "%s: line %d: hat \"%s\" is not allowed (no hats or child profiles)",
-						       key, first.line, profile_shown(shown, sizeof(shown), first.p, first.n));
 				return err_set(err, EINVAL,
 					       "%s: line %d: profile \"%s\" must be declared as `profile %s [flags=(...)] {`",
 					       key, first.line, profile_shown(shown, sizeof(shown), first.p, first.n), key);
@@ -703,7 +715,9 @@ out:
 /* Compile checks run in a few threads: apparmor_parser is CPU-bound and
  * single-threaded (~30 ms for a small profile), so a handful of children
  * cuts a 200-profile ConfigMap's wall time. */
-enum { PROFILE_COMPILE_JOBS = 4 };
+#ifndef PROFILE_COMPILE_JOBS
+#define PROFILE_COMPILE_JOBS 4
+#endif
 
 typedef struct profile_pool {
 	pthread_mutex_t mu;

@@ -1,0 +1,252 @@
+/* Integration tests of profile_compile_check / profile_validate_all with the
+ * real apparmor_parser in compile-only mode (no kernel, no root needed). */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "profile.h"
+
+#ifndef PROFILE_FIXTURES
+#error "PROFILE_FIXTURES must point at test/data/profiles"
+#endif
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *data;
+	long n;
+
+	cr_assert(f, "cannot open %s", path);
+	cr_assert_eq(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	cr_assert(n >= 0);
+	rewind(f);
+	data = malloc((size_t)n + 1);
+	cr_assert(data);
+	cr_assert_eq(fread(data, 1, (size_t)n, f), (size_t)n);
+	data[n] = '\0';
+	fclose(f);
+	*len = (size_t)n;
+	return data;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+Test(profile_compile, seed_profile_compiles)
+{
+	size_t len;
+	char *text = slurp(PROFILE_FIXTURES "/custom.deny-write-outside-home", &len);
+	ag_err err;
+	double t0 = now_s();
+
+	err_clear(&err);
+	cr_assert_eq(profile_compile_check("custom.deny-write-outside-home", text, len, NULL, &err), 0, "%s", err.msg);
+	fprintf(stderr, "compile check of the seed profile: %.1f ms\n", (now_s() - t0) * 1000.0);
+	free(text);
+}
+
+Test(profile_compile, good_fixtures_compile)
+{
+	DIR *d = opendir(PROFILE_FIXTURES "/good");
+	struct dirent *de;
+	int seen = 0;
+
+	cr_assert(d);
+	while ((de = readdir(d))) {
+		char path[1024];
+		size_t len;
+		char *text;
+		ag_err err;
+
+		if (strncmp(de->d_name, "custom.", 7) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/good/%s", PROFILE_FIXTURES, de->d_name);
+		text = slurp(path, &len);
+		err_clear(&err);
+		cr_expect_eq(profile_compile_check(de->d_name, text, len, NULL, &err), 0, "%s: %s", path, err.msg);
+		free(text);
+		seen++;
+	}
+	closedir(d);
+	cr_assert(seen >= 4);
+}
+
+/* Fixtures whose first line is `# expect-compile: MSG` pass the text rules
+ * and fail in the parser with MSG in the message. */
+Test(profile_compile, bad_fixtures_fail_with_key_and_reason)
+{
+	DIR *d = opendir(PROFILE_FIXTURES "/bad");
+	struct dirent *de;
+	int seen = 0;
+	const char *tag = "# expect-compile: ";
+
+	cr_assert(d);
+	while ((de = readdir(d))) {
+		char path[1024];
+		char want[400];
+		size_t len;
+		char *text;
+		ag_err err;
+
+		if (strncmp(de->d_name, "custom.", 7) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/bad/%s", PROFILE_FIXTURES, de->d_name);
+		text = slurp(path, &len);
+		if (strncmp(text, tag, strlen(tag)) != 0) {
+			free(text);
+			continue;
+		}
+		snprintf(want, sizeof(want), "%.*s", (int)strcspn(text + strlen(tag), "\n"), text + strlen(tag));
+		err_clear(&err);
+		cr_expect_eq(profile_check_text(de->d_name, text, len, 0, &err), 0, "%s: %s", path, err.msg);
+		err_clear(&err);
+		cr_expect_eq(profile_compile_check(de->d_name, text, len, NULL, &err), -1, "%s compiled", path);
+		cr_expect(strstr(err.msg, want) != NULL, "%s: [%s] lacks [%s]", path, err.msg, want);
+		cr_expect(strncmp(err.msg, de->d_name, strlen(de->d_name)) == 0, "%s: [%s] lacks the key", path, err.msg);
+		cr_expect(strstr(err.msg, "Cache read/write") == NULL, "noise in [%s]", err.msg);
+		cr_expect(strstr(err.msg, "/tmp") == NULL, "temp path in [%s]", err.msg);
+		free(text);
+		seen++;
+	}
+	closedir(d);
+	cr_assert(seen >= 3);
+}
+
+Test(profile_compile, syntax_error_names_key_and_line)
+{
+	const char *t = "profile custom.syn {\n  /tmp/** rw,\n  /etc/foo rw\n}\n";
+	ag_err err;
+
+	err_clear(&err);
+	cr_assert_eq(profile_compile_check("custom.syn", t, strlen(t), NULL, &err), -1);
+	cr_assert_str_eq(err.msg, "custom.syn: does not compile: AppArmor parser error for custom.syn in profile "
+				  "custom.syn at line 4: syntax error, unexpected TOK_CLOSE, expecting TOK_END_OF_RULE");
+}
+
+Test(profile_compile, missing_include)
+{
+	const char *t = "profile custom.inc {\n  include <abstractions/armorgate-nope>\n}\n";
+	ag_err err;
+
+	err_clear(&err);
+	cr_assert_eq(profile_compile_check("custom.inc", t, strlen(t), NULL, &err), -1);
+	cr_assert(strstr(err.msg, "custom.inc: does not compile:"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "Could not open 'abstractions/armorgate-nope'"), "%s", err.msg);
+}
+
+Test(profile_compile, explicit_parser_options)
+{
+	const char *t = "include <tunables/global>\nprofile custom.opt {\n  include <abstractions/base>\n}\n";
+	profile_parser_opts o = {
+		.parser_path = "/usr/sbin/apparmor_parser",
+		.features_file = "/usr/share/apparmor-features/features",
+		.base_dir = "/etc/apparmor.d",
+		.timeout_ms = 20000,
+	};
+	ag_err err;
+
+	err_clear(&err);
+	cr_assert_eq(profile_compile_check("custom.opt", t, strlen(t), &o, &err), 0, "%s", err.msg);
+	/* a features file that does not exist */
+	o.features_file = "/nonexistent/features";
+	cr_assert_eq(profile_compile_check("custom.opt", t, strlen(t), &o, &err), -1);
+	cr_assert(strstr(err.msg, "custom.opt: does not compile:"), "%s", err.msg);
+}
+
+Test(profile_compile, missing_parser)
+{
+	const char *t = "profile custom.x {\n}\n";
+	profile_parser_opts o = {.parser_path = "/nonexistent/apparmor_parser"};
+	ag_err err;
+
+	err_clear(&err);
+	cr_assert_eq(profile_compile_check("custom.x", t, strlen(t), &o, &err), -1);
+	cr_assert(strstr(err.msg, "custom.x: cannot compile-check: cannot run /nonexistent/apparmor_parser"), "%s",
+		  err.msg);
+}
+
+Test(profile_compile, parser_timeout)
+{
+	const char *t = "profile custom.x {\n}\n";
+	/* a stand-in parser that never finishes */
+	profile_parser_opts o = {.parser_path = PROFILE_FIXTURES "/../../profile/hang-parser", .timeout_ms = 200};
+	ag_err err;
+
+	err_clear(&err);
+	cr_assert_eq(profile_compile_check("custom.x", t, strlen(t), &o, &err), -1);
+	cr_assert(strstr(err.msg, "custom.x: apparmor_parser did not finish within 200 ms"), "%s", err.msg);
+}
+
+static void make_entries(profile_entry *e, char **texts, char (*keys)[64], size_t n, const char *seed, size_t seed_len)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *decl = "profile custom.deny-write-outside-home ";
+		const char *at = strstr(seed, decl);
+		size_t cap = seed_len + 64;
+
+		cr_assert(at);
+		snprintf(keys[i], 64, "custom.p%03zu", i);
+		texts[i] = malloc(cap);
+		cr_assert(texts[i]);
+		snprintf(texts[i], cap, "%.*sprofile %s %s", (int)(at - seed), seed, keys[i], at + strlen(decl));
+		e[i].key = keys[i];
+		e[i].text = texts[i];
+		e[i].len = strlen(texts[i]);
+		e[i].ok = false;
+		e[i].message[0] = '\0';
+	}
+}
+
+Test(profile_compile, validate_all_200_with_parser, .timeout = 240)
+{
+	enum { N = 200 };
+	static profile_entry e[N];
+	static char *texts[N];
+	static char keys[N][64];
+	size_t len;
+	char *seed = slurp(PROFILE_FIXTURES "/custom.deny-write-outside-home", &len);
+	profile_limits lim = {.compile = true};
+	ag_err cerr;
+	double t0;
+	double dt;
+	size_t refused;
+
+	make_entries(e, texts, keys, N, seed, len);
+	/* two broken ones among them: each gets its own message */
+	free(texts[17]);
+	texts[17] = strdup("profile custom.p017 {\n  /x r\n}\n");
+	e[17].text = texts[17];
+	e[17].len = strlen(texts[17]);
+	free(texts[150]);
+	texts[150] = strdup("profile custom.p150 {\n  ^hat {\n  }\n}\n");
+	e[150].text = texts[150];
+	e[150].len = strlen(texts[150]);
+
+	err_clear(&cerr);
+	t0 = now_s();
+	refused = profile_validate_all(e, N, &lim, &cerr);
+	dt = now_s() - t0;
+	fprintf(stderr, "profile_validate_all: %d profiles with compile check in %.2f s (%.1f ms/profile)\n", N, dt,
+		dt * 1000.0 / N);
+	cr_assert_eq(refused, 2);
+	cr_assert_not(e[17].ok);
+	cr_assert(strstr(e[17].message, "custom.p017: does not compile: AppArmor parser error for custom.p017"), "%s",
+		  e[17].message);
+	cr_assert_not(e[150].ok);
+	cr_assert(strstr(e[150].message, "custom.p150: line 2: hat \"^hat\""), "%s", e[150].message);
+	for (size_t i = 0; i < N; i++) {
+		if (i != 17 && i != 150)
+			cr_expect(e[i].ok, "%s: %s", e[i].key, e[i].message);
+		free(texts[i]);
+	}
+	free(seed);
+}
