@@ -97,14 +97,26 @@ static const char *kt_env_path(void)
 	return kt_path;
 }
 
-int kt_run(char **out, const char *const argv[], long timeout_ms)
+extern char **environ;
+
+int kt_run_env(char **out, const char *const argv[], const char *const extra_env[], long timeout_ms)
 {
-	const char *envp[] = { kt_env_path(), "HOME=/tmp", NULL };
+	const char *envp[256];
+	size_t n = 0;
 	run_result res;
 	ag_err err;
 	int rc;
 	char *save = NULL;
 
+	/* The caller's environment (HOME, XDG_CACHE_HOME find the peer binaries)
+	 * with PATH extended by the peers' bin dir, plus extra_env. */
+	envp[n++] = kt_env_path();
+	for (char **e = environ; *e && n < 200; e++)
+		if (strncmp(*e, "PATH=", 5) != 0)
+			envp[n++] = *e;
+	for (size_t i = 0; extra_env && extra_env[i] && n < 254; i++)
+		envp[n++] = extra_env[i];
+	envp[n] = NULL;
 	/* run_program looks argv[0] up in the caller's PATH: use the peers' one. */
 	save = getenv("PATH") ? strdup(getenv("PATH")) : NULL;
 	setenv("PATH", kt_env_path() + 5, 1);
@@ -127,6 +139,11 @@ int kt_run(char **out, const char *const argv[], long timeout_ms)
 		*out = strdup(buf_cstr(&res.out));
 	run_result_cleanup(&res);
 	return rc;
+}
+
+int kt_run(char **out, const char *const argv[], long timeout_ms)
+{
+	return kt_run_env(out, argv, NULL, timeout_ms);
 }
 
 int kt_kubectl(char **out, const char *const args[])
@@ -188,4 +205,14 @@ void kt_sleep_ms(long ms)
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+}
+
+int kt_cluster(const char *verb, const char *dir, const char *const extra_env[])
+{
+	const char *src = getenv("ARMORGATE_SOURCE_DIR");
+	char script[4096];
+	const char *argv[] = { script, dir, NULL };
+
+	snprintf(script, sizeof(script), "%s/test/cluster/%s", src && src[0] ? src : ".", verb);
+	return kt_run_env(NULL, argv, extra_env, 300000);
 }

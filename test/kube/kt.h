@@ -18,6 +18,10 @@ kube_client *kt_admin_client(void);
 int kt_kubectl(char **out, const char *const args[]);
 /* Runs a program (argv[0] in PATH or absolute) with the caller's PATH plus the peers' bin dir. */
 int kt_run(char **out, const char *const argv[], long timeout_ms);
+/* Same with extra "K=V" environment entries (NULL-terminated list). */
+int kt_run_env(char **out, const char *const argv[], const char *const extra_env[], long timeout_ms);
+/* Cluster scripts: test/cluster/<verb> DIR (ARMORGATE_SOURCE_DIR locates them). */
+int kt_cluster(const char *verb, const char *dir, const char *const extra_env[]);
 /* Writes text into path (mode 0600). */
 void kt_write_file(const char *path, const char *text);
 /* mkdtemp under TMPDIR; caller frees; kt_rm_rf removes. */
