@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers of test/cluster/{start,stop,restart-apiserver,compact}.
 # Sourced, not run. A cluster directory DIR holds: pki/ (certs and keys),
 # etcd/ (data), logs/, *.pid, state (ports and binary dir, shell syntax),
@@ -84,6 +85,7 @@ cl_spawn() {
 # cl_apiserver_args DIR: the kube-apiserver command line (uses the state vars).
 cl_apiserver_args() {
   local d=$1
+  # shellcheck disable=SC2034,SC2054 # used by the callers; commas are in flag values
   APISERVER_ARGS=(
     "$BIN/kube-apiserver"
     --bind-address=127.0.0.1
