@@ -153,3 +153,25 @@ bool agent_kernel_label_has(const char *label, const char *profile)
 		p = end + 3;
 	}
 }
+
+void agent_kernel_label_each(const char *label, void (*fn)(void *ud, const char *name, size_t len), void *ud)
+{
+	const char *p = label;
+
+	for (;;) {
+		const char *end = strstr(p, "//&");
+		size_t cl = end ? (size_t)(end - p) : strlen(p);
+		const char *child = NULL;
+		for (size_t i = 0; i + 1 < cl; i++)
+			if (p[i] == '/' && p[i + 1] == '/') {
+				child = p + i;
+				break;
+			}
+		size_t nl = child ? (size_t)(child - p) : cl;
+		if (nl > 0)
+			fn(ud, p, nl);
+		if (!end)
+			return;
+		p = end + 3;
+	}
+}

@@ -43,5 +43,8 @@ int agent_kernel_parse_attr(const char *text, size_t len, char *label, size_t ca
 /* Is profile part of label? Exact match, a stack component ("//&"), or a
  * child of it ("profile//hat"). */
 bool agent_kernel_label_has(const char *label, const char *profile);
+/* Calls fn once per stack component of label with its top-level profile name
+ * (the part before any "//" child separator), len bytes, not NUL-terminated. */
+void agent_kernel_label_each(const char *label, void (*fn)(void *ud, const char *name, size_t len), void *ud);
 
 #endif

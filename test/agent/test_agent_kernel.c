@@ -1,5 +1,6 @@
 /* Unit tests: kernel profile list and attr/current parsing. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "agent_kernel.h"
@@ -81,4 +82,21 @@ Test(agent_kernel, label_has)
 	cr_assert_not(agent_kernel_label_has("custom.x/", "custom.x"));
 	cr_assert_not(agent_kernel_label_has("unconfined", "custom.x"));
 	cr_assert_not(agent_kernel_label_has("a.custom.x", "custom.x"));
+}
+
+static void collect(void *ud, const char *name, size_t len)
+{
+	char *out = ud;
+	size_t o = strlen(out);
+	snprintf(out + o, 256 - o, "%.*s|", (int)len, name);
+}
+
+Test(agent_kernel, label_each)
+{
+	char out[256] = "";
+	agent_kernel_label_each("custom.a//hat//&docker-default//&custom.b", collect, out);
+	cr_assert_str_eq(out, "custom.a|docker-default|custom.b|");
+	out[0] = '\0';
+	agent_kernel_label_each("unconfined", collect, out);
+	cr_assert_str_eq(out, "unconfined|");
 }

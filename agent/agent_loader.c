@@ -1,0 +1,177 @@
+/* agent_loader: apparmor_parser batch load / per-profile fallback / removal. */
+#include "agent_loader.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent_host.h"
+#include "run.h"
+
+enum { AGENT_LOADER_FIXED_ARGS = 8 };
+
+const char *agent_loader_find_parser(const char *flag)
+{
+	if (flag && *flag)
+		return flag;
+	if (access("/sbin/apparmor_parser", X_OK) == 0)
+		return "/sbin/apparmor_parser";
+	if (access("/usr/sbin/apparmor_parser", X_OK) == 0)
+		return "/usr/sbin/apparmor_parser";
+	return "apparmor_parser";
+}
+
+/* First useful stderr line: the parser prints harmless noise on hosts
+ * without a cache interface, and only its first error matters. */
+static void agent_loader_first_error(const char *text, char *msg, size_t cap)
+{
+	const char *p = text;
+	const char *fallback = NULL;
+
+	if (cap)
+		msg[0] = '\0';
+	while (p && *p) {
+		const char *nl = strchr(p, '\n');
+		size_t l = nl ? (size_t)(nl - p) : strlen(p);
+		bool noise = l == 0 || strncmp(p, "Cache read/write disabled", 25) == 0 ||
+			     strncmp(p, "Warning", 7) == 0 || (l > 0 && memmem(p, l, "HOMEDIRS", 8) != NULL);
+		if (!noise) {
+			snprintf(msg, cap, "%.*s", (int)l, p);
+			return;
+		}
+		if (!fallback && l > 0)
+			fallback = p;
+		p = nl ? nl + 1 : NULL;
+	}
+	if (fallback) {
+		const char *nl = strchr(fallback, '\n');
+		snprintf(msg, cap, "%.*s", (int)(nl ? (size_t)(nl - fallback) : strlen(fallback)), fallback);
+	}
+}
+
+static int agent_loader_exec(const agent_loader *l, const char *op, const char *const *files, size_t n, char *msg,
+			     size_t cap)
+{
+	const char **argv = calloc(n + AGENT_LOADER_FIXED_ARGS + 1, sizeof(*argv));
+	char cacheopt[4200];
+	size_t a = 0;
+	run_result res;
+	ag_err e;
+	int rc = -1;
+
+	if (cap)
+		msg[0] = '\0';
+	if (!argv) {
+		snprintf(msg, cap, "out of memory");
+		return -1;
+	}
+	argv[a++] = l->parser;
+	if (l->compile_only) {
+		argv[a++] = "-Q";
+		argv[a++] = "-K";
+	} else {
+		argv[a++] = op;
+		if (l->cache_dir && strcmp(op, "--replace") == 0) {
+			snprintf(cacheopt, sizeof(cacheopt), "--cache-loc=%s", l->cache_dir);
+			argv[a++] = "--write-cache";
+			argv[a++] = cacheopt;
+		}
+	}
+	argv[a++] = "-q";
+	for (size_t i = 0; i < n; i++)
+		argv[a++] = files[i];
+	argv[a] = NULL;
+	if (run_program(argv, NULL, NULL, 0, l->timeout_ms, &res, &e) != 0) {
+		snprintf(msg, cap, "cannot run %s: %s", l->parser, e.msg);
+		free(argv);
+		return -1;
+	}
+	if (res.timed_out)
+		snprintf(msg, cap, "%s timed out after %ld ms", l->parser, l->timeout_ms);
+	else if (!res.exited)
+		snprintf(msg, cap, "%s was killed by signal %d", l->parser, res.status);
+	else if (res.status != 0) {
+		agent_loader_first_error(buf_cstr(&res.errout), msg, cap);
+		if (!msg[0])
+			snprintf(msg, cap, "%s exited with status %d", l->parser, res.status);
+	} else
+		rc = 0;
+	run_result_cleanup(&res);
+	free(argv);
+	return rc;
+}
+
+int agent_loader_run(const agent_loader *l, const char *const *files, size_t n, char *msg, size_t cap)
+{
+	return agent_loader_exec(l, "--replace", files, n, msg, cap);
+}
+
+static double agent_loader_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int agent_loader_load(const agent_loader *l, const char *const *files, size_t n, agent_load_result *res,
+		      agent_load_stats *stats, ag_err *err)
+{
+	char msg[AGENT_MSG_CAP];
+	double t0 = agent_loader_now();
+	agent_load_stats st = { 0, false, 0 };
+
+	for (size_t i = 0; i < n; i++) {
+		res[i].ok = false;
+		res[i].message[0] = '\0';
+	}
+	if (n == 0) {
+		if (stats)
+			*stats = st;
+		return 0;
+	}
+	st.parser_runs++;
+	if (agent_loader_exec(l, "--replace", files, n, msg, sizeof(msg)) == 0) {
+		for (size_t i = 0; i < n; i++)
+			res[i].ok = true;
+		st.batch_ok = true;
+	} else if (n == 1) {
+		snprintf(res[0].message, sizeof(res[0].message), "%s", msg);
+	} else {
+		/* One bad profile must not block the others: retry each alone. */
+		for (size_t i = 0; i < n; i++) {
+			st.parser_runs++;
+			if (agent_loader_exec(l, "--replace", &files[i], 1, res[i].message, sizeof(res[i].message)) == 0)
+				res[i].ok = true;
+		}
+	}
+	st.seconds = agent_loader_now() - t0;
+	if (stats)
+		*stats = st;
+	/* The parser could not be started at all: say so once for the caller. */
+	if (!st.batch_ok && strncmp(res[0].message, "cannot run", 10) == 0)
+		return err_set(err, ENOENT, "%s", res[0].message);
+	return 0;
+}
+
+int agent_loader_remove(const agent_loader *l, const char *name, ag_err *err)
+{
+	char stub[AGENT_NAME_CAP + 32], path[4200], msg[AGENT_MSG_CAP], fname[AGENT_NAME_CAP + 16];
+	int n;
+
+	/* -R only needs the profile's name; a stub avoids depending on the last
+	 * file being present or still compiling. */
+	n = snprintf(stub, sizeof(stub), "profile %s {\n}\n", name);
+	snprintf(fname, sizeof(fname), ".remove.%s", name);
+	if (agent_host_write_atomic(l->stub_dir, fname, stub, (size_t)n, err) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s", l->stub_dir, fname);
+	const char *files[1] = { path };
+	int rc = agent_loader_exec(l, "--remove", files, 1, msg, sizeof(msg));
+	unlink(path);
+	if (rc != 0)
+		return err_set(err, EIO, "unloading %s failed: %s", name, msg);
+	return 0;
+}

@@ -1,0 +1,76 @@
+/* agent_source: where the desired profiles come from — a mounted ConfigMap
+ * directory (inotify on kubelet's ..data swap + polling) or the ConfigMap
+ * itself through the API (an informer on one object). Both produce a
+ * snapshot: key -> text. Trust boundary: keys and texts are untrusted until
+ * common/profile validates them; sizes and counts are bounded here first. */
+#ifndef ARMORGATE_AGENT_SOURCE_H
+#define ARMORGATE_AGENT_SOURCE_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "err.h"
+#include "kube.h"
+
+typedef struct agent_snapshot {
+	size_t n;
+	char **keys;       /* heap */
+	char **texts;      /* heap, NUL-terminated ("" when pre-refused) */
+	size_t *lens;
+	char **refusals;   /* heap message when refused while reading (too big), else NULL */
+	bool over_count;   /* more entries than the limit: the whole source is refused */
+} agent_snapshot;
+
+void agent_snapshot_free(agent_snapshot *s);
+
+typedef enum agent_dir_state {
+	AGENT_DIR_OK,          /* entries read (maybe zero after a confirmed swap) */
+	AGENT_DIR_MISSING,     /* the directory does not exist: change nothing */
+	AGENT_DIR_EMPTY,       /* empty, not yet confirmed: change nothing, re-read soon */
+} agent_dir_state;
+
+/* Reads a ConfigMap mount. With kubelet's layout (a ..data symlink) entries
+ * are read from the resolved ..data dir so a swap in progress is never seen
+ * half done, and an empty ..data dir is a confirmed "no profiles". A plain
+ * directory that is empty is reported EMPTY until confirm_empty is true
+ * (the caller re-reads after a short delay). Hidden entries are ignored. */
+int agent_source_dir_read(const char *dir, size_t max_bytes, size_t max_count, bool confirm_empty,
+			  agent_snapshot *out, agent_dir_state *state, ag_err *err) AG_WARN_UNUSED;
+/* inotify fd watching dir (non-blocking), or -1 when it cannot be watched. */
+int agent_source_dir_watch(const char *dir);
+/* Drains pending inotify events; true when any was read. */
+bool agent_source_dir_drain(int fd);
+
+/* The ConfigMap through the API: an informer thread keeps the newest copy. */
+typedef struct agent_cmsource {
+	kube_client *client;          /* borrowed */
+	char ns[254], name[254];
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t mu;
+	cJSON *data;                  /* copy of .data (NULL: absent) */
+	bool synced;                  /* first list done */
+	unsigned long gen;            /* bumps on every change */
+	bool connected;
+	int wake[2];                  /* written on change; poll wake[0] */
+	size_t max_bytes, max_count;
+} agent_cmsource;
+
+int agent_cmsource_start(agent_cmsource *s, kube_client *c, const char *ns, const char *name, size_t max_bytes,
+			 size_t max_count, ag_err *err) AG_WARN_UNUSED;
+/* The kube client's stop flag must be set before calling this. */
+void agent_cmsource_stop(agent_cmsource *s);
+/* Copies the newest data into a snapshot. Returns false (nothing copied)
+ * until the first list is done. *gen receives the generation copied. */
+bool agent_cmsource_snapshot(agent_cmsource *s, agent_snapshot *out, unsigned long *gen, ag_err *err);
+void agent_cmsource_drain(agent_cmsource *s);
+
+/* Builds a snapshot from a ConfigMap's .data object (NULL = none). */
+int agent_snapshot_from_json(const cJSON *data, size_t max_bytes, size_t max_count, agent_snapshot *out,
+			     ag_err *err) AG_WARN_UNUSED;
+
+#endif
