@@ -42,6 +42,7 @@ typedef struct adm_ctr {
 	const cJSON *sc;    /* securityContext when an object, else NULL */
 	aa_ref own;         /* securityContext.appArmorProfile */
 	const cJSON *ann;   /* its AppArmor annotation item, or NULL */
+	size_t ann_idx;     /* index of ann in adm_pod.anns */
 	aa_ref annref;      /* the annotation parsed (AA_NONE when empty) */
 	bool is_new;        /* ephemeral container not in oldObject */
 } adm_ctr;
@@ -425,6 +426,7 @@ static int pod_load(const cJSON *obj, const cJSON *old, adm_pod *p, const char *
 			for (size_t a = 0; a < p->nanns; a++)
 				if (ann_matches(p->anns[a], name)) {
 					c->ann = p->anns[a];
+					c->ann_idx = a;
 					c->annref = aa_from_annotation(c->ann);
 					p->ann_used[a] = true;
 					break;
@@ -637,6 +639,9 @@ static void mutate_pod(const char *uid, const cJSON *obj, admission_result *res)
 		res_oom(res);
 		goto out;
 	}
+	/* ann_used now means "removal already in the patch". */
+	if (p.nanns)
+		memset(p.ann_used, 0, p.nanns * sizeof(*p.ann_used));
 	for (size_t i = 0; i < p.n; i++) {
 		adm_ctr *c = &p.ctrs[i];
 		aa_ref eff = ctr_effective(&p, c);
@@ -657,6 +662,11 @@ static void mutate_pod(const char *uid, const cJSON *obj, admission_result *res)
 		} else if (!aa_valid(eff) || !aa_agree(eff, c->annref)) {
 			continue; /* conflict: both stay so validation can refuse the pod */
 		}
+		/* Duplicate container names (refused later by the API server) share
+		 * one annotation: remove it once, or the whole patch would fail. */
+		if (p.ann_used[c->ann_idx])
+			continue;
+		p.ann_used[c->ann_idx] = true;
 		rc |= patch_op(&ops, "remove");
 		rc |= buf_appends(&ops, "/metadata/annotations/");
 		rc |= ptr_tok(&ops, c->ann->string);
