@@ -751,12 +751,20 @@ static void check_profile(const admission_env *env, const adm_pod *p, adm_msg *m
 			return;
 		if (!env->nodes)
 			snprintf(why, sizeof(why), "unknown node");
-		msg_add(m,
-			"%s \"%.253s\" uses AppArmor profile \"%s\", but node \"%.253s\" cannot run it (%s). Add the "
-			"key \"%s\" to ConfigMap %s/%s and wait until the node reports it: kubectl get nodes -L "
-			PROFILE_LABEL_PREFIX "%s",
-			what, name, profile, p->node_name, why, profile, env->profiles_namespace, env->profiles_name,
-			profile);
+		if (strcmp(why, "profile not loaded") == 0)
+			msg_add(m,
+				"%s \"%.253s\" uses AppArmor profile \"%s\", but node \"%.253s\" cannot run it (%s). Add "
+				"the key \"%s\" to ConfigMap %s/%s and wait until the node reports it: kubectl get nodes -L "
+				PROFILE_LABEL_PREFIX "%s",
+				what, name, profile, p->node_name, why, profile, env->profiles_namespace,
+				env->profiles_name, profile);
+		else
+			/* Loading the profile would not help: another node is needed. */
+			msg_add(m,
+				"%s \"%.253s\" uses AppArmor profile \"%s\", but node \"%.253s\" cannot run it (%s). Pick a "
+				"node that has AppArmor and the profile: kubectl get nodes -L " NODESET_APPARMOR_LABEL
+				"," PROFILE_LABEL_PREFIX "%s",
+				what, name, profile, p->node_name, why, profile);
 		return;
 	}
 	if (env->nodes && nodeset_any_has(env->nodes, profile))
