@@ -969,9 +969,19 @@ void admission_handle(admission_op op, const char *body, size_t len, const admis
 	const char *group = NULL;
 	const char *sub;
 	const cJSON *obj;
+	admission_env envd;
 
 	memset(res, 0, sizeof(*res));
 	buf_init(&res->body, ADMISSION_RESPONSE_MAX);
+	/* Defaults of DESIGN.md for a caller that left fields out. */
+	memset(&envd, 0, sizeof(envd));
+	if (env)
+		envd = *env;
+	if (!envd.profiles_namespace || !envd.profiles_name) {
+		envd.profiles_namespace = "armorgate-system";
+		envd.profiles_name = "armorgate-profiles";
+	}
+	env = &envd;
 	if (!body || !len) {
 		res_text(res, 400, "error", "empty request body: expected an AdmissionReview");
 		return;
@@ -1067,8 +1077,7 @@ void admission_handle(admission_op op, const char *body, size_t len, const admis
 
 		if (!name || !name[0])
 			name = jstr(jget(obj, "metadata"), "name");
-		if (!ns || !name || !env->profiles_namespace || !env->profiles_name ||
-		    strcmp(ns, env->profiles_namespace) != 0 || strcmp(name, env->profiles_name) != 0) {
+		if (!ns || !name || strcmp(ns, env->profiles_namespace) != 0 || strcmp(name, env->profiles_name) != 0) {
 			snprintf(res->reason, sizeof(res->reason), "not the profiles ConfigMap");
 			res_review(res, uid, true, NULL, NULL, NULL);
 		} else if ((strcmp(operation, "CREATE") == 0 || strcmp(operation, "UPDATE") == 0) &&

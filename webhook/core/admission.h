@@ -33,8 +33,8 @@ enum {
 typedef enum { ADMISSION_MUTATE, ADMISSION_VALIDATE } admission_op;
 
 typedef struct admission_env {
-	nodeset *nodes;                 /* borrowed; NULL behaves like an empty set */
-	const char *profiles_namespace; /* the profiles ConfigMap (--profiles-configmap NS/NAME), borrowed */
+	nodeset *nodes;                 /* borrowed; NULL behaves like an empty set (fails closed) */
+	const char *profiles_namespace; /* the profiles ConfigMap (--profiles-configmap NS/NAME), borrowed; NULL = DESIGN.md default */
 	const char *profiles_name;
 	profile_limits limits;          /* common/profile.h; compile=true in production */
 } admission_env;
@@ -48,7 +48,8 @@ typedef struct admission_result {
 } admission_result;
 
 /* Pure: bytes in, response out. Never crashes on any input. body need not be
- * NUL-terminated. res is always initialised (call buf_cleanup(&res->body)). */
+ * NUL-terminated. env may be NULL (no nodes, default ConfigMap). res is always
+ * initialised (call buf_cleanup(&res->body)). */
 void admission_handle(admission_op op, const char *body, size_t len, const admission_env *env,
 		      admission_result *res);
 
