@@ -102,7 +102,7 @@ static int agent_pub_post_event(agent_publisher *p, const agent_pub_event *ev, u
 	if (!md || !io || !src || !cJSON_AddStringToObject(md, "name", name) ||
 	    !cJSON_AddStringToObject(md, "namespace", "default") || !cJSON_AddStringToObject(io, "kind", "Node") ||
 	    !cJSON_AddStringToObject(io, "apiVersion", "v1") || !cJSON_AddStringToObject(io, "name", p->node) ||
-	    !cJSON_AddStringToObject(io, "uid", p->node) || !cJSON_AddStringToObject(o, "reason", ev->reason) ||
+	    !cJSON_AddStringToObject(o, "reason", ev->reason) ||
 	    !cJSON_AddStringToObject(o, "message", ev->message) || !cJSON_AddStringToObject(o, "type", ev->type) ||
 	    !cJSON_AddStringToObject(src, "component", "armorgate-agent") ||
 	    !cJSON_AddStringToObject(src, "host", p->node) || !cJSON_AddStringToObject(o, "firstTimestamp", now) ||

@@ -1,0 +1,88 @@
+#!/bin/bash
+# End to end on the real control plane of this machine (no AppArmor here):
+# the agent labels its Node armorgate.io/apparmor=unsupported, clears stale
+# profiles.armorgate.io/* labels, reports refused profiles, stays up and
+# healthy, survives an apiserver restart and publishes again after it.
+# Starts and stops its OWN cluster (it restarts the apiserver).
+# Usage: e2e_unsupported.sh AGENT_BINARY CLUSTER_DIR
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/../.." && pwd)
+. "$here/lib.sh"
+AGENT=$1
+CDIR=$2
+PID=""
+cleanup() {
+	[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null || true
+	"$src/test/cluster/stop" "$CDIR" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+"$src/test/cluster/stop" "$CDIR" >/dev/null 2>&1 || true
+"$src/test/cluster/start" "$CDIR" >"$CDIR.start.log" 2>&1 || { cat "$CDIR.start.log"; agent_fail "cluster start"; }
+# shellcheck disable=SC1091
+. "$CDIR/env"
+NODE=e2e-node
+
+kubectl create namespace armorgate-system >/dev/null
+kubectl create -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Node
+metadata:
+  name: $NODE
+  labels:
+    armorgate.io/apparmor: enabled
+    profiles.armorgate.io/custom.stale1: loaded
+    profiles.armorgate.io/custom.stale2: loaded
+    kubernetes.io/hostname: $NODE
+YAML
+good='#include <tunables/global>
+profile custom.good {
+  #include <abstractions/base>
+  file,
+}'
+kubectl create configmap -n armorgate-system armorgate-profiles --from-literal=custom.good="$good" \
+	--from-literal=custom.bad='profile custom.bad { nonsense }' >/dev/null
+
+PORT=$(agent_free_port)
+AGENT_LOG=$CDIR/agent.log
+# No AppArmor roots exist under this fake sysfs root on purpose: on a host
+# that has AppArmor the test still exercises the unsupported path.
+NODE_NAME=$NODE "$AGENT" --kubeconfig "$KUBECONFIG" --configmap armorgate-system/armorgate-profiles \
+	--sysfs-root "$CDIR/no-sysfs" --securityfs-root "$CDIR/no-securityfs" \
+	--host-profiles-dir "$CDIR/host" --poll-interval 1 --probe-listen "127.0.0.1:$PORT" 2>"$AGENT_LOG" &
+PID=$!
+
+echo "1. unsupported + stale labels cleared + refused profile reported"
+agent_wait 30 "ready" agent_http_ok "http://127.0.0.1:$PORT/readyz"
+agent_wait 20 "labels" agent_node_query "$NODE" '
+labels.get("armorgate.io/apparmor") == "unsupported" and
+not any(k.startswith("profiles.armorgate.io/") for k in labels) and
+labels.get("kubernetes.io/hostname") == "'"$NODE"'" and
+st["apparmor"] == "unsupported" and profiles["custom.bad"]["state"] == "error" and "custom.good" not in profiles'
+agent_http_ok "http://127.0.0.1:$PORT/healthz" || agent_fail "healthz"
+[ "$(grep -c 'AppArmor is not usable' "$AGENT_LOG")" -eq 1 ] || agent_fail "unsupported not logged exactly once"
+[ ! -e "$CDIR/host/custom.good" ] || agent_fail "something was written on an unsupported node"
+
+echo "2. apiserver restart: agent stays up and healthy"
+"$src/test/cluster/restart-apiserver" "$CDIR" >/dev/null 2>&1 || agent_fail "restart-apiserver"
+kill -0 "$PID" || agent_fail "agent died during the apiserver restart"
+agent_http_ok "http://127.0.0.1:$PORT/healthz" || agent_fail "healthz after restart"
+
+echo "3. after the restart: drift repaired and ConfigMap changes seen again"
+kubectl label node "$NODE" profiles.armorgate.io/custom.stale3=loaded armorgate.io/apparmor=enabled --overwrite >/dev/null
+agent_wait 40 "drift repaired" agent_node_query "$NODE" '
+labels.get("armorgate.io/apparmor") == "unsupported" and "profiles.armorgate.io/custom.stale3" not in labels'
+kubectl patch configmap -n armorgate-system armorgate-profiles --type merge \
+	-p '{"data":{"custom.bad":null,"custom.worse":"profile custom.other {}"}}' >/dev/null
+agent_wait 40 "new ConfigMap content reported" agent_node_query "$NODE" '
+"custom.bad" not in profiles and profiles.get("custom.worse", {}).get("state") == "error"'
+
+echo "4. ConfigMap deleted: no desired profiles, still healthy"
+kubectl delete configmap -n armorgate-system armorgate-profiles >/dev/null
+agent_wait 20 "status emptied" agent_node_query "$NODE" 'profiles == {} and labels.get("armorgate.io/apparmor") == "unsupported"'
+agent_http_ok "http://127.0.0.1:$PORT/readyz" || agent_fail "readyz"
+
+echo "5. SIGTERM -> exit 0"
+agent_stop "$PID"
+PID=""
+echo PASS

@@ -1,0 +1,66 @@
+# Helpers shared by the agent's shell tests (sourced). Needs KUBECONFIG and
+# kubectl on PATH (from the cluster's env file).
+set -eu
+
+agent_fail() {
+	echo "FAIL: $*" >&2
+	if [ -n "${AGENT_LOG:-}" ] && [ -f "$AGENT_LOG" ]; then
+		echo "--- agent log (last 40 lines) ---" >&2
+		tail -n 40 "$AGENT_LOG" >&2
+	fi
+	exit 1
+}
+
+agent_free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# agent_wait SECONDS DESCRIPTION CMD...: retries CMD every 0.2 s.
+agent_wait() {
+	secs=$1 what=$2
+	shift 2
+	end=$(($(date +%s) + secs))
+	while ! "$@" >/dev/null 2>&1; do
+		[ "$(date +%s)" -lt "$end" ] || agent_fail "timed out after ${secs}s waiting for: $what"
+		sleep 0.2
+	done
+}
+
+# agent_node_query NODE PYEXPR: evaluates PYEXPR with m = node metadata,
+# labels, st = parsed armorgate.io/status (or {}); exit 0 when truthy.
+agent_node_query() {
+	kubectl get node "$1" -o json | python3 -c '
+import json, sys
+m = json.load(sys.stdin)["metadata"]
+labels = m.get("labels", {})
+ann = m.get("annotations", {})
+st = json.loads(ann.get("armorgate.io/status", "{}"))
+profiles = st.get("profiles", {})
+sys.exit(0 if eval("(" + sys.argv[1] + ")") else 1)' "$2"
+}
+
+agent_node_show() {
+	kubectl get node "$1" -o json | python3 -c '
+import json, sys
+m = json.load(sys.stdin)["metadata"]
+print(json.dumps(m.get("labels", {}), indent=1))
+print(m.get("annotations", {}).get("armorgate.io/status", ""))'
+}
+
+agent_http_ok() {
+	python3 -c 'import sys, urllib.request; sys.exit(0 if urllib.request.urlopen(sys.argv[1], timeout=2).status == 200 else 1)' "$1"
+}
+
+# agent_stop PID: SIGTERM, expect exit 0 within 10 s.
+agent_stop() {
+	kill -TERM "$1"
+	i=0
+	while kill -0 "$1" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || { kill -KILL "$1"; agent_fail "agent did not exit within 10 s of SIGTERM"; }
+		sleep 0.1
+	done
+	rc=0
+	wait "$1" || rc=$?
+	[ "$rc" -eq 0 ] || agent_fail "agent exited $rc after SIGTERM, want 0"
+}

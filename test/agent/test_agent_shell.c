@@ -1,0 +1,226 @@
+/* Integration: the agent shell against the real apparmor_parser in
+ * compile-only mode (-Q -K, nothing touches a kernel) and real temp dirs:
+ * batched load with per-profile fallback, host file writes, the ConfigMap
+ * directory reader (kubelet ..data layout, hidden entries, empty/missing). */
+#include <criterion/criterion.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent_host.h"
+#include "agent_loader.h"
+#include "agent_source.h"
+
+static char tmpdir[64];
+
+static void mk(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/agent-shell.XXXXXX");
+	cr_assert(mkdtemp(tmpdir));
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void rm(void)
+{
+	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void put(const char *dir, const char *name, const char *text)
+{
+	ag_err e;
+	cr_assert_eq(agent_host_write_atomic(dir, name, text, strlen(text), &e), 0, "%s", e.msg);
+}
+
+static const char *good(const char *name, char *out, size_t cap)
+{
+	snprintf(out, cap, "#include <tunables/global>\nprofile %s {\n  #include <abstractions/base>\n  file,\n}\n", name);
+	return out;
+}
+
+TestSuite(shell, .init = mk, .fini = rm);
+
+Test(shell, batch_ok_and_fallback_isolates_the_bad_one)
+{
+	char t[512], pa[128], pb[128], pc[128];
+	agent_loader l = { agent_loader_find_parser(NULL), 60000, NULL, tmpdir, true };
+	agent_load_result res[3];
+	agent_load_stats st;
+	ag_err e;
+
+	put(tmpdir, "custom.a", good("custom.a", t, sizeof(t)));
+	put(tmpdir, "custom.b", "profile custom.b { garbage }\n");
+	put(tmpdir, "custom.c", good("custom.c", t, sizeof(t)));
+	snprintf(pa, sizeof(pa), "%s/custom.a", tmpdir);
+	snprintf(pb, sizeof(pb), "%s/custom.b", tmpdir);
+	snprintf(pc, sizeof(pc), "%s/custom.c", tmpdir);
+	const char *two[] = { pa, pc };
+	cr_assert_eq(agent_loader_load(&l, two, 2, res, &st, &e), 0, "%s", e.msg);
+	cr_assert(st.batch_ok);
+	cr_assert_eq(st.parser_runs, 1);
+	cr_assert(res[0].ok && res[1].ok);
+
+	const char *three[] = { pa, pb, pc };
+	cr_assert_eq(agent_loader_load(&l, three, 3, res, &st, &e), 0, "%s", e.msg);
+	cr_assert_not(st.batch_ok);
+	cr_assert_eq(st.parser_runs, 4);
+	cr_assert(res[0].ok);
+	cr_assert_not(res[1].ok);
+	cr_assert(res[2].ok);
+	cr_assert(strstr(res[1].message, "syntax error"), "%s", res[1].message);
+	cr_assert_null(strstr(res[1].message, "Cache read/write"));
+}
+
+Test(shell, missing_parser_is_an_error)
+{
+	char pa[128];
+	agent_loader l = { "/nonexistent/apparmor_parser", 5000, NULL, tmpdir, true };
+	agent_load_result res[1];
+	ag_err e;
+	snprintf(pa, sizeof(pa), "%s/x", tmpdir);
+	const char *one[] = { pa };
+	cr_assert_eq(agent_loader_load(&l, one, 1, res, NULL, &e), -1);
+	cr_assert_not(res[0].ok);
+}
+
+Test(shell, disk_list_hashes_managed_files_only)
+{
+	agent_host h = { "/sys", "/sys/kernel/security", "/proc", tmpdir, 1024 };
+	agent_ondisk *d = NULL;
+	size_t n = 0;
+	ag_err e;
+	put(tmpdir, "custom.a", "abc");
+	put(tmpdir, "README", "x");
+	put(tmpdir, ".custom.a.tmp", "x");
+	cr_assert_eq(agent_host_disk_list(&h, &d, &n, &e), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(d[0].name, "custom.a");
+	cr_assert_str_eq(d[0].sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	agent_host_disk_free(d, n);
+	cr_assert_eq(agent_host_remove_file(tmpdir, "custom.a", &e), 0);
+	cr_assert_eq(agent_host_remove_file(tmpdir, "custom.a", &e), 0, "missing is fine");
+}
+
+Test(shell, dir_source_kubelet_layout)
+{
+	char p[256], q[256];
+	agent_snapshot s;
+	agent_dir_state st;
+	ag_err e;
+
+	snprintf(p, sizeof(p), "%s/..2026_01", tmpdir);
+	cr_assert_eq(mkdir(p, 0755), 0);
+	put(p, "custom.a", "A");
+	put(p, "custom.big", "0123456789");
+	snprintf(q, sizeof(q), "%s/..data", tmpdir);
+	cr_assert_eq(symlink("..2026_01", q), 0);
+	snprintf(q, sizeof(q), "%s/custom.a", tmpdir);
+	cr_assert_eq(symlink("..data/custom.a", q), 0);
+	cr_assert_eq(agent_source_dir_read(tmpdir, 5, 10, false, &s, &st, &e), 0);
+	cr_assert_eq(st, AGENT_DIR_OK);
+	cr_assert_eq(s.n, 2);
+	for (size_t i = 0; i < s.n; i++) {
+		if (strcmp(s.keys[i], "custom.a") == 0) {
+			cr_assert_str_eq(s.texts[i], "A");
+			cr_assert_null(s.refusals[i]);
+		} else {
+			cr_assert_str_eq(s.keys[i], "custom.big");
+			cr_assert(s.refusals[i] && strstr(s.refusals[i], "over the limit"));
+		}
+	}
+	agent_snapshot_free(&s);
+
+	/* Count ceiling. */
+	cr_assert_eq(agent_source_dir_read(tmpdir, 100, 1, false, &s, &st, &e), 0);
+	cr_assert(s.over_count);
+	agent_snapshot_free(&s);
+
+	/* A confirmed swap to an empty ..data dir means "no profiles". */
+	snprintf(p, sizeof(p), "%s/..2026_02", tmpdir);
+	cr_assert_eq(mkdir(p, 0755), 0);
+	snprintf(q, sizeof(q), "%s/..data_tmp", tmpdir);
+	cr_assert_eq(symlink("..2026_02", q), 0);
+	snprintf(p, sizeof(p), "%s/..data", tmpdir);
+	cr_assert_eq(rename(q, p), 0);
+	cr_assert_eq(agent_source_dir_read(tmpdir, 100, 10, false, &s, &st, &e), 0);
+	cr_assert_eq(st, AGENT_DIR_OK);
+	cr_assert_eq(s.n, 0);
+	agent_snapshot_free(&s);
+}
+
+Test(shell, dir_source_plain_empty_and_missing)
+{
+	char p[256];
+	agent_snapshot s;
+	agent_dir_state st;
+	ag_err e;
+
+	put(tmpdir, ".hidden", "x");
+	cr_assert_eq(agent_source_dir_read(tmpdir, 100, 10, false, &s, &st, &e), 0);
+	cr_assert_eq(st, AGENT_DIR_EMPTY, "an empty plain dir needs confirmation");
+	agent_snapshot_free(&s);
+	cr_assert_eq(agent_source_dir_read(tmpdir, 100, 10, true, &s, &st, &e), 0);
+	cr_assert_eq(st, AGENT_DIR_OK);
+	cr_assert_eq(s.n, 0);
+	agent_snapshot_free(&s);
+	snprintf(p, sizeof(p), "%s/nope", tmpdir);
+	cr_assert_eq(agent_source_dir_read(p, 100, 10, true, &s, &st, &e), 0);
+	cr_assert_eq(st, AGENT_DIR_MISSING);
+	agent_snapshot_free(&s);
+}
+
+Test(shell, fake_roots_apparmor_detection_and_confined_scan)
+{
+	char p[256], why[256];
+	agent_host h = { NULL, NULL, NULL, tmpdir, 1024 };
+	char sys[128], sec[128], proc[128];
+	snprintf(sys, sizeof(sys), "%s/sys", tmpdir);
+	snprintf(sec, sizeof(sec), "%s/sec", tmpdir);
+	snprintf(proc, sizeof(proc), "%s/proc", tmpdir);
+	h.sysfs_root = sys;
+	h.securityfs_root = sec;
+	h.proc_root = proc;
+	cr_assert_not(agent_host_apparmor_enabled(&h, why, sizeof(why)));
+	ag_err e;
+	snprintf(p, sizeof(p), "%s/module/apparmor/parameters", sys);
+	cr_assert_eq(agent_host_mkdirs(p, &e), 0);
+	put(p, "enabled", "N\n");
+	cr_assert_not(agent_host_apparmor_enabled(&h, why, sizeof(why)));
+	put(p, "enabled", "Y\n");
+	cr_assert_not(agent_host_apparmor_enabled(&h, why, sizeof(why)), "no securityfs yet");
+	cr_assert(strstr(why, "securityfs"));
+	snprintf(p, sizeof(p), "%s/apparmor", sec);
+	cr_assert_eq(agent_host_mkdirs(p, &e), 0);
+	put(p, "profiles", "custom.a (enforce)\n");
+	cr_assert(agent_host_apparmor_enabled(&h, why, sizeof(why)));
+
+	const char *labels[] = { "custom.a (enforce)\n", "custom.a (enforce)\n", "docker-default//&custom.b (mixed)\n",
+				 "unconfined\n" };
+	for (int i = 0; i < 4; i++) {
+		snprintf(p, sizeof(p), "%s/%d/attr", proc, 100 + i);
+		cr_assert_eq(agent_host_mkdirs(p, &e), 0);
+		put(p, "current", labels[i]);
+	}
+	snprintf(p, sizeof(p), "%s/self", proc);
+	cr_assert_eq(agent_host_mkdirs(p, &e), 0);
+	agent_confined *c = NULL;
+	size_t n = 0;
+	cr_assert_eq(agent_host_confined(&h, &c, &n, &e), 0);
+	unsigned long a = 0, b = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(c[i].name, "custom.a") == 0)
+			a = c[i].count;
+		if (strcmp(c[i].name, "custom.b") == 0)
+			b = c[i].count;
+	}
+	cr_assert_eq(a, 2);
+	cr_assert_eq(b, 1);
+	cr_assert_eq(n, 2, "unmanaged names are not counted");
+	agent_host_confined_free(c, n);
+}
