@@ -675,3 +675,42 @@ Test(admission, op_names)
 	cr_expect_str_eq(admission_op_name(ADMISSION_MUTATE), "mutate");
 	cr_expect_str_eq(admission_op_name(ADMISSION_VALIDATE), "validate");
 }
+
+Test(admission, configmap_update_compiles_only_changed)
+{
+	const char *parser = access("/sbin/apparmor_parser", X_OK) == 0	    ? "/sbin/apparmor_parser"
+			     : access("/usr/sbin/apparmor_parser", X_OK) == 0 ? "/usr/sbin/apparmor_parser"
+									       : NULL;
+	/* custom.b passes the text rules but not the compiler. */
+	const char *cm = "{\"data\":{\"custom.a\":\"" GOOD_PROFILE "\",\"custom.b\":\"profile custom.b {\\n  /tmp/x rwzq,\\n}\\n\"}}";
+	char *rv;
+	char *m;
+	size_t cap = 4096;
+
+	if (!parser)
+		cr_skip_test("apparmor_parser not installed");
+	env.limits.compile = true;
+	env.limits.parser.parser_path = parser;
+	/* Unchanged since oldObject: not compiled again. */
+	rv = malloc(cap);
+	snprintf(rv, cap,
+		 "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u-1\","
+		 "\"resource\":{\"group\":\"\",\"version\":\"v1\",\"resource\":\"configmaps\"},\"operation\":\"UPDATE\","
+		 "\"namespace\":\"armorgate-system\",\"name\":\"armorgate-profiles\",\"object\":%s,\"oldObject\":%s}}",
+		 cm, cm);
+	m = validate_msg(rv);
+	cr_expect_null(m, "%s", m);
+	free(m);
+	/* Changed (old had a different text): compiled and refused. */
+	snprintf(rv, cap,
+		 "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u-1\","
+		 "\"resource\":{\"group\":\"\",\"version\":\"v1\",\"resource\":\"configmaps\"},\"operation\":\"UPDATE\","
+		 "\"namespace\":\"armorgate-system\",\"name\":\"armorgate-profiles\",\"object\":%s,\"oldObject\":"
+		 "{\"data\":{\"custom.b\":\"old\"}}}}",
+		 cm);
+	m = validate_msg(rv);
+	cr_assert_not_null(m);
+	cr_expect(strstr(m, "custom.b") && strstr(m, "1 problem(s)"), "%s", m);
+	free(m);
+	free(rv);
+}

@@ -860,7 +860,57 @@ out:
 
 /* ---- validate the profiles ConfigMap ---- */
 
-static void validate_configmap(const char *uid, const cJSON *obj, const admission_env *env, admission_result *res)
+/* Rules for every entry; apparmor_parser only for entries that are new or
+ * changed since oldObject: an unchanged profile was compiled when it was
+ * admitted, and the agent compiles again before loading anyway. Keeps the
+ * update of a large ConfigMap inside the webhook timeout. */
+static void cm_check(profile_entry *entries, size_t n, const cJSON *old_data, const admission_env *env, ag_err *cerr)
+{
+	profile_limits rules = env->limits;
+	profile_entry *sub = NULL;
+	size_t *idx = NULL;
+	size_t m = 0;
+	ag_err e2;
+
+	rules.compile = false;
+	if (profile_validate_all(entries, n, &rules, cerr) > 0 && cerr->msg[0])
+		return; /* over the count limit: nothing was checked */
+	if (!env->limits.compile || !n)
+		return;
+	sub = calloc(n, sizeof(*sub));
+	idx = calloc(n, sizeof(*idx));
+	for (size_t i = 0; i < n; i++) {
+		const char *was;
+
+		if (!entries[i].ok)
+			continue;
+		was = jstr(old_data, entries[i].key);
+		if (was && strcmp(was, entries[i].text) == 0)
+			continue;
+		if (!sub || !idx) {
+			/* Fail closed: what could not be compiled is not admitted. */
+			entries[i].ok = false;
+			snprintf(entries[i].message, sizeof(entries[i].message), "not compiled: out of memory");
+			continue;
+		}
+		sub[m] = entries[i];
+		idx[m++] = i;
+	}
+	err_clear(&e2);
+	if (m && profile_validate_all(sub, m, &env->limits, &e2) > 0) {
+		for (size_t j = 0; j < m; j++) {
+			if (sub[j].ok)
+				continue;
+			entries[idx[j]].ok = false;
+			memcpy(entries[idx[j]].message, sub[j].message, sizeof(sub[j].message));
+		}
+	}
+	free(sub);
+	free(idx);
+}
+
+static void validate_configmap(const char *uid, const cJSON *obj, const cJSON *old, const admission_env *env,
+			       admission_result *res)
 {
 	const cJSON *data = jget(obj, "data");
 	const cJSON *bin = jget(obj, "binaryData");
@@ -903,18 +953,17 @@ static void validate_configmap(const char *uid, const cJSON *obj, const admissio
 			entries[n].len = strlen(it->valuestring);
 			n++;
 		}
-		if (profile_validate_all(entries, n, &env->limits, &cerr) > 0) {
-			/* Over the count limit nothing was checked: one line says so. */
-			if (cerr.msg[0])
-				msg_add(&m, "%s", cerr.msg);
-			for (size_t i = 0; i < n && !cerr.msg[0]; i++) {
-				if (entries[i].ok)
-					continue;
-				if (strstr(entries[i].message, entries[i].key))
-					msg_add(&m, "%s", entries[i].message);
-				else
-					msg_add(&m, "\"%.253s\": %s", entries[i].key, entries[i].message);
-			}
+		cm_check(entries, n, jget(old, "data"), env, &cerr);
+		/* Over the count limit nothing was checked: one line says so. */
+		if (cerr.msg[0])
+			msg_add(&m, "%s", cerr.msg);
+		for (size_t i = 0; i < n && !cerr.msg[0]; i++) {
+			if (entries[i].ok)
+				continue;
+			if (strstr(entries[i].message, entries[i].key))
+				msg_add(&m, "%s", entries[i].message);
+			else
+				msg_add(&m, "\"%.253s\": %s", entries[i].key, entries[i].message);
 		}
 	}
 	if (!m.count) {
@@ -1082,7 +1131,8 @@ void admission_handle(admission_op op, const char *body, size_t len, const admis
 			res_review(res, uid, true, NULL, NULL, NULL);
 		} else if ((strcmp(operation, "CREATE") == 0 || strcmp(operation, "UPDATE") == 0) &&
 			   cJSON_IsObject(obj)) {
-			validate_configmap(uid, obj, env, res);
+			validate_configmap(uid, obj, strcmp(operation, "UPDATE") == 0 ? jget(req, "oldObject") : NULL, env,
+					   res);
 		} else {
 			snprintf(res->reason, sizeof(res->reason), "profiles ConfigMap %.20s needs no check", operation);
 			res_review(res, uid, true, NULL, NULL, NULL);
