@@ -610,6 +610,11 @@ static int agent_define_metrics(metrics *m)
 	return 0;
 }
 
+static void agent_on_api_back(void *ud)
+{
+	agent_publisher_kick(ud);
+}
+
 static void agent_loop(agent_daemon *d)
 {
 	const agent_opts *o = d->o;
@@ -739,7 +744,7 @@ int agent_daemon_run(const agent_opts *o)
 	if (o->configmap && *o->configmap) {
 		if (config_split_nsname(o->configmap, ns, sizeof(ns), name, sizeof(name), &e) != 0 ||
 		    agent_cmsource_start(&d.cm, d.kc, ns, name, (size_t)o->max_profile_bytes, (size_t)o->max_profiles,
-					 &e) != 0) {
+					 agent_on_api_back, d.pub, &e) != 0) {
 			log_kv(LOG_LVL_ERROR, "cannot watch the profiles ConfigMap", "error", e.msg, (char *)NULL);
 			goto out;
 		}

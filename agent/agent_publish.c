@@ -9,6 +9,8 @@
 
 #include "log.h"
 
+enum { AGENT_PUBLISH_BACKOFF_MAX_MS = 10000 };
+
 typedef struct agent_pub_event {
 	char type[16];
 	char reason[64];
@@ -33,6 +35,7 @@ struct agent_publisher {
 	agent_pub_event events[AGENT_PUBLISH_EVENTS_MAX];
 	size_t nevents;
 	unsigned long event_seq;
+	unsigned long kicks;
 };
 
 static void agent_pub_now_rfc3339(char *out, size_t cap)
@@ -143,6 +146,7 @@ static void *agent_pub_main(void *arg)
 	bool down = false;
 
 	struct timespec retry_at = { 0, 0 };
+	unsigned long kicks_seen = 0;
 
 	pthread_mutex_lock(&p->mu);
 	while (!p->stop) {
@@ -150,8 +154,10 @@ static void *agent_pub_main(void *arg)
 		if (backoff_ms > 0) {
 			/* The API is down: only the retry timer (an absolute
 			 * deadline, so new submits do not push it back) retries. */
-			if (pthread_cond_timedwait(&p->cv, &p->mu, &retry_at) != ETIMEDOUT)
+			if (p->kicks == kicks_seen && pthread_cond_timedwait(&p->cv, &p->mu, &retry_at) != ETIMEDOUT &&
+			    p->kicks == kicks_seen)
 				continue;
+			kicks_seen = p->kicks;
 		} else if (!work) {
 			struct timespec dl;
 			agent_pub_deadline(&dl, 3600000L);
@@ -232,9 +238,10 @@ static void *agent_pub_main(void *arg)
 				       "error", e.msg, (char *)NULL);
 			down = true;
 			backoff_ms = backoff_ms ? backoff_ms * 2 : 250;
-			if (backoff_ms > 30000)
-				backoff_ms = 30000;
+			if (backoff_ms > AGENT_PUBLISH_BACKOFF_MAX_MS)
+				backoff_ms = AGENT_PUBLISH_BACKOFF_MAX_MS;
 			agent_pub_deadline(&retry_at, backoff_ms);
+			kicks_seen = p->kicks;
 		}
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -309,6 +316,14 @@ void agent_publisher_event(agent_publisher *p, const char *type, const char *rea
 	snprintf(ev->type, sizeof(ev->type), "%s", type);
 	snprintf(ev->reason, sizeof(ev->reason), "%s", reason);
 	snprintf(ev->message, sizeof(ev->message), "%s", message);
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+void agent_publisher_kick(agent_publisher *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->kicks++;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 }

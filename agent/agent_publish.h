@@ -32,6 +32,9 @@ void agent_publisher_stop(agent_publisher *p);
 void agent_publisher_submit(agent_publisher *p, const cJSON *labels, const agent_status *st);
 /* Queues an Event (reason, message) on the Node; bounded queue, oldest dropped. */
 void agent_publisher_event(agent_publisher *p, const char *type, const char *reason, const char *message);
+/* The API is known to be back (e.g. a watch reconnected): retry now instead
+ * of at the end of the current backoff. */
+void agent_publisher_kick(agent_publisher *p);
 /* Waits until the state submitted so far has been published, up to ms. */
 bool agent_publisher_wait(agent_publisher *p, long ms);
 /* Number of PATCH requests sent (tests/bench). */

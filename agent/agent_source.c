@@ -282,6 +282,8 @@ static void agent_cmsource_on_state(void *ud, bool connected, const char *why)
 		       (char *)NULL);
 	else if (!was && connected)
 		log_kv(LOG_LVL_INFO, "watching the profiles ConfigMap", "configmap", s->name, (char *)NULL);
+	if (connected && s->on_connected)
+		s->on_connected(s->on_connected_ud);
 }
 
 static void *agent_cmsource_main(void *arg)
@@ -306,9 +308,11 @@ static void *agent_cmsource_main(void *arg)
 }
 
 int agent_cmsource_start(agent_cmsource *s, kube_client *c, const char *ns, const char *name, size_t max_bytes,
-			 size_t max_count, ag_err *err)
+			 size_t max_count, void (*on_connected)(void *ud), void *ud, ag_err *err)
 {
 	memset(s, 0, sizeof(*s));
+	s->on_connected = on_connected;
+	s->on_connected_ud = ud;
 	s->client = c;
 	snprintf(s->ns, sizeof(s->ns), "%s", ns);
 	snprintf(s->name, sizeof(s->name), "%s", name);

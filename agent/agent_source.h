@@ -58,10 +58,14 @@ typedef struct agent_cmsource {
 	bool connected;
 	int wake[2];                  /* written on change; poll wake[0] */
 	size_t max_bytes, max_count;
+	/* Called (informer thread) when the watch (re)connects; set before start. */
+	void (*on_connected)(void *ud);
+	void *on_connected_ud;
 } agent_cmsource;
 
+/* on_connected (may be NULL) is called from the informer thread. */
 int agent_cmsource_start(agent_cmsource *s, kube_client *c, const char *ns, const char *name, size_t max_bytes,
-			 size_t max_count, ag_err *err) AG_WARN_UNUSED;
+			 size_t max_count, void (*on_connected)(void *ud), void *ud, ag_err *err) AG_WARN_UNUSED;
 /* The kube client's stop flag must be set before calling this. */
 void agent_cmsource_stop(agent_cmsource *s);
 /* Copies the newest data into a snapshot. Returns false (nothing copied)
