@@ -714,3 +714,23 @@ Test(admission, configmap_update_compiles_only_changed)
 	free(m);
 	free(rv);
 }
+
+Test(admission, configmap_nul_refused)
+{
+	/* cJSON would cut the text at the NUL: refuse rather than check a prefix. */
+	char *rv = cm_review("armorgate-system", "armorgate-profiles", "CREATE",
+			     "{\"data\":{\"custom.a\":\"" GOOD_PROFILE "\\u0000profile custom.b {}\"}}");
+	char *m = validate_msg(rv);
+
+	cr_assert_not_null(m);
+	cr_expect(strstr(m, "NUL"), "%s", m);
+	free(m);
+	free(rv);
+	/* An escaped backslash followed by "u0000" is just text. */
+	rv = cm_review("armorgate-system", "armorgate-profiles", "CREATE",
+		       "{\"data\":{\"custom.a\":\"# \\\\u0000\\n" GOOD_PROFILE "\"}}");
+	m = validate_msg(rv);
+	cr_expect_null(m, "%s", m);
+	free(m);
+	free(rv);
+}

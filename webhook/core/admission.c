@@ -83,8 +83,10 @@ static const char *jstr(const cJSON *o, const char *k)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* Nesting depth check on raw bytes, so cJSON never recurses deeply. */
-static bool adm_depth_ok(const char *s, size_t n, int max)
+/* Nesting depth check on raw bytes, so cJSON never recurses deeply. Also
+ * notes a \u0000 escape: cJSON would silently cut that string short, so a
+ * profile text could hide bytes from the checks. */
+static bool adm_depth_ok(const char *s, size_t n, int max, bool *has_nul)
 {
 	int depth = 0;
 	bool in_str = false;
@@ -93,10 +95,13 @@ static bool adm_depth_ok(const char *s, size_t n, int max)
 		char c = s[i];
 
 		if (in_str) {
-			if (c == '\\')
+			if (c == '\\') {
+				if (i + 5 < n && memcmp(s + i + 1, "u0000", 5) == 0)
+					*has_nul = true;
 				i++;
-			else if (c == '"')
+			} else if (c == '"') {
 				in_str = false;
+			}
 			continue;
 		}
 		if (c == '"') {
@@ -1019,6 +1024,7 @@ void admission_handle(admission_op op, const char *body, size_t len, const admis
 	const char *sub;
 	const cJSON *obj;
 	admission_env envd;
+	bool has_nul = false;
 
 	memset(res, 0, sizeof(*res));
 	buf_init(&res->body, ADMISSION_RESPONSE_MAX);
@@ -1035,7 +1041,7 @@ void admission_handle(admission_op op, const char *body, size_t len, const admis
 		res_text(res, 400, "error", "empty request body: expected an AdmissionReview");
 		return;
 	}
-	if (!adm_depth_ok(body, len, ADMISSION_JSON_DEPTH_MAX)) {
+	if (!adm_depth_ok(body, len, ADMISSION_JSON_DEPTH_MAX, &has_nul)) {
 		res_text(res, 400, "error", "request JSON nested deeper than %d levels", ADMISSION_JSON_DEPTH_MAX);
 		return;
 	}
@@ -1129,6 +1135,12 @@ void admission_handle(admission_op op, const char *body, size_t len, const admis
 		if (!ns || !name || strcmp(ns, env->profiles_namespace) != 0 || strcmp(name, env->profiles_name) != 0) {
 			snprintf(res->reason, sizeof(res->reason), "not the profiles ConfigMap");
 			res_review(res, uid, true, NULL, NULL, NULL);
+		} else if (has_nul && (strcmp(operation, "CREATE") == 0 || strcmp(operation, "UPDATE") == 0)) {
+			snprintf(res->reason, sizeof(res->reason),
+				 "armorgate: ConfigMap %s/%s refused: it contains a NUL character (\\u0000); profiles are "
+				 "plain text",
+				 env->profiles_namespace, env->profiles_name);
+			res_review(res, uid, false, NULL, NULL, res->reason);
 		} else if ((strcmp(operation, "CREATE") == 0 || strcmp(operation, "UPDATE") == 0) &&
 			   cJSON_IsObject(obj)) {
 			validate_configmap(uid, obj, strcmp(operation, "UPDATE") == 0 ? jget(req, "oldObject") : NULL, env,
