@@ -107,6 +107,10 @@ nodewatch *nodewatch_start(kube_client *client, nodeset *nodes, metrics *m, ag_e
 	atomic_init(&w->nw_connected, false);
 	metrics_set(m, NODEWATCH_M_CONNECTED, "", 0);
 	metrics_set(m, NODEWATCH_M_SYNCED, "", 0);
+	/* Counters exist from the start, so "0" is visible before anything happened. */
+	metrics_add(m, NODEWATCH_M_RESTARTS, "", 0);
+	metrics_add(m, NODEWATCH_M_RELISTS, "", 0);
+	metrics_add(m, NODEWATCH_M_EVENTS, "", 0);
 	kube_client_set_stop_flag(client, &w->nw_stop);
 	rc = pthread_create(&w->nw_thread, NULL, nodewatch_main, w);
 	if (rc != 0) {
