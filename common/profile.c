@@ -364,6 +364,13 @@ static int profile_check_header(const char *key, profile_lex *lx, const profile_
 		return err_set(err, EINVAL, "%s: line %d: profile declares \"%s\"; the profile name must equal the key",
 			       key, name.line, profile_shown(shown, sizeof(shown), nm, nlen));
 	t = profile_next(lx);
+	if (t.kind == TK_WORD && !profile_tok_is(&t, "flags")) {
+		profile_lex peek = *lx;
+
+		if (profile_next(&peek).kind == TK_EQ)
+			return err_set(err, EINVAL, "%s: line %d: header option \"%s\" is not allowed; only flags=(...)", key,
+				       t.line, profile_shown(shown, sizeof(shown), t.p, t.n));
+	}
 	if (t.kind == TK_WORD && !profile_tok_is(&t, "flags"))
 		return err_set(err, EINVAL,
 			       "%s: line %d: attachment \"%s\" is not allowed; declare `profile %s [flags=(...)] {` (Pods "
@@ -712,12 +719,23 @@ out:
 
 /* ---- all entries ---- */
 
-/* Compile checks run in a few threads: apparmor_parser is CPU-bound and
- * single-threaded (~30 ms for a small profile), so a handful of children
- * cuts a 200-profile ConfigMap's wall time. */
+/* Compile checks run in a few threads, one parser child each:
+ * apparmor_parser is CPU-bound and single-threaded (~27 ms CPU for the seed
+ * profile; batching files into one process saves nothing), so the useful
+ * parallelism is the number of CPUs, capped. */
 #ifndef PROFILE_COMPILE_JOBS
 #define PROFILE_COMPILE_JOBS 4
 #endif
+
+static size_t profile_jobs(size_t work)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t jobs = cpus > 0 ? (size_t)cpus : 1;
+
+	if (jobs > PROFILE_COMPILE_JOBS)
+		jobs = PROFILE_COMPILE_JOBS;
+	return jobs < work ? jobs : work;
+}
 
 typedef struct profile_pool {
 	pthread_mutex_t mu;
@@ -805,7 +823,7 @@ size_t profile_validate_all(profile_entry *entries, size_t n, const profile_limi
 		profile_pool pool;
 		pthread_t th[PROFILE_COMPILE_JOBS];
 		size_t started = 0;
-		size_t jobs = to_compile < PROFILE_COMPILE_JOBS ? to_compile : PROFILE_COMPILE_JOBS;
+		size_t jobs = profile_jobs(to_compile);
 
 		pthread_mutex_init(&pool.mu, NULL);
 		pool.entries = entries;

@@ -420,13 +420,38 @@ int run_program(const char *const argv[], const char *const envp[], const char *
 	run_close(&out_pipe[0]);
 	run_close(&err_pipe[0]);
 
+	/* The outputs are closed, but the leader may still run (it closed them
+	 * early, or takes its time over SIGTERM): keep enforcing the deadline.
+	 * The naps start tiny since usually the exit is a moment away. */
+	for (long nap_us = 200; !run_exited(pid);) {
+		double now = run_now();
+		struct timespec ts;
+
+		if (deadline > 0 && !term_sent && now >= deadline) {
+			res->timed_out = 1;
+			(void)kill(-pid, SIGTERM);
+			(void)kill(pid, SIGTERM);
+			term_sent = 1;
+			kill_at = now + RUN_TERM_GRACE_MS / 1000.0;
+		}
+		if (term_sent && !kill_sent && now >= kill_at) {
+			(void)kill(-pid, SIGKILL);
+			(void)kill(pid, SIGKILL);
+			kill_sent = 1;
+		}
+		if (deadline <= 0 || kill_sent)
+			break; /* nothing more to enforce: block in waitpid */
+		ts.tv_sec = 0;
+		ts.tv_nsec = nap_us * 1000;
+		(void)nanosleep(&ts, NULL);
+		if (nap_us < 50000)
+			nap_us *= 2;
+	}
 	if (term_sent && !kill_sent) {
 		/* Stragglers of a group whose leader obeyed SIGTERM; the unreaped
 		 * leader still reserves the group id. */
 		(void)kill(-pid, SIGKILL);
 	}
-	/* The pipes are closed: if the leader still runs it is past its deadline
-	 * or closed its outputs early; without a deadline we simply wait. */
 	if (!reaped && run_wait(pid, &status) != 0) {
 		err_set(err, errno, "run %.200s: waitpid: %s", argv[0], strerror(errno));
 		pid = -1;

@@ -139,6 +139,7 @@ static const struct {
 	{"custom.a", "profile custom.a @{bin}/a {\n}\n", "attachment \"@{bin}/a\" is not allowed"},
 	{"custom.a", "profile custom.a \"/usr/bin/a b\" {\n}\n", "attachment"},
 	{"custom.a", "profile custom.a flags {\n}\n", "expected `flags=(...)`"},
+	{"custom.a", "profile custom.a xattrs=(user.x=1) {\n}\n", "header option \"xattrs\" is not allowed"},
 	{"custom.a", "profile custom.a flags=complain {\n}\n", "expected `flags=(...)`"},
 	{"custom.a", "profile custom.a flags=(complain {\n}\n", "malformed flags list"},
 	{"custom.a", "profile custom.a flags=(complain)\n/x r,\n", "expected `{`"},

@@ -270,6 +270,20 @@ Test(run, timeout_kills_grandchildren)
 	run_result_cleanup(&res);
 }
 
+/* Closing stdout/stderr early does not escape the deadline. */
+Test(run, timeout_after_outputs_closed)
+{
+	const char *argv[] = {"sh", "-c", "exec >&- 2>&-; exec sleep 30", NULL};
+	run_result res;
+
+	run_ok(argv, NULL, 0, 300, &res);
+	cr_assert_eq(res.timed_out, 1);
+	cr_assert_eq(res.exited, 0);
+	cr_assert_eq(res.status, SIGTERM);
+	cr_assert(res.seconds < 3.0, "took %.2f s", res.seconds);
+	run_result_cleanup(&res);
+}
+
 Test(run, no_timeout_when_zero)
 {
 	const char *argv[] = {"sh", "-c", "sleep 0.2; echo ok", NULL};
