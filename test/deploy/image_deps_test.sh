@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# No Docker engine here, so the images are checked statically against the
+# binaries this build produced (this machine is Debian 12, the images' base):
+#   - each Dockerfile is multi-stage, its base pinned (dated tag or digest),
+#     its build stage builds the CMake target, OCI labels are set; the webhook
+#     runs as 65532, the agent image carries apparmor (apparmor_parser);
+#   - every DT_NEEDED library of the binary belongs (dpkg -S) to a package the
+#     runtime stage installs (or libc6);
+#   - every library ldd resolves (transitively) belongs to one of those
+#     packages or their Depends closure, i.e. apt will bring it in;
+#   - apparmor_parser's own libraries are covered the same way.
+# usage: image_deps_test.sh WEBHOOK_BINARY AGENT_BINARY
+. "$(dirname "$0")/lib.sh"
+[ $# -eq 2 ] || td_fail "usage: $0 WEBHOOK_BINARY AGENT_BINARY"
+command -v dpkg-query >/dev/null || td_skip "not a Debian system (no dpkg)"
+cd "$td_root"
+
+python3 - "$1" "$2" <<'PY'
+import os, re, subprocess, sys
+
+def fail(msg):
+    print("image_deps_test.sh: FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+def log(msg):
+    print("image_deps_test.sh: " + msg, file=sys.stderr)
+
+def stages(path):
+    """[(from_line, [instructions])], continuation lines joined, comments dropped."""
+    text = open(path).read()
+    lines, cur = [], ""
+    for raw in text.splitlines():
+        s = raw.strip()
+        if not s or s.startswith("#"):
+            continue
+        if s.endswith("\\"):
+            cur += s[:-1] + " "
+            continue
+        lines.append(cur + s)
+        cur = ""
+    args = {}
+    out = []
+    for l in lines:
+        word = l.split(None, 1)[0].upper()
+        if word == "ARG" and not out:
+            k, _, v = l.split(None, 1)[1].partition("=")
+            args[k] = v
+        elif word == "FROM":
+            out.append((l, []))
+        elif out:
+            out[-1][1].append(l)
+    return args, out
+
+def apt_packages(instrs):
+    pkgs = []
+    for ins in instrs:
+        if not ins.upper().startswith("RUN "):
+            continue
+        for cmd in re.split(r"&&|;", ins[4:]):
+            t = cmd.split()
+            if "apt-get" in t and "install" in t:
+                pkgs += [w for w in t[t.index("install") + 1:] if not w.startswith("-")]
+    return pkgs
+
+def owner(path):
+    """Debian package owning a file, tolerant of the /usr merge."""
+    cands = [path, os.path.realpath(path)]
+    for p in list(cands):
+        if p.startswith("/usr/"):
+            cands.append(p[4:])
+        else:
+            cands.append("/usr" + p)
+    for p in cands:
+        r = subprocess.run(["dpkg-query", "-S", p], capture_output=True, text=True)
+        if r.returncode == 0:
+            return r.stdout.split(":", 1)[0].strip()
+    fail("no Debian package owns " + path)
+
+def depends_closure(pkgs):
+    seen, todo = set(), list(pkgs)
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        r = subprocess.run(["dpkg-query", "-W", "-f=${Depends}, ${Pre-Depends}", p], capture_output=True, text=True)
+        if r.returncode != 0:
+            fail("runtime package %s is not known to dpkg on this machine" % p)
+        for alt in r.stdout.split(","):
+            for choice in alt.split("|"):
+                name = choice.strip().split(" ")[0].split(":")[0]
+                if name and subprocess.run(["dpkg-query", "-W", name], capture_output=True).returncode == 0:
+                    todo.append(name)
+    return seen
+
+def needed(binary):
+    r = subprocess.run(["readelf", "-d", binary], capture_output=True, text=True, check=True)
+    return re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", r.stdout)
+
+def ldd(binary):
+    r = subprocess.run(["ldd", binary], capture_output=True, text=True, check=True)
+    libs = {}
+    for l in r.stdout.splitlines():
+        m = re.match(r"\s*(\S+) => (\S+) \(", l)
+        if m:
+            libs[m.group(1)] = m.group(2)
+        elif "not found" in l:
+            fail(binary + ": unresolved library: " + l.strip())
+    return libs
+
+IGNORED = re.compile(r"^lib(asan|ubsan|lsan|tsan)\.so")   # sanitizer builds only
+
+def check(name, dockerfile, binary, target, extra_checks):
+    args, st = stages(dockerfile)
+    if len(st) < 2:
+        fail(dockerfile + ": not multi-stage")
+    base = args.get("BASE", "")
+    for frm, _ in st:
+        ref = frm.split()[1].replace("${BASE}", base)
+        if not re.match(r"^debian:bookworm-\d{8}-slim(@sha256:[0-9a-f]{64})?$|^debian@sha256:[0-9a-f]{64}$", ref):
+            fail("%s: base %r is not Debian bookworm-slim pinned by dated tag or digest" % (dockerfile, ref))
+    build = " ".join(st[0][1])
+    if "--target " + target not in build:
+        fail(dockerfile + ": build stage does not build the CMake target " + target)
+    runtime = st[-1][1]
+    text = "\n".join(runtime)
+    for lab in ("title", "description", "version", "revision", "source"):
+        if "org.opencontainers.image." + lab not in text:
+            fail(dockerfile + ": missing OCI label org.opencontainers.image." + lab)
+    if "build-essential" in text or "-dev" in " ".join(apt_packages(runtime)):
+        fail(dockerfile + ": runtime stage installs build tools")
+    pkgs = apt_packages(runtime)
+    if not pkgs:
+        fail(dockerfile + ": no apt-get install in the runtime stage")
+    extra_checks(runtime, pkgs)
+    allowed_direct = set(pkgs) | {"libc6"}
+    closure = depends_closure(pkgs + ["libc6"])
+    libs = ldd(binary)
+    for so in needed(binary):
+        if IGNORED.match(so):
+            continue
+        if so not in libs:
+            fail("%s: DT_NEEDED %s not resolved by ldd" % (binary, so))
+        p = owner(libs[so])
+        if p not in allowed_direct:
+            fail("%s: needs %s from package %s, which %s's runtime stage does not install (it installs: %s)"
+                 % (name, so, p, dockerfile, " ".join(pkgs)))
+    for so, path in libs.items():
+        if IGNORED.match(so):
+            continue
+        p = owner(path)
+        if p not in closure:
+            fail("%s: %s (package %s) would be missing from the image: not in the Depends closure of %s"
+                 % (name, so, p, " ".join(pkgs)))
+    log("ok: %s: %d direct and %d transitive libraries covered by %s" % (name, len(needed(binary)), len(libs), " ".join(pkgs)))
+    return closure
+
+def webhook_checks(runtime, pkgs):
+    users = [i for i in runtime if i.upper().startswith("USER ")]
+    if not users or users[-1].split()[1].split(":")[0] != "65532":
+        fail("webhook image does not run as USER 65532")
+
+def agent_checks(runtime, pkgs):
+    if "apparmor" not in pkgs:
+        fail("agent image lacks the apparmor package (apparmor_parser)")
+
+check("armorgate-webhook", "deploy/images/webhook.Dockerfile", sys.argv[1], "armorgate-webhook", webhook_checks)
+closure = check("armorgate-agent", "deploy/images/agent.Dockerfile", sys.argv[2], "armorgate-agent", agent_checks)
+
+# apparmor_parser: the agent runs it; its libraries must be in the agent image too.
+r = subprocess.run(["dpkg-query", "-L", "apparmor"], capture_output=True, text=True, check=True)
+parser = [p for p in r.stdout.split() if p.endswith("/apparmor_parser")]
+if not parser:
+    fail("apparmor package has no apparmor_parser")
+for so, path in ldd(parser[0]).items():
+    p = owner(path)
+    if p not in closure:
+        fail("apparmor_parser needs %s (package %s), missing from the agent image" % (so, p))
+log("ok: apparmor_parser's libraries covered by the agent image")
+PY

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# The chart installed for real (helm install/upgrade on a real kube-apiserver)
+# and its label-spoofing policy proven:
+#   - a user allowed by RBAC to patch Nodes cannot add, change or remove
+#     armorgate.io / profiles.armorgate.io Node labels or the status annotation
+#     (nor create a Node carrying them), while other labels stay editable;
+#   - the agent's service account with a token bound to a pod on node A can
+#     change node A's keys but not node B's; an unbound token of the same
+#     account cannot change any;
+#   - the break-glass group can;
+#   - self-signed certificates stay the same across helm upgrade, and caBundle matches;
+#   - fail-closed: with no webhook running, pods in covered namespaces and the
+#     profiles ConfigMap are refused, other ConfigMaps and excluded namespaces are not.
+# Own control plane: it installs cluster-wide fail-closed webhooks.
+. "$(dirname "$0")/lib.sh"
+td_helm
+td_tmp
+td_own_cluster policy
+cd "$td_root"
+ns=armorgate-system
+policy_msg='ValidatingAdmissionPolicy'
+
+"$HELM" install armorgate charts/armorgate --namespace "$ns" --create-namespace \
+  --set profiles.create=false >"$TD_TMP/install.out" 2>&1 ||
+  { cat "$TD_TMP/install.out" >&2; td_fail "helm install failed"; }
+grep -q 'Check that it works' "$TD_TMP/install.out" || td_fail "helm install printed no NOTES"
+td_log "ok: helm install"
+
+# --- certificates: generated once, stable across upgrade, caBundle = Secret's CA ---
+secret_ca() { kubectl -n "$ns" get secret armorgate-webhook-tls -o jsonpath='{.data.ca\.crt}'; }
+secret_crt() { kubectl -n "$ns" get secret armorgate-webhook-tls -o jsonpath='{.data.tls\.crt}'; }
+bundles() {
+  kubectl get mutatingwebhookconfiguration armorgate -o jsonpath='{range .webhooks[*]}{.clientConfig.caBundle}{"\n"}{end}'
+  kubectl get validatingwebhookconfiguration armorgate -o jsonpath='{range .webhooks[*]}{.clientConfig.caBundle}{"\n"}{end}'
+}
+ca1=$(secret_ca) crt1=$(secret_crt)
+[ -n "$ca1" ] && [ -n "$crt1" ] || td_fail "no self-signed certificate in Secret armorgate-webhook-tls"
+base64 -d <<<"$ca1" >"$TD_TMP/ca.pem"
+base64 -d <<<"$crt1" >"$TD_TMP/tls.pem"
+openssl verify -CAfile "$TD_TMP/ca.pem" "$TD_TMP/tls.pem" >/dev/null || td_fail "serving cert not signed by the CA"
+openssl x509 -in "$TD_TMP/tls.pem" -noout -ext subjectAltName | grep -q 'DNS:armorgate-webhook.armorgate-system.svc\b' ||
+  td_fail "serving cert lacks SAN armorgate-webhook.armorgate-system.svc"
+[ "$(bundles | sort -u)" = "$ca1" ] || td_fail "webhook caBundles differ from the Secret's CA"
+"$HELM" upgrade armorgate charts/armorgate --namespace "$ns" --set profiles.create=false \
+  --set app.pollInterval=60 >"$TD_TMP/upgrade.out" 2>&1 ||
+  { cat "$TD_TMP/upgrade.out" >&2; td_fail "helm upgrade failed"; }
+[ "$(secret_ca)" = "$ca1" ] && [ "$(secret_crt)" = "$crt1" ] || td_fail "helm upgrade replaced the self-signed certificate"
+[ "$(bundles | sort -u)" = "$ca1" ] || td_fail "caBundle changed on upgrade"
+kubectl -n "$ns" get daemonset armorgate-agent -o jsonpath='{.spec.template.spec.containers[0].args}' | grep -q -- '--poll-interval=60' ||
+  td_fail "upgrade did not reach the DaemonSet"
+td_log "ok: self-signed certificate stable across helm upgrade, caBundle matches"
+
+# --- fail-closed registrations (no webhook pods run in this control plane) ---
+kubectl create namespace apps >/dev/null
+pod() { # pod NAME NAMESPACE NODE [SERVICEACCOUNT]
+  printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: %s}\nspec:\n  nodeName: %s\n%s  containers: [{name: c, image: registry.invalid/none:1}]\n' \
+    "$1" "$2" "$3" "${4:+  serviceAccountName: $4
+}"
+}
+if pod p1 apps node-a | kubectl create -f - >"$TD_TMP/o" 2>&1; then td_fail "pod created in a covered namespace with no webhook running (not fail-closed)"; fi
+grep -q 'failed calling webhook' "$TD_TMP/o" || { cat "$TD_TMP/o" >&2; td_fail "pod refused for another reason"; }
+kubectl -n "$ns" create configmap unrelated --from-literal=a=b >/dev/null || td_fail "an unrelated ConfigMap in $ns was sent to the webhook"
+if kubectl apply -f deploy/02-profiles-configmap.yaml >"$TD_TMP/o" 2>&1; then td_fail "profiles ConfigMap accepted without the webhook"; fi
+grep -q 'validate-profiles.armorgate.io' "$TD_TMP/o" || { cat "$TD_TMP/o" >&2; td_fail "profiles ConfigMap refused for another reason"; }
+td_log "ok: fail-closed (pods in covered namespaces and the profiles ConfigMap need the webhook; others do not)"
+
+# --- label-spoofing policy ---
+for n in node-a node-b; do
+  printf 'apiVersion: v1\nkind: Node\nmetadata: {name: %s, labels: {kubernetes.io/hostname: %s}}\n' "$n" "$n" | kubectl create -f - >/dev/null
+done
+kubectl create clusterrole node-editor --verb=get,list,create,patch,update --resource=nodes >/dev/null
+kubectl create clusterrolebinding mallory-node-editor --clusterrole=node-editor --user=mallory >/dev/null
+kubectl create clusterrolebinding breakglass-node-editor --clusterrole=node-editor --group=armorgate:label-admins >/dev/null
+
+as_mallory=(--as=mallory --as-group=system:authenticated)
+as_breakglass=(--as=oncall --as-group=armorgate:label-admins --as-group=system:authenticated)
+
+# must_refuse WHAT CMD...: CMD fails with the policy's message.
+must_refuse() {
+  local what=$1; shift
+  if "$@" >"$TD_TMP/o" 2>&1; then td_fail "$what: allowed"; fi
+  grep -q "$policy_msg" "$TD_TMP/o" || { cat "$TD_TMP/o" >&2; td_fail "$what: refused, but not by the label policy"; }
+  td_log "ok: refused: $what"
+}
+must_allow() {
+  local what=$1; shift
+  "$@" >"$TD_TMP/o" 2>&1 || { cat "$TD_TMP/o" >&2; td_fail "$what: refused"; }
+  td_log "ok: allowed: $what"
+}
+
+# RBAC really lets mallory patch Nodes.
+must_allow "mallory sets an ordinary label" kubectl label node node-a team=blue "${as_mallory[@]}"
+# The policy becomes active once the apiserver's policy informer has synced (bounded wait).
+td_eventually 30 bash -c "! kubectl label node node-a armorgate.io/apparmor=enabled --as=mallory --as-group=system:authenticated" ||
+  td_fail "label policy not enforced within 30 s"
+must_refuse "mallory adds armorgate.io/apparmor" kubectl label node node-a armorgate.io/apparmor=enabled "${as_mallory[@]}"
+must_refuse "mallory adds profiles.armorgate.io/custom.x" kubectl label node node-a profiles.armorgate.io/custom.x=loaded "${as_mallory[@]}"
+must_refuse "mallory adds the status annotation" kubectl annotate node node-a armorgate.io/status='{}' "${as_mallory[@]}"
+must_refuse "mallory creates a Node with armorgate labels" bash -c \
+  "printf 'apiVersion: v1\nkind: Node\nmetadata: {name: node-x, labels: {armorgate.io/apparmor: enabled}}\n' | kubectl create -f - --as=mallory --as-group=system:authenticated"
+must_refuse "mallory's merge patch of the labels" kubectl patch node node-a --type=merge \
+  -p '{"metadata":{"labels":{"profiles.armorgate.io/custom.y":"loaded"}}}' "${as_mallory[@]}"
+
+for n in node-a node-b; do
+  must_allow "break-glass sets labels on $n" kubectl label node "$n" armorgate.io/apparmor=enabled \
+    profiles.armorgate.io/custom.x=loaded "${as_breakglass[@]}"
+done
+must_refuse "mallory modifies profiles.armorgate.io/custom.x" kubectl label --overwrite node node-a profiles.armorgate.io/custom.x=no "${as_mallory[@]}"
+must_refuse "mallory removes profiles.armorgate.io/custom.x" kubectl label node node-a profiles.armorgate.io/custom.x- "${as_mallory[@]}"
+must_refuse "mallory removes armorgate.io/apparmor" kubectl label node node-a armorgate.io/apparmor- "${as_mallory[@]}"
+must_refuse "cluster admin (system:masters) removes armorgate.io/apparmor" kubectl label node node-a armorgate.io/apparmor-
+must_allow "mallory changes an ordinary label on a labelled node" kubectl label --overwrite node node-a team=red "${as_mallory[@]}"
+
+# The agent: a token bound to a pod on node-a (the apiserver records the node
+# name in the token and in userInfo.extra).
+pod agent-a "$ns" node-a armorgate-agent | kubectl create -f - >/dev/null
+tok_a=$(kubectl create token armorgate-agent -n "$ns" --bound-object-kind Pod --bound-object-name agent-a --duration=10m)
+tok_unbound=$(kubectl create token armorgate-agent -n "$ns" --duration=10m)
+tk="$TD_CLUSTER/token-kubeconfig"
+as_agent_a=(--kubeconfig="$tk" --token="$tok_a")
+as_agent_unbound=(--kubeconfig="$tk" --token="$tok_unbound")
+kubectl auth whoami "${as_agent_a[@]}" -o jsonpath='{.status.userInfo.extra.authentication\.kubernetes\.io/node-name}' | grep -qx '\[*"*node-a"*\]*' ||
+  td_fail "bound token carries no node-name extra"
+must_allow "agent on node-a sets profiles.armorgate.io/custom.z on node-a" kubectl label node node-a profiles.armorgate.io/custom.z=loaded "${as_agent_a[@]}"
+must_allow "agent on node-a modifies armorgate.io/apparmor on node-a" kubectl label --overwrite node node-a armorgate.io/apparmor=unsupported "${as_agent_a[@]}"
+must_allow "agent on node-a removes profiles.armorgate.io/custom.x on node-a" kubectl label node node-a profiles.armorgate.io/custom.x- "${as_agent_a[@]}"
+must_allow "agent on node-a writes the status annotation on node-a" kubectl annotate --overwrite node node-a 'armorgate.io/status={"apparmor":"unsupported"}' "${as_agent_a[@]}"
+must_refuse "agent on node-a sets a label on node-b" kubectl label node node-b profiles.armorgate.io/custom.z=loaded "${as_agent_a[@]}"
+must_refuse "agent on node-a removes a label on node-b" kubectl label node node-b profiles.armorgate.io/custom.x- "${as_agent_a[@]}"
+must_refuse "agent on node-a modifies node-b's armorgate.io/apparmor" kubectl label --overwrite node node-b armorgate.io/apparmor=unsupported "${as_agent_a[@]}"
+must_refuse "agent on node-a writes node-b's status annotation" kubectl annotate node node-b 'armorgate.io/status={}' "${as_agent_a[@]}"
+must_refuse "agent token not bound to a pod, on node-a" kubectl label node node-a profiles.armorgate.io/custom.w=loaded "${as_agent_unbound[@]}"
+
+[ "$(kubectl get node node-b -o jsonpath='{.metadata.labels.profiles\.armorgate\.io/custom\.x}')" = loaded ] || td_fail "node-b's label changed"
+[ "$(kubectl get node node-a -o jsonpath='{.metadata.labels.armorgate\.io/apparmor}')" = unsupported ] || td_fail "node-a's label not as the agent set it"
+must_allow "break-glass removes labels" kubectl label node node-b armorgate.io/apparmor- profiles.armorgate.io/custom.x- "${as_breakglass[@]}"
+td_log "PASS"

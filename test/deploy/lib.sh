@@ -1,0 +1,66 @@
+# Shared helpers of the test/deploy scripts (sourced). Packaging tests: the
+# manifests, the chart, the images' runtime package lists. Talks only to a
+# loopback kube-apiserver.
+set -euo pipefail
+td_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+td_cache=${XDG_CACHE_HOME:-$HOME/.cache}/armorgate
+td_name=$(basename "$0")
+
+td_fail() { echo "$td_name: FAIL: $*" >&2; exit 1; }
+td_log() { echo "$td_name: $*" >&2; }
+# td_skip MSG: ctest SKIP_RETURN_CODE.
+td_skip() { echo "$td_name: SKIP: $*" >&2; exit 77; }
+
+# td_helm: path of the helm test binary (built once by test/helm/bootstrap).
+td_helm() {
+  if ! [ -x "$td_cache/helm/current/helm" ]; then
+    "$td_root/test/helm/bootstrap" >&2
+  fi
+  HELM=$td_cache/helm/current/helm
+  [ -x "$HELM" ] || td_fail "helm not available (test/helm/bootstrap)"
+}
+
+# td_own_cluster NAME: starts a private control plane in $TD_BUILD/test-deploy-NAME
+# (stopped on exit) and points KUBECONFIG/PATH at it. Used by tests that make
+# cluster-wide changes (admission policies, fail-closed webhooks, a namespace)
+# that must not leak into the shared fixture cluster.
+td_own_cluster() {
+  local dir=${ARMORGATE_BINARY_DIR:-$td_root/build}/test-deploy-$1
+  TD_CLUSTER=$dir
+  "$td_root/test/cluster/stop" "$dir" >/dev/null 2>&1 || true
+  trap 'td_cleanup' EXIT
+  "$td_root/test/cluster/start" "$dir" >&2 || td_fail "could not start a control plane in $dir"
+  # shellcheck disable=SC1091
+  . "$dir/env"
+}
+
+td_cleanup() {
+  local rc=$?
+  if [ -n "${TD_CLUSTER:-}" ]; then
+    if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
+      td_log "kube-apiserver log tail ($TD_CLUSTER/logs):"
+      tail -n 15 "$TD_CLUSTER/logs/kube-apiserver.log" >&2 || true
+    fi
+    "$td_root/test/cluster/stop" "$TD_CLUSTER" >/dev/null 2>&1 || true
+  fi
+  [ -n "${TD_TMP:-}" ] && rm -rf "$TD_TMP"
+  exit $rc
+}
+
+# td_tmp: a scratch directory removed on exit.
+td_tmp() {
+  TD_TMP=$(mktemp -d "${TMPDIR:-/tmp}/armorgate-deploy.XXXXXX")
+  trap 'td_cleanup' EXIT
+}
+
+# td_eventually TIMEOUT_S CMD...: retries CMD every 0.2 s until it succeeds or
+# TIMEOUT_S passes (admission policies take a moment to become active).
+td_eventually() {
+  local timeout=$1 deadline
+  shift
+  deadline=$(($(date +%s) + timeout))
+  until "$@" >/dev/null 2>&1; do
+    (($(date +%s) < deadline)) || return 1
+    sleep 0.2
+  done
+}
