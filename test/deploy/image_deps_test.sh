@@ -62,34 +62,54 @@ def apt_packages(instrs):
                 pkgs += [w for w in t[t.index("install") + 1:] if not w.startswith("-")]
     return pkgs
 
+_owners = {}
+
+def owners(paths):
+    """Fills _owners for paths: the Debian package owning each file, tolerant
+    of the /usr merge. One dpkg-query run for all (it is slow to start)."""
+    cands = {}
+    for path in paths:
+        c = [path, os.path.realpath(path)]
+        for q in list(c):
+            c.append(q[4:] if q.startswith("/usr/") else "/usr" + q)
+        cands[path] = c
+    flat = sorted({c for cs in cands.values() for c in cs})
+    r = subprocess.run(["dpkg-query", "-S"] + flat, capture_output=True, text=True)
+    found = {}
+    for line in r.stdout.splitlines():
+        pkg, _, f = line.partition(": ")
+        found.setdefault(f.strip(), pkg.split(",")[0].split(":")[0].strip())
+    for path, cs in cands.items():
+        hit = [found[c] for c in cs if c in found]
+        if not hit:
+            fail("no Debian package owns " + path)
+        _owners[path] = hit[0]
+
 def owner(path):
-    """Debian package owning a file, tolerant of the /usr merge."""
-    cands = [path, os.path.realpath(path)]
-    for p in list(cands):
-        if p.startswith("/usr/"):
-            cands.append(p[4:])
-        else:
-            cands.append("/usr" + p)
-    for p in cands:
-        r = subprocess.run(["dpkg-query", "-S", p], capture_output=True, text=True)
-        if r.returncode == 0:
-            return r.stdout.split(":", 1)[0].strip()
-    fail("no Debian package owns " + path)
+    if path not in _owners:
+        owners([path])
+    return _owners[path]
 
 def depends_closure(pkgs):
+    r = subprocess.run(["dpkg-query", "-W", "-f=${Package}\t${db:Status-Abbrev}\t${Depends}, ${Pre-Depends}\n"],
+                       capture_output=True, text=True, check=True)
+    deps = {}
+    for line in r.stdout.splitlines():
+        name, status, dep = line.split("\t")
+        if status.startswith("ii"):
+            deps[name] = dep
     seen, todo = set(), list(pkgs)
     while todo:
         p = todo.pop()
         if p in seen:
             continue
+        if p not in deps:
+            fail("runtime package %s is not installed on this machine (cannot check it)" % p)
         seen.add(p)
-        r = subprocess.run(["dpkg-query", "-W", "-f=${Depends}, ${Pre-Depends}", p], capture_output=True, text=True)
-        if r.returncode != 0:
-            fail("runtime package %s is not known to dpkg on this machine" % p)
-        for alt in r.stdout.split(","):
+        for alt in deps[p].split(","):
             for choice in alt.split("|"):
                 name = choice.strip().split(" ")[0].split(":")[0]
-                if name and subprocess.run(["dpkg-query", "-W", name], capture_output=True).returncode == 0:
+                if name in deps:
                     todo.append(name)
     return seen
 
@@ -136,6 +156,7 @@ def check(name, dockerfile, binary, target, extra_checks):
     allowed_direct = set(pkgs) | {"libc6"}
     closure = depends_closure(pkgs + ["libc6"])
     libs = ldd(binary)
+    owners(list(libs.values()))
     for so in needed(binary):
         if IGNORED.match(so):
             continue
