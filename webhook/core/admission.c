@@ -392,7 +392,7 @@ static int pod_load(const cJSON *obj, const cJSON *old, adm_pod *p, const char *
 	if (p->nanns) {
 		size_t i = 0;
 
-		p->anns = calloc(p->nanns, sizeof(*p->anns));
+		p->anns = calloc(p->nanns, sizeof(const cJSON *));
 		p->ann_used = calloc(p->nanns, sizeof(*p->ann_used));
 		if (!p->anns || !p->ann_used) {
 			*why = "out of memory";

@@ -66,7 +66,7 @@ static ns_entry *ns_map_find(const ns_map *m, const char *key, uint64_t h)
 static int ns_map_grow(ns_map *m)
 {
 	size_t nb = m->nbuckets ? m->nbuckets * 2 : 64;
-	ns_entry **b = calloc(nb, sizeof(*b));
+	ns_entry **b = calloc(nb, sizeof(ns_entry *));
 
 	if (!b)
 		return -1;
