@@ -3,7 +3,22 @@
  * cJSON sees it, every lookup is type-checked, and any object we do not
  * understand is allowed with a warning instead of being guessed at. The
  * decisions are pure; nodes come from the borrowed nodeset and profile rules
- * from common/profile.h. */
+ * from common/profile.h.
+ * Decisions beyond DESIGN.md (tested in test/webhook-core):
+ *  - "agrees" compares the annotation with the container's effective setting
+ *    (its own field, else the pod-level one), as the API server does;
+ *  - an empty annotation value means "no setting" (Kubernetes accepts it);
+ *  - a pod-level custom profile gets its nodeSelector even when every
+ *    container overrides it, and validation checks it the same way;
+ *  - validation also checks profiles named only by annotations (the mutating
+ *    webhook may not have run) and refuses annotations for absent containers;
+ *  - pods/ephemeralcontainers UPDATE checks only the ephemeral containers
+ *    that are new compared with oldObject (the others already run);
+ *  - a pod with more than 4096 containers is refused by validate (fail
+ *    closed) and left alone by mutate;
+ *  - a profiles ConfigMap UPDATE runs apparmor_parser only on new or changed
+ *    profiles (the rules still run on all); one with a \u0000 escape is
+ *    refused, since cJSON would cut the text short. */
 #include "admission.h"
 
 #include <errno.h>
