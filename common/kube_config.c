@@ -170,6 +170,7 @@ static int kube_b64_decode(const char *in, char **out, ag_err *err)
 		}
 		v = kube_b64_val(ch);
 		if (v < 0 || pad) {
+			explicit_bzero(o, ol);
 			free(o);
 			return err_set(err, EINVAL, "invalid base64 at offset %zu", i);
 		}
@@ -402,8 +403,13 @@ int kube_config_from_kubeconfig_text(const char *yaml, size_t len, const char *d
 	}
 	rc = kcfg_resolve(&k, context_override, out, err);
 out:
-	if (have_doc)
+	if (have_doc) {
+		/* Scalars hold inline keys and tokens: wipe before libyaml frees them. */
+		for (yaml_node_t *n = k.doc.nodes.start; n && n < k.doc.nodes.top; n++)
+			if (n->type == YAML_SCALAR_NODE && n->data.scalar.value)
+				explicit_bzero(n->data.scalar.value, n->data.scalar.length);
 		yaml_document_delete(&k.doc);
+	}
 	yaml_parser_delete(&parser);
 	if (rc < 0)
 		kube_config_cleanup(out);

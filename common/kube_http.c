@@ -554,6 +554,9 @@ out:
 		*aborted = x.aborted;
 	if (h)
 		curl_easy_cleanup(h);
+	/* curl copied the Authorization header into the list: wipe it too. */
+	for (struct curl_slist *l = hdrs; l; l = l->next)
+		explicit_bzero(l->data, strlen(l->data));
 	curl_slist_free_all(hdrs);
 	if (auth.data)
 		explicit_bzero(auth.data, auth.cap);
