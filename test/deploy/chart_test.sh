@@ -3,6 +3,7 @@
 # certificate mode; values.schema.json refuses out-of-range and malformed
 # values; the rendered objects carry the contract's names, flags and
 # security settings. (Acceptance by a real API server: dryrun_test.sh.)
+# shellcheck source=test/deploy/lib.sh
 . "$(dirname "$0")/lib.sh"
 td_helm
 td_tmp

@@ -5,6 +5,7 @@
 # and admission), with no warnings. Own control plane: the namespace it
 # creates must not leak into the shared one. cert-manager and Prometheus
 # Operator CRDs are minimal stubs (test/deploy/crd-stubs.yaml).
+# shellcheck source=test/deploy/lib.sh
 . "$(dirname "$0")/lib.sh"
 td_helm
 td_tmp
@@ -13,7 +14,7 @@ cd "$td_root"
 
 # check_apply WHAT: stdin -> server dry run; every object accepted, no warnings.
 check_apply() {
-  local what=$1 out err n
+  local what=$1 out n
   cat >"$TD_TMP/in.yaml"
   n=$(grep -c '^kind:' "$TD_TMP/in.yaml" || true)
   if ! kubectl apply --dry-run=server -f "$TD_TMP/in.yaml" >"$TD_TMP/out" 2>"$TD_TMP/err"; then
@@ -61,5 +62,5 @@ render --set app.profilesSource=volume --set profiles.create=false --set labelPo
 
 # Another release name and namespace: every name and reference follows.
 kubectl create namespace security >/dev/null
-"$HELM" template ag "$chart" --namespace security --set image.digest=sha256:$(printf '%064d' 0) |
+"$HELM" template ag "$chart" --namespace security --set image.digest="sha256:$(printf '%064d' 0)" |
   check_apply "chart (release ag in namespace security)"

@@ -10,6 +10,7 @@
 #     packages or their Depends closure, i.e. apt will bring it in;
 #   - apparmor_parser's own libraries are covered the same way.
 # usage: image_deps_test.sh WEBHOOK_BINARY AGENT_BINARY
+# shellcheck source=test/deploy/lib.sh
 . "$(dirname "$0")/lib.sh"
 [ $# -eq 2 ] || td_fail "usage: $0 WEBHOOK_BINARY AGENT_BINARY"
 command -v dpkg-query >/dev/null || td_skip "not a Debian system (no dpkg)"

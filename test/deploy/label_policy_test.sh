@@ -12,6 +12,7 @@
 #   - fail-closed: with no webhook running, pods in covered namespaces and the
 #     profiles ConfigMap are refused, other ConfigMaps and excluded namespaces are not.
 # Own control plane: it installs cluster-wide fail-closed webhooks.
+# shellcheck source=test/deploy/lib.sh
 . "$(dirname "$0")/lib.sh"
 td_helm
 td_tmp

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers of the test/deploy scripts (sourced). Packaging tests: the
 # manifests, the chart, the images' runtime package lists. Talks only to a
 # loopback kube-apiserver.

@@ -4,6 +4,7 @@
 # custom.deny-write-outside-home byte for byte as its canonical text,
 # test/data/profiles/custom.deny-write-outside-home, and it compiles with
 # apparmor_parser (compile only).
+# shellcheck source=test/deploy/lib.sh
 . "$(dirname "$0")/lib.sh"
 cd "$td_root"
 canon=test/data/profiles/custom.deny-write-outside-home
