@@ -1,6 +1,7 @@
 /* Unit tests of webhook/core/admission: one test per rule, on hand-made
  * AdmissionReviews (the golden files cover whole realistic reviews). */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -732,5 +733,42 @@ Test(admission, configmap_nul_refused)
 	m = validate_msg(rv);
 	cr_expect_null(m, "%s", m);
 	free(m);
+	free(rv);
+}
+
+/* Reviews on several threads at once (each with its own cJSON arena) while
+ * another thread keeps using cJSON outside any arena. */
+static void *review_loop(void *arg)
+{
+	const char *rv = arg;
+
+	for (int i = 0; i < 3000; i++) {
+		admission_result r;
+
+		admission_handle(i % 2 ? ADMISSION_VALIDATE : ADMISSION_MUTATE, rv, strlen(rv), &env, &r);
+		if (r.http_status != 200)
+			abort();
+		buf_cleanup(&r.body);
+	}
+	return NULL;
+}
+
+Test(admission, concurrent_reviews)
+{
+	char *rv = pod_review("{\"metadata\":{\"annotations\":{\"" AN "a\":\"localhost/custom.web\"}},\"spec\":{"
+			      "\"containers\":[{\"name\":\"a\"},{\"name\":\"b\",\"securityContext\":{\"appArmorProfile\":{"
+			      "\"type\":\"Localhost\",\"localhostProfile\":\"custom.nope\"}}}]}}");
+	pthread_t th[3];
+
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, review_loop, rv), 0);
+	for (int i = 0; i < 3000; i++) {
+		cJSON *j = cJSON_Parse(rv);
+
+		cr_assert_not_null(j);
+		cJSON_Delete(j);
+	}
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
 	free(rv);
 }

@@ -30,6 +30,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "jsonarena.h"
+
 #define ADM_API_VERSION "admission.k8s.io/v1"
 #define ADM_CT_JSON "application/json"
 #define ADM_CT_TEXT "text/plain; charset=utf-8"
@@ -1040,6 +1042,7 @@ void admission_handle(admission_op op, const char *body, size_t len, const admis
 	const cJSON *obj;
 	admission_env envd;
 	bool has_nul = false;
+	bool arena = false;
 
 	memset(res, 0, sizeof(*res));
 	buf_init(&res->body, ADMISSION_RESPONSE_MAX);
@@ -1062,6 +1065,7 @@ void admission_handle(admission_op op, const char *body, size_t len, const admis
 	}
 	/* cJSON's own "require NUL" mode refuses any body not followed by a NUL,
 	 * so trailing bytes are checked here. */
+	arena = jsonarena_enter();
 	root = cJSON_ParseWithLengthOpts(body, len, &parse_end, 0);
 	if (root && parse_end >= body && parse_end <= body + len) {
 		while (parse_end < body + len && strchr(" \t\r\n", *parse_end) && *parse_end)
@@ -1076,7 +1080,7 @@ void admission_handle(admission_op op, const char *body, size_t len, const admis
 		size_t off = parse_end && parse_end >= body && parse_end <= body + len ? (size_t)(parse_end - body) : 0;
 
 		res_text(res, 400, "error", "malformed JSON near byte %zu", off);
-		return;
+		goto out;
 	}
 	if (!cJSON_IsObject(root)) {
 		res_text(res, 400, "error", "request body is not a JSON object");
@@ -1169,5 +1173,9 @@ void admission_handle(admission_op op, const char *body, size_t len, const admis
 			       resource, sub ? "/" : "", sub ? sub : "");
 	}
 out:
-	cJSON_Delete(root);
+	/* An arena-only tree is dropped with the arena: no walk, no frees. */
+	if (root && (!arena || !jsonarena_clean()))
+		cJSON_Delete(root);
+	if (arena)
+		jsonarena_leave();
 }
