@@ -135,6 +135,10 @@ static size_t profile_alternation_end(const profile_lex *lx, size_t i)
 	for (size_t j = i; j < end; j++) {
 		char c = lx->s[j];
 
+		if (c == '\\') {
+			j++; /* escaped: never a brace, never a blank */
+			continue;
+		}
 		if (c == '{')
 			depth++;
 		else if (c == '}') {
@@ -145,21 +149,6 @@ static size_t profile_alternation_end(const profile_lex *lx, size_t i)
 		}
 	}
 	return 0;
-}
-
-static bool profile_at_word(const profile_lex *lx, size_t i, const char *w)
-{
-	size_t n = strlen(w);
-
-	if (lx->len - i < n || memcmp(lx->s + i, w, n) != 0)
-		return false;
-	if (i + n < lx->len) {
-		char c = lx->s[i + n];
-
-		if (c == '_' || c == '-' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-			return false;
-	}
-	return true;
 }
 
 static profile_tok profile_next(profile_lex *lx)
@@ -173,7 +162,10 @@ static profile_tok profile_next(profile_lex *lx)
 				lx->line++;
 			lx->pos++;
 		}
-		if (lx->pos < lx->len && s[lx->pos] == '#' && !profile_at_word(lx, lx->pos + 1, "include")) {
+		/* Like apparmor_parser: "#include" followed by anything at all is an
+		 * include ("#includex" includes "x"); any other '#' starts a comment. */
+		if (lx->pos < lx->len && s[lx->pos] == '#' &&
+		    !(lx->len - lx->pos >= 8 && memcmp(s + lx->pos, "#include", 8) == 0)) {
 			while (lx->pos < lx->len && s[lx->pos] != '\n')
 				lx->pos++;
 			continue;
@@ -239,7 +231,13 @@ static profile_tok profile_next(profile_lex *lx)
 		size_t i = lx->pos;
 
 		while (i < lx->len) {
-			if (s[i] == '{') {
+			if (s[i] == '\\' && i + 1 < lx->len) {
+				/* an escaped character, even a quote or a blank, stays in the
+				 * word (apparmor_parser reads `/x\\"y` as one path) */
+				if (s[i + 1] == '\n')
+					lx->line++;
+				i += 2;
+			} else if (s[i] == '{') {
 				size_t e = profile_alternation_end(lx, i);
 
 				if (e == 0)
@@ -516,9 +514,7 @@ int profile_check_text(const char *key, const char *text, size_t len, size_t max
 			stmt_start = true;
 			continue;
 		case TK_COMMA:
-			if (stmt_start)
-				break;
-			stmt_start = true;
+			stmt_start = true; /* also after a stray ",": a hat cannot hide behind ",," */
 			continue;
 		case TK_STRING:
 		case TK_LPAREN:

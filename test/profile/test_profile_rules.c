@@ -184,6 +184,25 @@ static const struct {
 	{"custom.a", "profile custom.a {\n include if <x>\n}\n", "malformed include"},
 	{"custom.a", "profile custom.a {\n include if exists\n}\n", "malformed include"},
 	{"custom.a", "profile custom.a {\n include\n}\n", "malformed include"},
+	/* apparmor_parser reads "#include" + anything as an include */
+	{"custom.a", "profile custom.a {\n #includex <y>\n}\n", "malformed include"},
+	{"custom.a", "profile custom.a {\n #include/etc/shadow\n}\n", "absolute include paths are not allowed"},
+	{"custom.a", "profile custom.a {\n #include\"x\"\n}\n", "quoted include paths"},
+	{"custom.a", "profile custom.a {\n #includes are nice\n}\n", "malformed include"},
+	{"custom.a", "profile custom.a {\n #include\n</etc/shadow>\n}\n", "malformed include"},
+	{"custom.a", "profile custom.a {\n /x r, #include </etc/shadow>\n}\n", "absolute include paths"},
+	{"custom.a", "profile custom.a {\n /x r,#include </etc/shadow>\n}\n", "absolute include paths"},
+	{"custom.a", "abi <abi/3.0>, #include </etc/shadow>\nprofile custom.a {\n}\n", "absolute include paths"},
+	{"custom.a", "@{X}=/a\\\n#include </etc/shadow>\nprofile custom.a {\n}\n", "line 2: absolute include paths"},
+	{"custom.a", "profile custom.a {\n # #include </etc/shadow>\n ##include </etc/shadow>\n}\n", NULL},
+	/* an escaped quote does not open a string that could hide an include or a hat */
+	{"custom.a", "profile custom.a {\n /x\\\"y r,\n #include </etc/shadow>\n /z\" r,\n}\n", "absolute include paths"},
+	{"custom.a", "profile custom.a {\n /x\\\"y r,\n ^hat {\n }\n /z\" r,\n}\n", "hat \"^hat\""},
+	{"custom.a", "profile custom.a {\n \"/x\\\" r,\n #include </etc/shadow>\n /z\" r,\n}\n", NULL},
+	{"custom.a", "profile custom.a {\n /x\\{ r,\n /y\\ z r,\n}\n", NULL},
+	/* stray commas do not hide a hat */
+	{"custom.a", "profile custom.a {\n /x r,, ^hat {\n }\n}\n", "hat \"^hat\""},
+	{"custom.a", "profile custom.a {\n , profile x {\n }\n}\n", "child profile \"x\""},
 	/* other */
 	{"custom.a", "profile custom.a {\n}\n\0", "NUL byte"},
 };
