@@ -4,6 +4,8 @@
 #   - a user allowed by RBAC to patch Nodes cannot add, change or remove
 #     armorgate.io / profiles.armorgate.io Node labels or the status annotation
 #     (nor create a Node carrying them), while other labels stay editable;
+#   - the agent's service account may change nothing but armorgate.io keys
+#     (no other labels or annotations, no spec: cordon, taints), even on its node;
 #   - the agent's service account with a token bound to a pod on node A can
 #     change node A's keys but not node B's; an unbound token of the same
 #     account cannot change any;
@@ -52,6 +54,16 @@ kubectl -n "$ns" get daemonset armorgate-agent -o jsonpath='{.spec.template.spec
 td_log "ok: self-signed certificate stable across helm upgrade, caBundle matches"
 
 # --- fail-closed registrations (no webhook pods run in this control plane) ---
+# The API server would resolve the Service name armorgate-webhook.armorgate-system.svc
+# through DNS, i.e. off this machine; tests talk to loopback only, so point
+# the registrations at a closed loopback port (the Service reference itself is
+# checked by the dry-run and chart tests). failurePolicy, namespaceSelector and
+# matchConditions are what this part proves.
+kubectl patch mutatingwebhookconfiguration armorgate --type=json -p \
+  '[{"op":"replace","path":"/webhooks/0/clientConfig","value":{"url":"https://127.0.0.1:1/mutate","caBundle":"'"$ca1"'"}}]' >/dev/null
+kubectl patch validatingwebhookconfiguration armorgate --type=json -p \
+  '[{"op":"replace","path":"/webhooks/0/clientConfig","value":{"url":"https://127.0.0.1:1/validate","caBundle":"'"$ca1"'"}},
+    {"op":"replace","path":"/webhooks/1/clientConfig","value":{"url":"https://127.0.0.1:1/validate","caBundle":"'"$ca1"'"}}]' >/dev/null
 kubectl create namespace apps >/dev/null
 pod() { # pod NAME NAMESPACE NODE [SERVICEACCOUNT]
   printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: %s}\nspec:\n  nodeName: %s\n%s  containers: [{name: c, image: registry.invalid/none:1}]\n' \
@@ -91,6 +103,7 @@ must_allow() {
 
 # RBAC really lets mallory patch Nodes.
 must_allow "mallory sets an ordinary label" kubectl label node node-a team=blue "${as_mallory[@]}"
+must_allow "mallory sets an ordinary label on node-b" kubectl label node node-b team=blue "${as_mallory[@]}"
 # The policy becomes active once the apiserver's policy informer has synced (bounded wait).
 td_eventually 30 bash -c "! kubectl label node node-a armorgate.io/apparmor=enabled --as=mallory --as-group=system:authenticated" ||
   td_fail "label policy not enforced within 30 s"
@@ -131,6 +144,17 @@ must_refuse "agent on node-a removes a label on node-b" kubectl label node node-
 must_refuse "agent on node-a modifies node-b's armorgate.io/apparmor" kubectl label --overwrite node node-b armorgate.io/apparmor=unsupported "${as_agent_a[@]}"
 must_refuse "agent on node-a writes node-b's status annotation" kubectl annotate node node-b 'armorgate.io/status={}' "${as_agent_a[@]}"
 must_refuse "agent token not bound to a pod, on node-a" kubectl label node node-a profiles.armorgate.io/custom.w=loaded "${as_agent_unbound[@]}"
+
+# The agent's scope: nothing but armorgate.io keys, even on its own node.
+must_refuse "agent on node-a changes an ordinary label on node-a" kubectl label --overwrite node node-a team=green "${as_agent_a[@]}"
+must_refuse "agent on node-a removes an ordinary label on node-b" kubectl label node node-b team- "${as_agent_a[@]}"
+must_refuse "agent on node-a adds an ordinary annotation on node-a" kubectl annotate node node-a note=x "${as_agent_a[@]}"
+must_refuse "agent on node-a cordons node-a" kubectl patch node node-a --type=merge -p '{"spec":{"unschedulable":true}}' "${as_agent_a[@]}"
+must_refuse "agent on node-a taints node-b" kubectl patch node node-b --type=merge \
+  -p '{"spec":{"taints":[{"key":"x","effect":"NoSchedule"}]}}' "${as_agent_a[@]}"
+must_allow "agent on node-a sets armorgate.io label and status together" kubectl patch node node-a --type=merge \
+  -p '{"metadata":{"labels":{"profiles.armorgate.io/custom.v":"loaded"},"annotations":{"armorgate.io/status":"{}"}}}' "${as_agent_a[@]}"
+[ "$(kubectl get node node-a -o jsonpath='{.spec.unschedulable}')" != true ] || td_fail "node-a cordoned by the agent"
 
 [ "$(kubectl get node node-b -o jsonpath='{.metadata.labels.profiles\.armorgate\.io/custom\.x}')" = loaded ] || td_fail "node-b's label changed"
 [ "$(kubectl get node node-a -o jsonpath='{.metadata.labels.armorgate\.io/apparmor}')" = unsupported ] || td_fail "node-a's label not as the agent set it"
