@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# bench/webhook/run.sh BUILD_DIR: the armorgate-webhook server benchmark (a
+# program, not a test). Starts the real webhook over TLS with 5,000 Nodes in
+# its cache (--nodes-file, the testing-only seed flag), drives it with
+# bench_webhook_loadgen (HTTPS/1.1 keep-alive, several connections, a realistic
+# 3-container pod AdmissionReview: mutate + validate, half allowed, half
+# denied), then drives nginx (Debian) serving a fixed body of the same size
+# over TLS on loopback the same way as the ceiling. Prints reviews/s, p50/p99
+# (closed loop at peak and open loop at half the peak rate), the webhook's
+# peak RSS (VmHWM) and our/ceiling.
+# Environment: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 8),
+# BENCH_LOADGEN_THREADS (default 1), BENCH_WEBHOOK_THREADS (default 0 = one per CPU).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
+WEBHOOK=$build/webhook/armorgate-webhook
+LOADGEN=$build/bench/webhook/bench_webhook_loadgen
+dur=${BENCH_DURATION:-10}
+conns=${BENCH_CONNECTIONS:-8}
+lgthreads=${BENCH_LOADGEN_THREADS:-1}
+whthreads=${BENCH_WEBHOOK_THREADS:-0}
+[ -x "$WEBHOOK" ] && [ -x "$LOADGEN" ] || { echo "build first: cmake --build $build" >&2; exit 2; }
+command -v nginx >/dev/null || { echo "nginx missing (apt-get install nginx)" >&2; exit 2; }
+
+t=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  [ -f "$t/nginx.pid" ] && kill -QUIT "$(cat "$t/nginx.pid")" 2>/dev/null || true
+  sleep 0.3
+  rm -rf "$t"
+}
+trap cleanup EXIT
+
+free_port() { # a loopback port nobody listens on
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$t/tls.key" -out "$t/tls.crt" 2>/dev/null
+"$here/gen_nodes.sh" 5000 >"$t/nodes.json"
+# Allowed: custom.p3 / custom.p5 are loaded on enabled nodes. Denied: custom.nothere is nowhere.
+sed 's/@APP@/custom.p3/; s/@SIDECAR@/custom.p5/' "$here/review.json.in" >"$t/allow.json"
+sed 's/@APP@/custom.p3/; s/@SIDECAR@/custom.nothere/' "$here/review.json.in" >"$t/deny.json"
+reqs=(--req "/mutate=$t/allow.json" --req "/validate=$t/allow.json" --req "/mutate=$t/deny.json"
+  --req "/validate=$t/deny.json")
+
+port=$(free_port)
+probe=$(free_port)
+"$WEBHOOK" --tls-cert "$t/tls.crt" --tls-key "$t/tls.key" --listen "127.0.0.1:$port" \
+  --probe-listen "127.0.0.1:$probe" --nodes-file "$t/nodes.json" --threads "$whthreads" --log-level warn \
+  2>"$t/webhook.log" &
+wpid=$!
+pids+=("$wpid")
+for _ in $(seq 100); do
+  curl -sf "http://127.0.0.1:$probe/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -sf "http://127.0.0.1:$probe/readyz" >/dev/null || { cat "$t/webhook.log" >&2; exit 1; }
+nodes=$(curl -s "http://127.0.0.1:$probe/metrics" | awk '$1 == "armorgate_webhook_nodes" { print $2 }')
+
+# Response sizes, for the same-size static body, and a sanity check of the verdicts.
+total=0
+for pair in mutate:allow validate:allow mutate:deny validate:deny; do
+  size=$(curl -sk -o "$t/resp" -w '%{size_download}' -H 'Content-Type: application/json' \
+    --data-binary "@$t/${pair#*:}.json" "https://127.0.0.1:$port/${pair%%:*}")
+  total=$((total + size))
+  echo "  $pair -> $size bytes: $(head -c 160 "$t/resp")..."
+done
+avg=$((total / 4))
+
+rss_kb() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
+lg() { "$LOADGEN" --port "$1" --connections "$conns" --threads "$lgthreads" --duration "$dur" --warmup 1 "${@:2}"; }
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p; s/^$1=\([^ ]*\).*/\1/p" <<<"$2" | head -1; }
+
+echo "webhook: $nodes nodes cached, threads=${whthreads} (0 = per CPU), $(nproc) CPUs, $conns connections, ${dur}s runs"
+peak=$(lg "$port" "${reqs[@]}")
+echo "  webhook peak (closed loop):      $peak"
+peak_rps=$(field rps "$peak")
+half=$((peak_rps / 2))
+halfrun=$(lg "$port" --rate "$half" "${reqs[@]}")
+echo "  webhook at $half/s (open loop):  $halfrun"
+rss=$(rss_kb "$wpid")
+kill -TERM "$wpid"
+wait "$wpid" || { echo "webhook exit status $?" >&2; }
+pids=()
+
+# Ceiling: nginx, same TLS key type, same loopback, fixed body of the average size.
+nport=$(free_port)
+mkdir -p "$t/nginx"
+body=$(head -c $((avg > 2 ? avg - 2 : 1)) /dev/zero | tr '\0' x)
+cat >"$t/nginx.conf" <<EOF
+worker_processes $(nproc);
+daemon off;
+pid $t/nginx.pid;
+error_log $t/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $t/nginx/body;
+  proxy_temp_path $t/nginx/proxy;
+  fastcgi_temp_path $t/nginx/fastcgi;
+  uwsgi_temp_path $t/nginx/uwsgi;
+  scgi_temp_path $t/nginx/scgi;
+  keepalive_requests 100000000;
+  keepalive_timeout 120s;
+  client_body_buffer_size 64k;
+  server {
+    listen 127.0.0.1:$nport ssl;
+    ssl_certificate $t/tls.crt;
+    ssl_certificate_key $t/tls.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location / { default_type application/json; return 200 '"$body"'; }
+  }
+}
+EOF
+nginx -p "$t/nginx" -c "$t/nginx.conf" -e "$t/nginx/error.log" 2>>"$t/nginx/error.log" &
+pids+=("$!")
+for _ in $(seq 50); do
+  curl -sk -o /dev/null "https://127.0.0.1:$nport/" 2>/dev/null && break
+  sleep 0.1
+done
+csize=$(curl -sk -o /dev/null -w '%{size_download}' -H 'Content-Type: application/json' \
+  --data-binary "@$t/allow.json" "https://127.0.0.1:$nport/validate")
+echo "nginx $(nginx -v 2>&1 | cut -d/ -f2): fixed ${csize}-byte body (webhook average ${avg})"
+ceil=$(lg "$nport" "${reqs[@]}")
+echo "  nginx peak (closed loop):        $ceil"
+ceil_rps=$(field rps "$ceil")
+
+p99_half=$(field p99_ms "$halfrun")
+echo
+echo "RESULT reviews_per_s=$peak_rps p50_ms=$(field p50_ms "$peak") p99_ms=$(field p99_ms "$peak")" \
+  "p99_ms_at_half_rate=$p99_half peak_rss_kb=$rss ceiling_rps=$ceil_rps" \
+  "ratio=$(awk "BEGIN { printf \"%.2f\", $peak_rps / $ceil_rps }")"
+echo "targets (2 cores): >= 20000 reviews/s, ratio >= 0.8, p99 at half rate < 2 ms, RSS < 20480 kB"
