@@ -618,6 +618,41 @@ static int profile_write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+/* The `-N` output must be exactly one line, the key. */
+static int profile_names_check(const char *key, const char *names, ag_err *err)
+{
+	size_t klen = strlen(key);
+	char shown[80];
+	const char *p = names;
+	int count = 0;
+	const char *other = NULL;
+	size_t other_n = 0;
+
+	while (*p) {
+		size_t n = strcspn(p, "\n");
+
+		if (n > 0) {
+			count++;
+			if (!(n == klen && memcmp(p, key, n) == 0) && !other) {
+				other = p;
+				other_n = n;
+			}
+		}
+		p += n;
+		if (*p == '\n')
+			p++;
+	}
+	if (other)
+		return err_set(err, EINVAL,
+			       "%s: apparmor_parser sees profile \"%s\"; exactly one profile, \"%s\", without hats or child "
+			       "profiles is allowed (includes count too)",
+			       key, profile_shown(shown, sizeof(shown), other, other_n), key);
+	if (count != 1)
+		return err_set(err, EINVAL, "%s: apparmor_parser sees %d profiles; exactly one, \"%s\", is allowed", key,
+			       count, key);
+	return 0;
+}
+
 int profile_compile_check(const char *key, const char *text, size_t len, const profile_parser_opts *popts,
 			  ag_err *err)
 {
@@ -664,35 +699,53 @@ int profile_compile_check(const char *key, const char *text, size_t len, const p
 	}
 	fd = -1;
 
-	argv[argc++] = popts->parser_path ? popts->parser_path : "apparmor_parser";
-	argv[argc++] = "-Q"; /* do not load into the kernel */
-	argv[argc++] = "-K"; /* do not touch the cache */
-	argv[argc++] = "-q";
-	if (popts->features_file) {
-		argv[argc++] = "-M";
-		argv[argc++] = popts->features_file;
-	}
-	if (popts->base_dir) {
-		argv[argc++] = "-b";
-		argv[argc++] = popts->base_dir;
-	}
-	argv[argc++] = "--";
-	argv[argc++] = file;
-	argv[argc] = NULL;
+	/* Pass 1, names only (-N: parse and includes, no DFA, a few ms): the
+	 * parser itself must see exactly one profile, the key — a second line of
+	 * defence behind the text rules against hats or profiles that our lexer
+	 * missed or that an include brought in. Pass 2 compiles. */
+	for (int pass = 1; pass <= 2; pass++) {
+		argc = 0;
+		argv[argc++] = popts->parser_path ? popts->parser_path : "apparmor_parser";
+		argv[argc++] = "-Q"; /* do not load into the kernel */
+		argv[argc++] = "-K"; /* do not touch the cache */
+		argv[argc++] = "-q";
+		if (pass == 1)
+			argv[argc++] = "-N";
+		if (popts->features_file) {
+			argv[argc++] = "-M";
+			argv[argc++] = popts->features_file;
+		}
+		if (popts->base_dir) {
+			argv[argc++] = "-b";
+			argv[argc++] = popts->base_dir;
+		}
+		argv[argc++] = "--";
+		argv[argc++] = file;
+		argv[argc] = NULL;
 
-	err_clear(&rerr);
-	if (run_program(argv, NULL, NULL, 0, tmo, &res, &rerr) != 0) {
-		err_set(err, rerr.code, "%s: cannot compile-check: %s", key, rerr.msg);
-		goto out;
-	}
-	have_res = 1;
-	if (res.timed_out) {
-		err_set(err, ETIMEDOUT, "%s: apparmor_parser did not finish within %ld ms; simplify the profile", key, tmo);
-		goto out;
-	}
-	if (res.exited && res.status == 0) {
-		rc = 0;
-		goto out;
+		if (have_res) {
+			run_result_cleanup(&res);
+			have_res = 0;
+		}
+		err_clear(&rerr);
+		if (run_program(argv, NULL, NULL, 0, tmo, &res, &rerr) != 0) {
+			err_set(err, rerr.code, "%s: cannot compile-check: %s", key, rerr.msg);
+			goto out;
+		}
+		have_res = 1;
+		if (res.timed_out) {
+			err_set(err, ETIMEDOUT, "%s: apparmor_parser did not finish within %ld ms; simplify the profile", key,
+				tmo);
+			goto out;
+		}
+		if (!res.exited || res.status != 0)
+			break;
+		if (pass == 1 && profile_names_check(key, buf_cstr(&res.out), err) != 0)
+			goto out;
+		if (pass == 2) {
+			rc = 0;
+			goto out;
+		}
 	}
 	profile_parser_line(buf_cstr(&res.errout), dir, line, sizeof(line));
 	if (line[0] == '\0') {

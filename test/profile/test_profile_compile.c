@@ -186,6 +186,32 @@ Test(profile_compile, parser_timeout)
 	cr_assert(strstr(err.msg, "custom.x: apparmor_parser did not finish within 200 ms"), "%s", err.msg);
 }
 
+/* The parser's own view of the names is checked too (hats brought in by an
+ * include, or anything the text rules' lexer missed). */
+Test(profile_compile, parser_names_must_be_exactly_the_key)
+{
+	const char *t = "profile custom.x {\n}\n";
+	profile_parser_opts o = {.parser_path = PROFILE_FIXTURES "/../../profile/names-parser"};
+	ag_err err;
+
+	err_clear(&err);
+	cr_assert_eq(profile_compile_check("custom.x", t, strlen(t), &o, &err), -1);
+	cr_assert_str_eq(err.msg, "custom.x: apparmor_parser sees profile \"custom.x//sneaky\"; exactly one profile, "
+				  "\"custom.x\", without hats or child profiles is allowed (includes count too)");
+}
+
+/* What the text rules refuse, the parser would accept: the names pass is a
+ * real second gate (checked with the real parser). */
+Test(profile_compile, parser_names_catch_a_hat)
+{
+	const char *t = "profile custom.h {\n ^hat {\n }\n}\n";
+	ag_err err;
+
+	err_clear(&err);
+	cr_assert_eq(profile_compile_check("custom.h", t, strlen(t), NULL, &err), -1);
+	cr_assert(strstr(err.msg, "custom.h: apparmor_parser sees profile \"custom.h//hat\""), "%s", err.msg);
+}
+
 static void make_entries(profile_entry *e, char **texts, char (*keys)[64], size_t n, const char *seed, size_t seed_len)
 {
 	for (size_t i = 0; i < n; i++) {
