@@ -25,6 +25,8 @@ bool profile_name_valid(const char *name);
 /* Checks the text rules for one profile: size, exactly one top-level
  * `profile <key> [flags=(...)] {` named like the key, no hats/child
  * profiles, includes only <...> or `include if exists <...>`.
+ * Also refused: an attachment path in the header, include paths with a ".."
+ * component, NUL bytes. max_bytes 0 = PROFILE_DEFAULT_MAX_BYTES.
  * 0 when fine; -1 with a message naming the key and the rule. */
 int profile_check_text(const char *key, const char *text, size_t len, size_t max_bytes, ag_err *err) AG_WARN_UNUSED;
 
@@ -39,7 +41,11 @@ typedef struct profile_parser_opts {
 
 /* apparmor_parser compile-only (-Q -K, nothing loaded) on the text. 0 when it
  * compiles; -1 with the parser's first error line (noise like "Cache
- * read/write disabled" filtered) naming the key. */
+ * read/write disabled" filtered) naming the key.
+ * Two parser runs on a private temp file named after the key: `-N` (names;
+ * the parser must see exactly one profile, the key — catches hats/children
+ * brought in by includes), then the compile. Thread-safe. ~30 ms CPU for a
+ * profile that includes abstractions/base. */
 int profile_compile_check(const char *key, const char *text, size_t len, const profile_parser_opts *popts,
 			  ag_err *err) AG_WARN_UNUSED;
 
@@ -59,10 +65,12 @@ typedef struct profile_limits {
 	profile_parser_opts parser;
 } profile_limits;
 
-/* Validates every entry (name, text rules, optionally compile). Keys that do
+/* Validates every entry (name, text rules, optionally compile; compile checks
+ * run in parallel, one thread per online CPU, at most 4). Keys that do
  * not start with "custom." are refused too (the ConfigMap holds only
  * profiles). Returns the number of refused entries; a count over the limit
- * is reported in err (and counts as one refusal) without checking entries. */
+ * is reported in err (and counts as one refusal) without checking entries;
+ * every entry is then marked not ok. */
 size_t profile_validate_all(profile_entry *entries, size_t n, const profile_limits *lim, ag_err *count_err);
 
 #endif

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -220,7 +221,7 @@ Test(run, timeout_kills_promptly_and_reaps)
 	cr_assert_eq(res.timed_out, 1);
 	cr_assert_eq(res.exited, 0);
 	cr_assert_eq(res.status, SIGTERM);
-	cr_assert(res.seconds < 3.0, "took %.2f s", res.seconds);
+	cr_assert(res.seconds < 5.0, "took %.2f s", res.seconds);
 	pid = (pid_t)strtol(buf_cstr(&res.out), NULL, 10);
 	cr_assert(pid > 0);
 	/* reaped: not even a zombie is left */
@@ -239,7 +240,7 @@ Test(run, timeout_sigkill_when_sigterm_ignored)
 	cr_assert_eq(res.timed_out, 1);
 	cr_assert_eq(res.exited, 0);
 	cr_assert_eq(res.status, SIGKILL);
-	cr_assert(res.seconds < 4.0, "took %.2f s", res.seconds);
+	cr_assert(res.seconds < 5.0, "took %.2f s", res.seconds);
 	run_result_cleanup(&res);
 }
 
@@ -256,10 +257,10 @@ Test(run, timeout_kills_grandchildren)
 	cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
 	run_ok(argv, NULL, 0, 300, &res);
 	cr_assert_eq(res.timed_out, 1);
-	cr_assert(res.seconds < 4.0, "took %.2f s", res.seconds);
+	cr_assert(res.seconds < 5.0, "took %.2f s", res.seconds);
 	gpid = (pid_t)strtol(buf_cstr(&res.out), NULL, 10);
 	cr_assert(gpid > 0);
-	for (int i = 0; i < 300; i++) {
+	for (int i = 0; i < 500; i++) {
 		r = waitpid(gpid, &st, WNOHANG);
 		if (r == gpid)
 			break;
@@ -280,7 +281,7 @@ Test(run, timeout_after_outputs_closed)
 	cr_assert_eq(res.timed_out, 1);
 	cr_assert_eq(res.exited, 0);
 	cr_assert_eq(res.status, SIGTERM);
-	cr_assert(res.seconds < 3.0, "took %.2f s", res.seconds);
+	cr_assert(res.seconds < 5.0, "took %.2f s", res.seconds);
 	run_result_cleanup(&res);
 }
 
@@ -365,6 +366,10 @@ Test(run, no_fd_leak_into_child_or_parent)
 	ag_err err;
 	int before;
 
+	/* a careless library's descriptor without O_CLOEXEC */
+	int stray = open("/dev/null", O_RDONLY);
+
+	cr_assert(stray >= 0);
 	run_ok(argv, NULL, 0, 5000, &res); /* warm up lazily opened fds */
 	run_result_cleanup(&res);
 	before = count_fds();
@@ -379,6 +384,7 @@ Test(run, no_fd_leak_into_child_or_parent)
 	run_ok(argv_tmo, NULL, 0, 100, &res);
 	run_result_cleanup(&res);
 	cr_assert_eq(count_fds(), before);
+	close(stray);
 }
 
 Test(run, ignored_sigpipe_is_reset_in_child)
