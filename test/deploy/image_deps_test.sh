@@ -2,7 +2,8 @@
 # No Docker engine here, so the images are checked statically against the
 # binaries this build produced (this machine is Debian 12, the images' base):
 #   - each Dockerfile is multi-stage, its base pinned (dated tag or digest),
-#     its build stage builds the CMake target, OCI labels are set; the webhook
+#     its build stage builds the CMake target and installs the -dev package
+#     of every pkg-config module the product's CMake requires, OCI labels are set; the webhook
 #     runs as 65532, the agent image carries apparmor (apparmor_parser);
 #   - every DT_NEEDED library of the binary belongs (dpkg -S) to a package the
 #     runtime stage installs (or libc6);
@@ -129,6 +130,19 @@ def ldd(binary):
             fail(binary + ": unresolved library: " + l.strip())
     return libs
 
+def cmake_pkg_modules():
+    mods = set()
+    for dirpath, dirs, files in os.walk("."):
+        dirs[:] = [d for d in dirs if not (d.startswith(".") or d.startswith("build") or d in ("test", "bench"))]
+        if "CMakeLists.txt" in files:
+            text = open(os.path.join(dirpath, "CMakeLists.txt")).read()
+            for m in re.finditer(r"pkg_check_modules\(([^)]*)\)", text):
+                words = m.group(1).split()[1:]
+                mods.update(w for w in words if w not in ("REQUIRED", "QUIET", "IMPORTED_TARGET", "GLOBAL", "NO_CMAKE_PATH", "NO_CMAKE_ENVIRONMENT_PATH"))
+    if len(mods) < 5:
+        fail("found only %s pkg-config modules in CMakeLists.txt files" % sorted(mods))
+    return sorted(mods)
+
 IGNORED = re.compile(r"^lib(asan|ubsan|lsan|tsan)\.so")   # sanitizer builds only
 
 def check(name, dockerfile, binary, target, extra_checks):
@@ -143,6 +157,19 @@ def check(name, dockerfile, binary, target, extra_checks):
     build = " ".join(st[0][1])
     if "--target " + target not in build:
         fail(dockerfile + ": build stage does not build the CMake target " + target)
+    # The build stage installs every -dev package whose pkg-config module the
+    # product's CMake requires (test/ and bench/ are off in the image build).
+    bpkgs = set(apt_packages(st[0][1]))
+    for tool in ("build-essential", "cmake", "ninja-build", "pkg-config"):
+        if tool not in bpkgs:
+            fail("%s: build stage lacks %s" % (dockerfile, tool))
+    for mod in cmake_pkg_modules():
+        pcdir = subprocess.run(["pkg-config", "--variable=pcfiledir", mod], capture_output=True, text=True).stdout.strip()
+        if not pcdir:
+            fail("pkg-config module %s (required by CMake) not found on this machine" % mod)
+        p = owner(os.path.join(pcdir, mod + ".pc"))
+        if p not in bpkgs:
+            fail("%s: build stage lacks %s (pkg-config module %s required by CMake)" % (dockerfile, p, mod))
     runtime = st[-1][1]
     text = "\n".join(runtime)
     for lab in ("title", "description", "version", "revision", "source"):
