@@ -138,6 +138,14 @@ static const char *server_endpoint(const char *url, admission_op *op)
 	return NULL;
 }
 
+/* Did the core check the profiles ConfigMap (rules + apparmor_parser)? The
+ * core says so only in its one-line reason, so this matches those lines. */
+static bool server_was_profile_check(const admission_result *res)
+{
+	return strncmp(res->reason, "profiles ConfigMap accepted", 27) == 0 ||
+	       (strstr(res->reason, "ConfigMap ") && strstr(res->reason, " refused"));
+}
+
 static enum MHD_Result server_answer(server *s, server_req *rq, struct MHD_Connection *conn)
 {
 	admission_result res;
@@ -160,6 +168,9 @@ static enum MHD_Result server_answer(server *s, server_req *rq, struct MHD_Conne
 	else
 		log_kv(LOG_LVL_DEBUG, "review answered", "endpoint", ep, "verdict", res.verdict ? res.verdict : "",
 		       "reason", res.reason, (char *)NULL);
+	if (rq->sr_op == ADMISSION_VALIDATE && server_was_profile_check(&res))
+		metrics_add(s->s_metrics, SERVER_M_PROFILE_CHECKS,
+			    res.verdict && strcmp(res.verdict, "deny") == 0 ? "verdict=\"deny\"" : "verdict=\"allow\"", 1);
 	len = res.body.len;
 	body = buf_steal(&res.body);
 	buf_cleanup(&res.body);

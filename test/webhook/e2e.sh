@@ -279,6 +279,10 @@ curl -s "http://127.0.0.1:$WH_PROBE/metrics" >"$t/metrics"
 grep -q 'armorgate_webhook_requests_total{endpoint="mutate",verdict="patch"}' "$t/metrics" &&
   grep -q 'armorgate_webhook_requests_total{endpoint="validate",verdict="deny"}' "$t/metrics" ||
   wh_fail "request metrics: $(grep requests_total "$t/metrics")"
+grep -q '^armorgate_webhook_profile_checks_total{verdict="deny"} 1$' "$t/metrics" &&
+  grep -q '^armorgate_webhook_profile_checks_total{verdict="allow"} 1$' "$t/metrics" ||
+  wh_fail "profile check metrics: $(grep profile_checks "$t/metrics")"
+grep -q '^armorgate_webhook_node_watch_restarts_total [1-9]' "$t/metrics" || wh_fail "watch restarts not counted"
 
 # 11. Webhook stopped: covered namespaces fail closed, kube-system is unaffected.
 kill -TERM "$WH_PID"
