@@ -19,7 +19,10 @@ dur=${BENCH_DURATION:-10}
 conns=${BENCH_CONNECTIONS:-8}
 lgthreads=${BENCH_LOADGEN_THREADS:-1}
 whthreads=${BENCH_WEBHOOK_THREADS:-0}
-[ -x "$WEBHOOK" ] && [ -x "$LOADGEN" ] || { echo "build first: cmake --build $build" >&2; exit 2; }
+if ! [ -x "$WEBHOOK" ] || ! [ -x "$LOADGEN" ]; then
+  echo "build first: cmake --build $build" >&2
+  exit 2
+fi
 command -v nginx >/dev/null || { echo "nginx missing (apt-get install nginx)" >&2; exit 2; }
 
 t=$(mktemp -d)
@@ -27,7 +30,6 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  [ -f "$t/nginx.pid" ] && kill -QUIT "$(cat "$t/nginx.pid")" 2>/dev/null || true
   sleep 0.3
   rm -rf "$t"
 }
@@ -115,7 +117,7 @@ http {
   }
 }
 EOF
-nginx -p "$t/nginx" -c "$t/nginx.conf" -e "$t/nginx/error.log" 2>>"$t/nginx/error.log" &
+nginx -p "$t/nginx" -c "$t/nginx.conf" -e "$t/nginx/error.log" 2>"$t/nginx/stderr.log" &
 pids+=("$!")
 for _ in $(seq 50); do
   curl -sk -o /dev/null "https://127.0.0.1:$nport/" 2>/dev/null && break

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# A && B || wh_fail is the intended "check or fail" idiom; lib.sh reads WEBHOOK, WH_CA, WH_BODY.
+# shellcheck disable=SC2015,SC2034 source-path=SCRIPTDIR
 # End to end: armorgate-webhook registered (Mutating + Validating, caBundle
 # from a throwaway CA, failurePolicy Fail) with a real kube-apiserver of its
 # own (test/cluster/start in a temp dir, watch cache off so compaction gives

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Shared helpers of the webhook integration and e2e scripts. Sourced, not run.
 # Every process a test starts is recorded in wh_pids and killed by wh_cleanup
 # (install it with: trap wh_cleanup EXIT).
@@ -72,9 +73,9 @@ wh_post() {
 
 # wh_wait_for SECONDS CMD...: polls CMD every 0.2 s until it succeeds.
 wh_wait_for() {
-  local s=$1 i
+  local s=$1
   shift
-  for i in $(seq $((s * 5))); do
+  for _ in $(seq $((s * 5))); do
     "$@" && return 0
     sleep 0.2
   done

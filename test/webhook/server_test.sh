@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# A && B || wh_fail is the intended "check or fail" idiom; lib.sh reads WEBHOOK, WH_CA, WH_BODY.
+# shellcheck disable=SC2015,SC2034 source-path=SCRIPTDIR
 # Integration test of the armorgate-webhook server shell over real TLS, no
 # API server needed (the Node cache is seeded with --nodes-file): probe
 # endpoints, 404/405/413/415/400, a real review, TLS 1.1 refused, certificate
