@@ -53,6 +53,30 @@ kubectl -n "$ns" get daemonset armorgate-agent -o jsonpath='{.spec.template.spec
   td_fail "upgrade did not reach the DaemonSet"
 td_log "ok: self-signed certificate stable across helm upgrade, caBundle matches"
 
+# --- least-privilege RBAC, as the daemons use it ---
+agent_sa=("--as=system:serviceaccount:$ns:armorgate-agent" --as-group=system:serviceaccounts --as-group=system:authenticated)
+webhook_sa=("--as=system:serviceaccount:$ns:armorgate-webhook" --as-group=system:serviceaccounts --as-group=system:authenticated)
+rbac_ok() { "$@" >"$TD_TMP/o" 2>&1 || { cat "$TD_TMP/o" >&2; td_fail "RBAC refused: $*"; }; }
+rbac_no() { if "$@" >"$TD_TMP/o" 2>&1; then td_fail "RBAC allowed: $*"; fi; grep -q Forbidden "$TD_TMP/o" || { cat "$TD_TMP/o" >&2; td_fail "not an RBAC refusal: $*"; }; }
+# The agent lists/watches the profiles ConfigMap with a metadata.name field selector (resourceNames).
+rbac_ok kubectl -n "$ns" get configmaps --field-selector metadata.name=armorgate-profiles "${agent_sa[@]}"
+rbac_ok kubectl -n "$ns" get configmaps --field-selector metadata.name=armorgate-profiles --watch --request-timeout=1s "${agent_sa[@]}"
+rbac_no kubectl -n "$ns" get configmaps "${agent_sa[@]}"
+rbac_no kubectl -n "$ns" get configmap other "${agent_sa[@]}"
+rbac_no kubectl -n kube-system get configmaps --field-selector metadata.name=armorgate-profiles "${agent_sa[@]}"
+rbac_no kubectl -n "$ns" get secrets "${agent_sa[@]}"
+rbac_no kubectl get nodes "${agent_sa[@]}"
+kubectl auth can-i get nodes/x "${agent_sa[@]}" >/dev/null 2>&1 || td_fail "agent cannot get a node"
+kubectl auth can-i patch nodes "${agent_sa[@]}" >/dev/null 2>&1 || td_fail "agent cannot patch nodes"
+kubectl auth can-i create events -n default "${agent_sa[@]}" >/dev/null 2>&1 || td_fail "agent cannot create events"
+! kubectl auth can-i delete nodes "${agent_sa[@]}" >/dev/null 2>&1 || td_fail "agent can delete nodes"
+! kubectl auth can-i patch nodes --subresource=status "${agent_sa[@]}" >/dev/null 2>&1 || td_fail "agent can patch node status"
+rbac_ok kubectl get nodes "${webhook_sa[@]}"
+! kubectl auth can-i patch nodes "${webhook_sa[@]}" >/dev/null 2>&1 || td_fail "webhook can patch nodes"
+! kubectl auth can-i get configmaps -n "$ns" "${webhook_sa[@]}" >/dev/null 2>&1 || td_fail "webhook can read ConfigMaps"
+! kubectl auth can-i get secrets -n "$ns" "${webhook_sa[@]}" >/dev/null 2>&1 || td_fail "webhook can read Secrets"
+td_log "ok: RBAC (agent: its ConfigMap by name, get/patch nodes, events; webhook: list/watch nodes only)"
+
 # --- fail-closed registrations (no webhook pods run in this control plane) ---
 # The API server would resolve the Service name armorgate-webhook.armorgate-system.svc
 # through DNS, i.e. off this machine; tests talk to loopback only, so point

@@ -30,7 +30,19 @@ td_own_cluster() {
   TD_CLUSTER=$dir
   "$td_root/test/cluster/stop" "$dir" >/dev/null 2>&1 || true
   trap 'td_cleanup' EXIT
-  "$td_root/test/cluster/start" "$dir" >&2 || td_fail "could not start a control plane in $dir"
+  # A randomly picked port can collide with another process's outgoing
+  # connection (test/cluster/start then fails with "address already in use"):
+  # retry with fresh ports.
+  local try
+  for try in 1 2 3; do
+    if "$td_root/test/cluster/start" "$dir" >"$dir.start.log" 2>&1; then
+      cat "$dir.start.log" >&2
+      break
+    fi
+    td_log "control plane start attempt $try failed: $(grep -m1 -o 'address already in use\|not ready[^;]*\|[^:]*failed[^,]*' "$dir.start.log" || tail -n1 "$dir.start.log")"
+    "$td_root/test/cluster/stop" "$dir" >/dev/null 2>&1 || true
+    ((try < 3)) || { cat "$dir.start.log" >&2; td_fail "could not start a control plane in $dir"; }
+  done
   # shellcheck disable=SC1091
   . "$dir/env"
 }
