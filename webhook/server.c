@@ -32,6 +32,7 @@ struct server {
 	const admission_env *s_env;
 	metrics *s_metrics;
 	atomic_ulong s_in_flight;
+	atomic_bool s_closing; /* after quiesce: answers carry Connection: close */
 	int s_port;
 	bool s_quiesced;
 };
@@ -53,8 +54,8 @@ static double server_elapsed(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-static enum MHD_Result server_send(struct MHD_Connection *conn, unsigned int status, const char *ctype, char *body,
-				   size_t len, enum MHD_ResponseMemoryMode mode, const char *allow)
+static enum MHD_Result server_send(server *s, struct MHD_Connection *conn, unsigned int status, const char *ctype,
+				   char *body, size_t len, enum MHD_ResponseMemoryMode mode, const char *allow)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -68,6 +69,9 @@ static enum MHD_Result server_send(struct MHD_Connection *conn, unsigned int sta
 	(void)MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	if (allow)
 		(void)MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	/* Stopping: tell keep-alive clients (the API server) to reconnect elsewhere. */
+	if (atomic_load(&s->s_closing))
+		(void)MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -86,7 +90,7 @@ static enum MHD_Result server_reject(server *s, server_req *rq, struct MHD_Conne
 	snprintf(labels, sizeof(labels), "endpoint=\"%s\",verdict=\"rejected\"", endpoint);
 	metrics_add(s->s_metrics, SERVER_M_REQUESTS, labels, 1);
 	log_kv(LOG_LVL_DEBUG, "request rejected", "endpoint", endpoint, "reason", text, (char *)NULL);
-	return server_send(conn, status, "text/plain; charset=utf-8", (char *)(uintptr_t)text, strlen(text),
+	return server_send(s, conn, status, "text/plain; charset=utf-8", (char *)(uintptr_t)text, strlen(text),
 			   MHD_RESPMEM_PERSISTENT, allow);
 }
 
@@ -177,9 +181,9 @@ static enum MHD_Result server_answer(server *s, server_req *rq, struct MHD_Conne
 	snprintf(labels, sizeof(labels), "endpoint=\"%s\"", ep);
 	metrics_observe(s->s_metrics, SERVER_M_LATENCY, labels, server_elapsed(&rq->sr_start));
 	if (!body)
-		return server_send(conn, (unsigned int)res.http_status, "text/plain; charset=utf-8", (char *)(uintptr_t) "",
+		return server_send(s, conn, (unsigned int)res.http_status, "text/plain; charset=utf-8", (char *)(uintptr_t) "",
 				   0, MHD_RESPMEM_PERSISTENT, NULL);
-	return server_send(conn, (unsigned int)res.http_status,
+	return server_send(s, conn, (unsigned int)res.http_status,
 			   res.content_type ? res.content_type : "application/json", body, len, MHD_RESPMEM_MUST_FREE,
 			   NULL);
 }
@@ -365,6 +369,7 @@ server *server_start(const server_opts *opts, ag_err *err)
 	s->s_env = opts->env;
 	s->s_metrics = opts->metrics;
 	atomic_init(&s->s_in_flight, 0);
+	atomic_init(&s->s_closing, false);
 	if (any) {
 		s->s_daemon = server_start_daemon(s, base | MHD_USE_DUAL_STACK, opts->threads,
 						  (const struct sockaddr *)&ss);
@@ -408,6 +413,7 @@ void server_quiesce(server *s)
 	if (!s || s->s_quiesced)
 		return;
 	s->s_quiesced = true;
+	atomic_store(&s->s_closing, true);
 	fd = MHD_quiesce_daemon(s->s_daemon);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
@@ -416,11 +422,15 @@ void server_quiesce(server *s)
 bool server_drain(server *s, long timeout_ms)
 {
 	struct timespec t0;
+	int idle_ticks = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (atomic_load(&s->s_in_flight) > 0) {
+	/* Idle for 200 ms in a row: a kept-alive client that sent one more
+	 * review just before seeing Connection: close is answered too. */
+	while (idle_ticks < 20) {
 		if (server_elapsed(&t0) * 1000.0 >= (double)timeout_ms)
 			return false;
+		idle_ticks = atomic_load(&s->s_in_flight) > 0 ? 0 : idle_ticks + 1;
 		usleep(10 * 1000);
 	}
 	return true;

@@ -127,7 +127,7 @@ wh_ok "a mismatched pair is refused and the previous one kept"
 # SIGTERM while a review is in flight: the slow upload (~3 s) still gets its answer; exit 0.
 pad=$(head -c 60000 /dev/zero | tr '\0' a)
 review uid-slow custom.web "$pad" >"$t/slow.json"
-curl -sS --cacert "$WH_CA" --max-time 30 --limit-rate 20K -o "$t/slowbody" -w '%{http_code}' \
+curl -sS --cacert "$WH_CA" --max-time 30 --limit-rate 20K -o "$t/slowbody" -D "$t/slowhdr" -w '%{http_code}' \
   -H 'Content-Type: application/json' --data-binary "@$t/slow.json" "https://127.0.0.1:$WH_PORT/validate" \
   >"$t/slowcode" 2>"$t/slowerr" &
 cpid=$!
@@ -143,11 +143,12 @@ fi
 wait "$cpid" || wh_fail "in-flight client failed: $(cat "$t/slowerr")"
 [ "$(cat "$t/slowcode")" = 200 ] || wh_fail "in-flight review answered 200, got $(cat "$t/slowcode")"
 grep -q '"uid":"uid-slow"' "$t/slowbody" || wh_fail "in-flight review body"
+grep -qi '^connection: close' "$t/slowhdr" || wh_fail "answer during shutdown without Connection: close"
 rc=0
 wait "$WH_PID" || rc=$?
 [ "$rc" = 0 ] || wh_fail "exit status after SIGTERM: $rc"
 wh_pids=()
-wh_ok "SIGTERM: stops accepting, finishes the in-flight review, exits 0"
+wh_ok "SIGTERM: stops accepting, finishes the in-flight review (Connection: close), exits 0"
 
 # Startup errors: one clear line, non-zero exit.
 rc=0
