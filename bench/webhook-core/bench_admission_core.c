@@ -1,7 +1,7 @@
 /* bench_admission_core: how many AdmissionReviews per second the pure core
  * answers on one thread (and on N threads sharing one nodeset), for a
  * realistic 3-container pod, with 5,000 Nodes in the nodeset.
- * Usage: bench_admission_core [seconds-per-case (default 2)] [threads (default 1)] */
+ * Usage: bench_admission_core [seconds-per-case (default 2)] [threads (default 1)] [only case N] */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +113,7 @@ int main(int argc, char **argv)
 {
 	double secs = argc > 1 ? strtod(argv[1], NULL) : 2.0;
 	long nthreads = argc > 2 ? strtol(argv[2], NULL, 10) : 1;
+	long only = argc > 3 ? strtol(argv[3], NULL, 10) : -1;
 	nodeset *ns = nodeset_new();
 	cJSON *items = cJSON_CreateArray();
 	admission_env env;
@@ -171,6 +172,8 @@ int main(int argc, char **argv)
 		double t0;
 		double el;
 
+		if (only >= 0 && (size_t)only != c)
+			continue;
 		admission_handle(cases[c].op, cases[c].body, cases[c].len, &env, &r);
 		if (strcmp(r.verdict, cases[c].verdict) != 0) {
 			fprintf(stderr, "case %s: verdict %s, expected %s: %s\n", cases[c].name, r.verdict, cases[c].verdict,

@@ -133,14 +133,15 @@ static bool adm_depth_ok(const char *s, size_t n, int max, bool *has_nul)
 	return true;
 }
 
-/* Appends s as the inside of a JSON string. */
-static int json_esc(buf *b, const char *s)
+/* Appends the n bytes at s as the inside of a JSON string. */
+static int json_escn(buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	const char *run = s;
+	const char *end = s + n;
 	int rc = 0;
 
-	for (; *s; s++) {
+	for (; s < end; s++) {
 		unsigned char c = (unsigned char)*s;
 		char e[7];
 
@@ -165,21 +166,25 @@ static int json_esc(buf *b, const char *s)
 	return rc ? -1 : 0;
 }
 
+static int json_esc(buf *b, const char *s)
+{
+	return json_escn(b, s, strlen(s));
+}
+
 /* Appends s as one RFC 6901 reference token inside a JSON string:
  * '~' -> "~0", '/' -> "~1", then JSON escaping. */
 static int ptr_tok(buf *b, const char *s)
 {
 	int rc = 0;
-	char one[2] = { 0, 0 };
 
-	for (; *s; s++) {
-		if (*s == '~') {
-			rc |= buf_append(b, "~0", 2);
-		} else if (*s == '/') {
-			rc |= buf_append(b, "~1", 2);
-		} else {
-			one[0] = *s;
-			rc |= json_esc(b, one);
+	while (*s) {
+		size_t run = strcspn(s, "~/");
+
+		rc |= json_escn(b, s, run);
+		s += run;
+		if (*s) {
+			rc |= buf_append(b, *s == '~' ? "~0" : "~1", 2);
+			s++;
 		}
 	}
 	return rc ? -1 : 0;
@@ -189,28 +194,32 @@ static int base64_append(buf *b, const char *in, size_t n)
 {
 	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	const unsigned char *p = (const unsigned char *)in;
-	char q[4];
+	char out[1024];
+	size_t o = 0;
 	int rc = 0;
 	size_t i;
 
 	for (i = 0; i + 3 <= n; i += 3) {
 		unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
 
-		q[0] = tbl[v >> 18];
-		q[1] = tbl[(v >> 12) & 63];
-		q[2] = tbl[(v >> 6) & 63];
-		q[3] = tbl[v & 63];
-		rc |= buf_append(b, q, 4);
+		out[o++] = tbl[v >> 18];
+		out[o++] = tbl[(v >> 12) & 63];
+		out[o++] = tbl[(v >> 6) & 63];
+		out[o++] = tbl[v & 63];
+		if (o == sizeof(out)) {
+			rc |= buf_append(b, out, o);
+			o = 0;
+		}
 	}
 	if (i < n) {
 		unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0u);
 
-		q[0] = tbl[v >> 18];
-		q[1] = tbl[(v >> 12) & 63];
-		q[2] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
-		q[3] = '=';
-		rc |= buf_append(b, q, 4);
+		out[o++] = tbl[v >> 18];
+		out[o++] = tbl[(v >> 12) & 63];
+		out[o++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+		out[o++] = '=';
 	}
+	rc |= buf_append(b, out, o);
 	return rc ? -1 : 0;
 }
 
