@@ -88,6 +88,14 @@ static void jsonarena_init(void)
 	jsonarena_ok = true;
 }
 
+/* Install the hooks at program load, while the process has one thread, so no
+ * thread already inside cJSON sees them change. */
+__attribute__((constructor)) static void jsonarena_ctor(void)
+{
+	if (!JSONARENA_OFF)
+		pthread_once(&jsonarena_once, jsonarena_init);
+}
+
 bool jsonarena_enter(void)
 {
 	jsonarena *a;

@@ -2,9 +2,10 @@
  * review, so parsing a Pod costs a pointer bump per node instead of a
  * malloc/free pair (about 40% of a review's CPU time otherwise).
  *
- * The one process-wide effect of webhook_core, documented here: the first
- * jsonarena_enter() installs cJSON hooks (cJSON_InitHooks) for the whole
- * process. Threads outside an arena section, and allocations that do not fit
+ * The one process-wide effect of webhook_core, documented here: a
+ * constructor (run at program load, before any thread exists) installs cJSON
+ * hooks (cJSON_InitHooks) for the whole process of any program that links
+ * this file. Threads outside an arena section, and allocations that do not fit
  * the arena, go to plain malloc/free as before; the free hook recognises
  * arena pointers of the calling thread and ignores them. A tree built inside
  * a section must not outlive the section or leave its thread.
