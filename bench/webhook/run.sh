@@ -129,10 +129,13 @@ echo "nginx $(nginx -v 2>&1 | cut -d/ -f2): fixed ${csize}-byte body (webhook av
 ceil=$(lg "$nport" "${reqs[@]}")
 echo "  nginx peak (closed loop):        $ceil"
 ceil_rps=$(field rps "$ceil")
+cease=$(lg "$nport" --rate "$half" "${reqs[@]}")
+echo "  nginx at $half/s (open loop):    $cease"
 
 p99_half=$(field p99_ms "$halfrun")
 echo
 echo "RESULT reviews_per_s=$peak_rps p50_ms=$(field p50_ms "$peak") p99_ms=$(field p99_ms "$peak")" \
-  "p99_ms_at_half_rate=$p99_half peak_rss_kb=$rss ceiling_rps=$ceil_rps" \
-  "ratio=$(awk "BEGIN { printf \"%.2f\", $peak_rps / $ceil_rps }")"
+  "p99_ms_at_half_rate=$p99_half (from send: $(field sent_p99_ms "$halfrun")) peak_rss_kb=$rss ceiling_rps=$ceil_rps" \
+  "ratio=$(awk "BEGIN { printf \"%.2f\", $peak_rps / $ceil_rps }")" \
+  "nginx_p99_ms_at_same_half_rate=$(field p99_ms "$cease")" "loadavg=$(cut -d' ' -f1 /proc/loadavg)"
 echo "targets (2 cores): >= 20000 reviews/s, ratio >= 0.8, p99 at half rate < 2 ms, RSS < 20480 kB"
