@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 td_tmp
 cd "$td_root"
-scripts=(certs/make-certs.sh deploy/install.sh kind/e2e.sh test/helm/bootstrap test/deploy/*.sh test/deploy/lib.sh)
+scripts=(certs/make-certs.sh deploy/install.sh kind/e2e.sh test/helm/bootstrap test/deploy/sync-seed-profile test/deploy/*.sh test/deploy/lib.sh)
 for s in "${scripts[@]}"; do bash -n "$s" || td_fail "$s: syntax"; done
 if command -v shellcheck >/dev/null; then
   shellcheck -x -S warning "${scripts[@]}" || td_fail "shellcheck"

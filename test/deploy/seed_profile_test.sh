@@ -10,8 +10,8 @@ cd "$td_root"
 canon=test/data/profiles/custom.deny-write-outside-home
 [ -f "$canon" ] || td_skip "$canon does not exist yet"
 cmp "$canon" charts/armorgate/files/custom.deny-write-outside-home ||
-  td_fail "charts/armorgate/files/custom.deny-write-outside-home differs from $canon"
-python3 - "$canon" deploy/02-profiles-configmap.yaml <<'PY' || td_fail "deploy/02-profiles-configmap.yaml's seed differs from $canon"
+  td_fail "charts/armorgate/files/custom.deny-write-outside-home differs from $canon (run test/deploy/sync-seed-profile)"
+python3 - "$canon" deploy/02-profiles-configmap.yaml <<'PY' || td_fail "deploy/02-profiles-configmap.yaml's seed differs from $canon (run test/deploy/sync-seed-profile)"
 import sys, yaml
 canon = open(sys.argv[1]).read()
 cm = yaml.safe_load(open(sys.argv[2]))
