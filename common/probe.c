@@ -163,6 +163,7 @@ static int probe_resolve(const char *listen, struct sockaddr_storage *ss, sockle
 	if (gai != 0 || !res)
 		return err_set(err, EINVAL, "listen address \"%s\": %s", host, gai_strerror(gai));
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	ss->ss_family = (sa_family_t)res->ai_family;
 	*sslen = res->ai_addrlen;
 	if (ss->ss_family == AF_INET)
 		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)pv);
@@ -205,6 +206,7 @@ probe_server *probe_server_start(const char *listen, metrics *m, probe_ready_fn 
 	unsigned int base = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
 	const union MHD_DaemonInfo *info;
 
+	memset(&ss, 0, sizeof(ss));
 	if (probe_resolve(listen, &ss, &sslen, &any, &port, err) != 0)
 		return NULL;
 	p = calloc(1, sizeof(*p));

@@ -324,6 +324,7 @@ static int server_resolve(const char *listen, struct sockaddr_storage *ss, bool 
 	if (gai != 0 || !res)
 		return err_set(err, EINVAL, "--listen \"%s\": %s", host, gai_strerror(gai));
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	ss->ss_family = (sa_family_t)res->ai_family;
 	freeaddrinfo(res);
 	if (ss->ss_family == AF_INET)
 		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)pv);
@@ -359,6 +360,7 @@ server *server_start(const server_opts *opts, ag_err *err)
 
 	if (!opts->env)
 		return err_set(err, EINVAL, "server: no admission environment"), NULL;
+	memset(&ss, 0, sizeof(ss));
 	if (server_resolve(opts->listen, &ss, &any, &port, err) != 0)
 		return NULL;
 	s = calloc(1, sizeof(*s));
