@@ -10,7 +10,8 @@
 #     change node A's keys but not node B's; an unbound token of the same
 #     account cannot change any;
 #   - the break-glass group can;
-#   - self-signed certificates stay the same across helm upgrade, and caBundle matches;
+#   - self-signed certificates stay the same across helm upgrade, and caBundle
+#     matches; deleting the Secret and upgrading rotates them (documented);
 #   - fail-closed: with no webhook running, pods in covered namespaces and the
 #     profiles ConfigMap are refused, other ConfigMaps and excluded namespaces are not.
 # Own control plane: it installs cluster-wide fail-closed webhooks.
@@ -52,6 +53,16 @@ openssl x509 -in "$TD_TMP/tls.pem" -noout -ext subjectAltName | grep -q 'DNS:arm
 kubectl -n "$ns" get daemonset armorgate-agent -o jsonpath='{.spec.template.spec.containers[0].args}' | grep -q -- '--poll-interval=60' ||
   td_fail "upgrade did not reach the DaemonSet"
 td_log "ok: self-signed certificate stable across helm upgrade, caBundle matches"
+# Documented rotation: delete the Secret, helm upgrade -> a new CA + cert, caBundle follows.
+kubectl -n "$ns" delete secret armorgate-webhook-tls >/dev/null
+"$HELM" upgrade armorgate charts/armorgate --namespace "$ns" --set profiles.create=false \
+  --set app.pollInterval=60 >"$TD_TMP/upgrade2.out" 2>&1 ||
+  { cat "$TD_TMP/upgrade2.out" >&2; td_fail "helm upgrade (rotation) failed"; }
+ca2=$(secret_ca)
+[ -n "$ca2" ] && [ "$ca2" != "$ca1" ] || td_fail "rotation: no new CA after deleting the Secret and upgrading"
+[ "$(bundles | sort -u)" = "$ca2" ] || td_fail "rotation: caBundles do not follow the new CA"
+ca1=$ca2
+td_log "ok: rotation by deleting the Secret + helm upgrade (new CA, caBundle follows)"
 
 # --- least-privilege RBAC, as the daemons use it ---
 agent_sa=("--as=system:serviceaccount:$ns:armorgate-agent" --as-group=system:serviceaccounts --as-group=system:authenticated)
