@@ -88,6 +88,7 @@ static uint64_t lg_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+__attribute__((noreturn)) static void lg_die(const char *what);
 static void lg_die(const char *what)
 {
 	fprintf(stderr, "loadgen: %s: %s\n", what, errno ? strerror(errno) : "failed");
@@ -375,6 +376,7 @@ static double lg_pct(const uint64_t *hist, uint64_t total, double p)
 	return (double)LG_HIST_US / 1000.0;
 }
 
+__attribute__((noreturn)) static void lg_usage(void);
 static void lg_usage(void)
 {
 	fprintf(stderr, "usage: loadgen --port N [--host IPv4] [--connections N] [--threads N] [--duration S]\n"
@@ -447,6 +449,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < lg_nconn; i++) {
 		lg_thread *t = &ts[i % (size_t)lg_nthreads];
 
+		if (!t->conns)
+			lg_die("no connection table");
 		lg_connect(&t->conns[t->nconn++]);
 	}
 	lg_t_start = lg_now();
@@ -467,8 +471,16 @@ int main(int argc, char **argv)
 			max_ns = ts[i].max_ns;
 	}
 	secs = lg_duration;
+	for (int i = 0; i < lg_nthreads; i++) {
+		free(ts[i].hist);
+		free(ts[i].hist_sent);
+		free(ts[i].conns); /* connections end with the process */
+	}
+	free(ts);
 	if (done == 0) {
 		printf("requests=0 errors=%llu\n", (unsigned long long)errors);
+		free(hist);
+		free(hist_sent);
 		return 1;
 	}
 	/* p*_ms count from the scheduled time (open loop) or the send (closed
@@ -479,5 +491,7 @@ int main(int argc, char **argv)
 	       (unsigned long long)done, (double)done / secs, lg_pct(hist, done, 0.50), lg_pct(hist, done, 0.90),
 	       lg_pct(hist, done, 0.99), (double)max_ns / 1e6, lg_pct(hist_sent, done, 0.50),
 	       lg_pct(hist_sent, done, 0.99), (unsigned long long)non200, (unsigned long long)errors);
+	free(hist);
+	free(hist_sent);
 	return errors ? 1 : 0;
 }
