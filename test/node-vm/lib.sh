@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers of the test/node-vm scripts (sourced).
 VM_CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/armorgate/node-vm
 mkdir -p "$VM_CACHE"
