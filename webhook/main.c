@@ -95,6 +95,7 @@ static int main_define_metrics(metrics *m)
 			   sizeof(lat) / sizeof(lat[0])) ||
 	    metrics_define(m, SERVER_M_REJECTED, METRICS_COUNTER,
 			   "Requests refused before admission (404, 405, 413, 415) by status code.", NULL, 0) ||
+	    metrics_define(m, SERVER_M_IN_FLIGHT, METRICS_GAUGE, "Requests being received or answered.", NULL, 0) ||
 	    metrics_define(m, SERVER_M_PROFILE_CHECKS, METRICS_COUNTER,
 			   "Profiles ConfigMap validations (each runs the profile rules and apparmor_parser) by verdict.",
 			   NULL, 0) ||
@@ -110,6 +111,7 @@ static int main_define_metrics(metrics *m)
 	    metrics_define(m, "armorgate_webhook_cert_reloads_total", METRICS_COUNTER,
 			   "Serving certificate reloads by result (ok, error: the previous pair stays in use).", NULL, 0))
 		return -1;
+	metrics_set(m, SERVER_M_IN_FLIGHT, "", 0);
 	metrics_add(m, "armorgate_webhook_cert_reloads_total", "result=\"ok\"", 0);
 	metrics_add(m, "armorgate_webhook_cert_reloads_total", "result=\"error\"", 0);
 	return 0;

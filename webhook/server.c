@@ -207,6 +207,7 @@ static enum MHD_Result server_handler(void *cls, struct MHD_Connection *conn, co
 		buf_init(&rq->sr_body, SERVER_BODY_MAX);
 		*con_cls = rq;
 		atomic_fetch_add(&s->s_in_flight, 1);
+		metrics_add(s->s_metrics, SERVER_M_IN_FLIGHT, "", 1);
 		ep = server_endpoint(url, &op);
 		rq->sr_op = op;
 		if (!ep)
@@ -262,6 +263,7 @@ static void server_completed(void *cls, struct MHD_Connection *conn, void **con_
 	free(rq);
 	*con_cls = NULL;
 	atomic_fetch_sub(&s->s_in_flight, 1);
+	metrics_add(s->s_metrics, SERVER_M_IN_FLIGHT, "", -1);
 }
 
 static void server_mhd_log(void *cls, const char *fmt, va_list ap)

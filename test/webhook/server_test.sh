@@ -132,7 +132,8 @@ curl -sS --cacert "$WH_CA" --max-time 30 --limit-rate 20K -o "$t/slowbody" -D "$
   >"$t/slowcode" 2>"$t/slowerr" &
 cpid=$!
 wh_pids+=("$cpid")
-sleep 1
+in_flight() { curl -s "http://127.0.0.1:$WH_PROBE/metrics" | grep -q '^armorgate_webhook_requests_in_flight 1$'; }
+wh_wait_for 10 in_flight || wh_fail "slow review never in flight"
 kill -TERM "$WH_PID"
 stopping() { grep -q '"msg":"stopping' "$t/log"; }
 wh_wait_for 5 stopping || wh_fail "no stop log line"
