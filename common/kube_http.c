@@ -48,6 +48,7 @@ kube_client *kube_client_new(const kube_config *cfg, ag_err *err)
 	}
 	snprintf(c->ua, sizeof(c->ua), "armorgate/%s", ARMORGATE_VERSION);
 	pthread_mutex_init(&c->tok_lock, NULL);
+	pthread_mutex_init(&c->pool_lock, NULL);
 	return c;
 }
 
@@ -55,9 +56,12 @@ void kube_client_free(kube_client *c)
 {
 	if (!c)
 		return;
+	for (size_t i = 0; i < c->npool; i++)
+		curl_easy_cleanup(c->pool[i]);
 	kube_config_cleanup(&c->cfg);
 	kube_secret_free(c->tok);
 	pthread_mutex_destroy(&c->tok_lock);
+	pthread_mutex_destroy(&c->pool_lock);
 	free(c);
 }
 
@@ -192,6 +196,37 @@ static int kube_auth_header(kube_client *c, buf *out, ag_err *err)
 		rc = err_set(err, E2BIG, "token too long");
 	pthread_mutex_unlock(&c->tok_lock);
 	return rc;
+}
+
+/* ---- handle pool ---- */
+
+static CURL *kube_handle_get(kube_client *c)
+{
+	CURL *h = NULL;
+
+	pthread_mutex_lock(&c->pool_lock);
+	if (c->npool > 0)
+		h = c->pool[--c->npool];
+	pthread_mutex_unlock(&c->pool_lock);
+	if (h) {
+		curl_easy_reset(h); /* options gone; connections and TLS sessions kept */
+		return h;
+	}
+	return curl_easy_init();
+}
+
+static void kube_handle_put(kube_client *c, CURL *h, bool reusable)
+{
+	if (reusable) {
+		pthread_mutex_lock(&c->pool_lock);
+		if (c->npool < KUBE_IDLE_HANDLES) {
+			c->pool[c->npool++] = h;
+			h = NULL;
+		}
+		pthread_mutex_unlock(&c->pool_lock);
+	}
+	if (h)
+		curl_easy_cleanup(h);
 }
 
 /* ---- the request ---- */
@@ -422,7 +457,7 @@ int kube_http_perform(kube_client *c, const kube_req *r, bool *aborted, ag_err *
 	}
 	if (kube_auth_header(c, &auth, err) < 0)
 		goto out;
-	h = curl_easy_init();
+	h = kube_handle_get(c);
 	if (!h) {
 		err_set(err, ENOMEM, "curl_easy_init failed");
 		goto out;
@@ -553,7 +588,7 @@ out:
 	if (aborted)
 		*aborted = x.aborted;
 	if (h)
-		curl_easy_cleanup(h);
+		kube_handle_put(c, h, !x.aborted);
 	/* curl copied the Authorization header into the list: wipe it too. */
 	for (struct curl_slist *l = hdrs; l; l = l->next)
 		explicit_bzero(l->data, strlen(l->data));

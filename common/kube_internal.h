@@ -19,6 +19,7 @@ enum {
 	KUBE_ERROR_BODY_MAX = 64u << 10, /* body kept from a non-2xx response for its message */
 	KUBE_PATH_MAX = 8u << 10,       /* API path + query we build */
 	KUBE_UA_MAX = 128,
+	KUBE_IDLE_HANDLES = 4,          /* idle curl handles kept for connection reuse */
 };
 
 struct kube_client {
@@ -34,6 +35,12 @@ struct kube_client {
 	ino_t tok_ino;
 	struct timespec tok_mtime;
 	off_t tok_size;
+
+	/* Idle curl easy handles (each keeps its live connections and TLS
+	 * sessions): a call borrows one, so each handle has one user at a time. */
+	pthread_mutex_t pool_lock;
+	void *pool[KUBE_IDLE_HANDLES];
+	size_t npool;
 };
 
 /* One request. write_fn, when set, receives the 2xx body as it streams in

@@ -237,9 +237,16 @@ static char *own_cluster(const char *tag, const char *const env[])
 	char *dir = kt_tempdir(tag);
 	char kc[4200];
 
-	if (kt_cluster("start", dir, env) != 0) {
+	/* test/cluster/start picks free ports, which can race with other
+	 * sockets on a busy machine (seen: etcd "address already in use"):
+	 * a failed start is retried on fresh ports. */
+	for (int attempt = 1;; attempt++) {
+		if (kt_cluster("start", dir, env) == 0)
+			break;
 		kt_cluster("stop", dir, NULL);
-		cr_assert_fail("test/cluster/start %s failed", dir);
+		if (attempt == 3)
+			cr_assert_fail("test/cluster/start %s failed 3 times", dir);
+		kt_sleep_ms(500);
 	}
 	snprintf(kc, sizeof(kc), "%s/kubeconfig", dir);
 	setenv("ARMORGATE_TEST_KUBECONFIG", kc, 1);
