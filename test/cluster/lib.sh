@@ -56,14 +56,17 @@ cl_used_ports() {
   done
 }
 
-# cl_free_ports N: N distinct TCP ports nobody listens on, from 20000-59999.
-# A race with another process binding the same port is possible but
-# unlikely; the daemons then fail loudly and start reports it.
+# cl_free_ports N: N distinct TCP ports nobody uses, from below the kernel's
+# ephemeral range (ip_local_port_range), so an outgoing connection can never
+# hold the port we pick. A race with another test picking the same port is
+# possible but unlikely; the daemons then fail loudly and start reports it.
 cl_free_ports() {
-  local n=$1 used p picked=" "
+  local n=$1 used p picked=" " lo=10000 hi eph
+  read -r eph _ </proc/sys/net/ipv4/ip_local_port_range
+  hi=$((eph > lo + 1000 ? eph : 32768))
   used=" $(cl_used_ports | tr '\n' ' ') "
   while ((n > 0)); do
-    p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+    p=$((lo + (RANDOM * 32768 + RANDOM) % (hi - lo)))
     [[ "$used" == *" $p "* || "$picked" == *" $p "* ]] && continue
     picked+="$p "
     echo "$p"
