@@ -1,0 +1,292 @@
+#!/usr/bin/env -S python3 -u
+"""armorgate-agent benchmark (a program, not a test; prints a report).
+
+Measures, on this machine (no AppArmor in the kernel):
+  1. ConfigMap change -> Node label visible, p50/p99 over N changes, API
+     source. The "kernel" is the fake securityfs of test/agent (a MOCK of
+     the kernel side: compilation is the real apparmor_parser, only the
+     kernel list is faked), so the figure covers watch -> validate ->
+     compile -> "load" -> confirm -> publish; the real-kernel figure needs
+     the node VM. Also split: change -> kernel confirm, confirm -> label.
+  2. apparmor_parser compile time for one profile (-Q -K), median.
+  3. 200 profiles first load: one batched parser run vs one run per
+     profile (compile-only -Q -K here: no kernel), and the ratio.
+  4. The agent's own first load of 200 profiles (fake roots), with and
+     without --compile-check.
+  5. Idle CPU of the agent over 60 s (/proc/PID/stat utime+stime) and its
+     peak RSS (VmHWM).
+Usage: bench_agent.py AGENT_BINARY [--changes N] [--idle SECONDS]
+Starts and stops its own cluster (test/cluster/start) in a temp dir.
+"""
+import argparse, base64, resource, json, os, shutil, signal, socket, ssl, statistics, subprocess, sys, tempfile, threading, time
+import urllib.request
+
+import yaml
+
+SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+PARSER = shutil.which("apparmor_parser") or "/usr/sbin/apparmor_parser"
+
+
+def profile(name, extra="network,"):
+    return ("#include <tunables/global>\nprofile %s flags=(attach_disconnected) {\n"
+            "  #include <abstractions/base>\n  file,\n  %s\n  deny /etc/shadow r,\n}\n" % (name, extra))
+
+
+class Api:
+    """Tiny client for the loopback apiserver (client-cert kubeconfig)."""
+
+    def __init__(self, kubeconfig, tmp):
+        kc = yaml.safe_load(open(kubeconfig))
+        cl = kc["clusters"][0]["cluster"]
+        us = kc["users"][0]["user"]
+        self.server = cl["server"]
+        ca, crt, key = (os.path.join(tmp, n) for n in ("ca.pem", "crt.pem", "key.pem"))
+        for path, field in ((ca, cl["certificate-authority-data"]), (crt, us["client-certificate-data"]),
+                            (key, us["client-key-data"])):
+            with open(path, "wb") as f:
+                f.write(base64.b64decode(field))
+        self.ctx = ssl.create_default_context(cafile=ca)
+        self.ctx.load_cert_chain(crt, key)
+
+    def req(self, method, path, body=None, ctype="application/json"):
+        data = json.dumps(body).encode() if body is not None else None
+        r = urllib.request.Request(self.server + path, data=data, method=method,
+                                   headers={"Content-Type": ctype} if data else {})
+        with urllib.request.urlopen(r, context=self.ctx, timeout=30) as resp:
+            return json.loads(resp.read() or b"{}")
+
+    def watch_node(self, name, on_labels, stop):
+        rv = self.req("GET", "/api/v1/nodes/%s" % name)["metadata"]["resourceVersion"]
+        r = urllib.request.Request(self.server + "/api/v1/nodes?watch=1&fieldSelector=metadata.name%%3D%s"
+                                   "&resourceVersion=%s" % (name, rv))
+        with urllib.request.urlopen(r, context=self.ctx, timeout=600) as resp:
+            for line in resp:
+                if stop.is_set():
+                    return
+                ev = json.loads(line)
+                on_labels(time.time(), ev["object"]["metadata"].get("labels", {}))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def fake_root(tmp):
+    for d in ("sys/module/apparmor/parameters", "securityfs/apparmor", "proc/1/attr", "bin", "host"):
+        os.makedirs(os.path.join(tmp, d), exist_ok=True)
+    open(os.path.join(tmp, "sys/module/apparmor/parameters/enabled"), "w").write("Y\n")
+    open(os.path.join(tmp, "securityfs/apparmor/profiles"), "w").write("")
+    open(os.path.join(tmp, "proc/1/attr/current"), "w").write("unconfined\n")
+    shutil.copy(os.path.join(SRC, "test/agent/fake-apparmor-parser"), os.path.join(tmp, "bin/apparmor_parser"))
+    return tmp
+
+
+def start_agent(agent, kubeconfig, node, root, extra, log):
+    port = free_port()
+    args = [agent, "--node-name", node, "--kubeconfig", kubeconfig, "--host-profiles-dir", root + "/host",
+            "--parser-path", root + "/bin/apparmor_parser", "--sysfs-root", root + "/sys",
+            "--securityfs-root", root + "/securityfs", "--proc-root", root + "/proc",
+            "--probe-listen", "127.0.0.1:%d" % port] + extra
+    p = subprocess.Popen(args, stderr=open(log, "w"))
+    return p, port
+
+
+def wait_ready(port, timeout=120, proc=None):
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            if urllib.request.urlopen("http://127.0.0.1:%d/readyz" % port, timeout=2).status == 200:
+                return True
+        except Exception:
+            pass
+        time.sleep(0.05)
+    return False
+
+
+def stop(p):
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
+def pct(v, q):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(round(q * (len(v) - 1))))]
+
+
+def bench_label_latency(api, agent, kubeconfig, tmp, n):
+    node = "bench-latency"
+    root = fake_root(os.path.join(tmp, "lat"))
+    api.req("POST", "/api/v1/nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}})
+    api.req("POST", "/api/v1/namespaces/armorgate-system/configmaps",
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "bench"},
+             "data": {"custom.base": profile("custom.base")}})
+    p, port = start_agent(agent, kubeconfig, node, root, ["--configmap", "armorgate-system/bench"],
+                          os.path.join(tmp, "lat.log"))
+    seen, stop_ev = {}, threading.Event()
+
+    def on_labels(t, labels):
+        for k, v in labels.items():
+            if k.startswith("profiles.armorgate.io/") and v == "loaded" and k not in seen:
+                seen[k] = t
+    try:
+        if not wait_ready(port, 120, p):
+            raise SystemExit("agent not ready; see %s" % os.path.join(tmp, "lat.log"))
+        th = threading.Thread(target=api.watch_node, args=(node, on_labels, stop_ev), daemon=True)
+        th.start()
+        time.sleep(1)
+        total, to_confirm, confirm_to_label = [], [], []
+        loadlog = os.path.join(root, "load-times")
+        for i in range(n):
+            name = "custom.lat%d" % i
+            key = "profiles.armorgate.io/" + name
+            before = len(open(loadlog).read().split()) if os.path.exists(loadlog) else 0
+            t0 = time.time()
+            api.req("PATCH", "/api/v1/namespaces/armorgate-system/configmaps/bench",
+                    {"data": {name: profile(name)}}, "application/merge-patch+json")
+            end = t0 + 30
+            while key not in seen and time.time() < end:
+                time.sleep(0.002)
+            if key not in seen:
+                raise SystemExit("label %s never appeared" % key)
+            loads = open(loadlog).read().split()
+            tc = float(loads[before]) if len(loads) > before else float("nan")
+            total.append(seen[key] - t0)
+            to_confirm.append(tc - t0)
+            confirm_to_label.append(seen[key] - tc)
+            time.sleep(0.3)
+        stop_ev.set()
+        return total, to_confirm, confirm_to_label
+    finally:
+        stop(p)
+
+
+def child_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def bench_parser(tmp, count=200, small=False):
+    d = os.path.join(tmp, "p200small" if small else "p200")
+    os.makedirs(d, exist_ok=True)
+    files = []
+    for i in range(count):
+        f = os.path.join(d, "custom.p%d" % i)
+        text = ("profile custom.p%d {\n  /usr/bin/** rix,\n  /tmp/** rw,\n}\n" % i) if small else profile("custom.p%d" % i)
+        open(f, "w").write(text)
+        files.append(f)
+    one = []
+    for _ in range(9):
+        t = time.time()
+        subprocess.run([PARSER, "-Q", "-K", "-q", files[0]], check=True, stderr=subprocess.DEVNULL)
+        one.append(time.time() - t)
+    t, c = time.time(), child_cpu()
+    subprocess.run([PARSER, "-Q", "-K", "-q"] + files, check=True, stderr=subprocess.DEVNULL)
+    batched, batched_cpu = time.time() - t, child_cpu() - c
+    t, c = time.time(), child_cpu()
+    for f in files:
+        subprocess.run([PARSER, "-Q", "-K", "-q", f], check=True, stderr=subprocess.DEVNULL)
+    single, single_cpu = time.time() - t, child_cpu() - c
+    return statistics.median(one), batched, single, batched_cpu, single_cpu
+
+
+def bench_first_load(api, agent, kubeconfig, tmp, compile_check, count=200):
+    node = "bench-first-%s" % ("cc" if compile_check else "nocc")
+    root = fake_root(os.path.join(tmp, node))
+    cm = "bench-" + node
+    api.req("POST", "/api/v1/nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}})
+    api.req("POST", "/api/v1/namespaces/armorgate-system/configmaps",
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": cm},
+             "data": {"custom.p%d" % i: profile("custom.p%d" % i) for i in range(count)}})
+    t0 = time.time()
+    p, port = start_agent(agent, kubeconfig, node, root,
+                          ["--configmap", "armorgate-system/" + cm, "--compile-check=" + ("true" if compile_check else "false"),
+                           "--parser-timeout", "600"], os.path.join(tmp, node + ".log"))
+    try:
+        ok = wait_ready(port, 600, p)
+        t = time.time() - t0
+        lines = open(os.path.join(root, "securityfs/apparmor/profiles")).read().split("\n")
+        return t if ok else float("nan"), sum(1 for l in lines if l.startswith("custom.p"))
+    finally:
+        stop(p)
+
+
+def bench_idle(api, agent, kubeconfig, tmp, secs):
+    node = "bench-idle"
+    root = fake_root(os.path.join(tmp, "idle"))
+    api.req("POST", "/api/v1/nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}})
+    p, port = start_agent(agent, kubeconfig, node, root, ["--configmap", "armorgate-system/bench"],
+                          os.path.join(tmp, "idle.log"))
+    try:
+        wait_ready(port)
+        time.sleep(2)
+        hz = os.sysconf("SC_CLK_TCK")
+
+        def cpu():
+            f = open("/proc/%d/stat" % p.pid).read().rsplit(")", 1)[1].split()
+            return (int(f[11]) + int(f[12])) / hz
+        c0, t0 = cpu(), time.time()
+        time.sleep(secs)
+        c1, t1 = cpu(), time.time()
+        hwm = [l for l in open("/proc/%d/status" % p.pid) if l.startswith(("VmHWM", "VmRSS"))]
+        hwm += [l for l in open("/proc/%d/smaps_rollup" % p.pid)
+                if l.startswith(("Pss:", "Shared_Clean:", "Private_Dirty:"))]
+        return c1 - c0, t1 - t0, hwm
+    finally:
+        stop(p)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("agent")
+    ap.add_argument("--changes", type=int, default=20)
+    ap.add_argument("--idle", type=int, default=60)
+    a = ap.parse_args()
+    agent = os.path.abspath(a.agent)
+    tmp = tempfile.mkdtemp(prefix="bench-agent.")
+    cdir = os.path.join(tmp, "cluster")
+    subprocess.run([os.path.join(SRC, "test/cluster/start"), cdir], check=True, stdout=subprocess.DEVNULL)
+    try:
+        kubeconfig = os.path.join(cdir, "kubeconfig")
+        api = Api(kubeconfig, tmp)
+        api.req("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                              "metadata": {"name": "armorgate-system"}})
+        print("armorgate-agent benchmark (%s, %d cores; no AppArmor here: fake securityfs, real parser)"
+              % (os.uname().release, os.cpu_count()))
+        total, to_conf, conf_to_label = bench_label_latency(api, agent, kubeconfig, tmp, a.changes)
+        print("1. ConfigMap change -> Node label visible, %d changes (API source, fake kernel):" % len(total))
+        for what, v in (("change -> label", total), ("change -> kernel confirm (incl. validate+compile+load)", to_conf),
+                        ("kernel confirm -> label visible", conf_to_label)):
+            print("   %-55s p50 %6.0f ms  p99 %6.0f ms  max %6.0f ms" % (what, pct(v, .5) * 1e3, pct(v, .99) * 1e3,
+                                                                       max(v) * 1e3))
+        print("   (load average %.1f on %d cores while measuring)" % (os.getloadavg()[0], os.cpu_count()))
+        for small in (False, True):
+            one, batched, single, bcpu, scpu = bench_parser(tmp, small=small)
+            kind = "3-rule profile, no includes" if small else "profile with tunables/global + abstractions/base"
+            print("2. apparmor_parser -Q -K, one %s: median %.0f ms" % (kind, one * 1e3))
+            print("3.   200 of them, compile-only: batched %.2f s wall / %.2f s CPU; one run per profile %.2f s wall"
+                  " / %.2f s CPU; ratio %.2fx wall, %.2fx CPU" % (batched, bcpu, single, scpu, single / batched,
+                                                               scpu / bcpu))
+        for cc in (False, True):
+            t, n = bench_first_load(api, agent, kubeconfig, tmp, cc)
+            print("4. agent first load of 200 profiles (--compile-check %s): %.2f s to ready, %d in the fake kernel"
+                  % ("true" if cc else "false", t, n))
+        cpu, wall, hwm = bench_idle(api, agent, kubeconfig, tmp, a.idle)
+        print("5. idle over %.0f s (poll-interval 30, API source): CPU %.3f s (%.3f%%); %s"
+              % (wall, cpu, 100 * cpu / wall, ", ".join(" ".join(h.split()) for h in hwm)))
+    finally:
+        subprocess.run([os.path.join(SRC, "test/cluster/stop"), cdir], stdout=subprocess.DEVNULL)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
