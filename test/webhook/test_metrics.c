@@ -1,5 +1,6 @@
 /* Unit tests of common/metrics: families, label sets, histogram rendering. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "metrics.h"
@@ -70,5 +71,44 @@ Test(metrics, histogram)
 	cr_assert(strstr(t, "lat_seconds_count{endpoint=\"mutate\"} 4\n"), "%s", t);
 	cr_assert(strstr(t, "lat_seconds_bucket{le=\"+Inf\"} 1\nlat_seconds_sum 0.5\nlat_seconds_count 1\n"), "%s", t);
 	buf_cleanup(&b);
+	metrics_free(m);
+}
+
+struct adder {
+	metrics *m;
+	int n;
+};
+
+static void *add_many(void *arg)
+{
+	struct adder *a = arg;
+
+	for (int i = 0; i < a->n; i++) {
+		metrics_add(a->m, "c_total", i % 2 ? "verdict=\"allow\"" : "verdict=\"deny\"", 1);
+		metrics_observe(a->m, "h_seconds", "", 0.0001 * (i % 100));
+	}
+	return NULL;
+}
+
+Test(metrics, concurrent_updates)
+{
+	static const double b[] = { 0.001, 0.01 };
+	metrics *m = metrics_new();
+	struct adder a = { m, 20000 };
+	pthread_t th[4];
+	buf out;
+	const char *t;
+
+	cr_assert_eq(metrics_define(m, "c_total", METRICS_COUNTER, "c", NULL, 0), 0);
+	cr_assert_eq(metrics_define(m, "h_seconds", METRICS_HISTOGRAM, "h", b, 2), 0);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, add_many, &a), 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	t = render(m, &out);
+	cr_assert(strstr(t, "c_total{verdict=\"allow\"} 40000\n"), "%s", t);
+	cr_assert(strstr(t, "c_total{verdict=\"deny\"} 40000\n"), "%s", t);
+	cr_assert(strstr(t, "h_seconds_count 80000\n"), "%s", t);
+	buf_cleanup(&out);
 	metrics_free(m);
 }
