@@ -208,16 +208,15 @@ static CURL *kube_handle_get(kube_client *c)
 	if (c->npool > 0)
 		h = c->pool[--c->npool];
 	pthread_mutex_unlock(&c->pool_lock);
-	if (h) {
-		curl_easy_reset(h); /* options gone; connections and TLS sessions kept */
-		return h;
-	}
-	return curl_easy_init();
+	return h ? h : curl_easy_init();
 }
 
 static void kube_handle_put(kube_client *c, CURL *h, bool reusable)
 {
 	if (reusable) {
+		/* Drop the options now (they point at this call's stack and
+		 * headers); connections and TLS sessions are kept. */
+		curl_easy_reset(h);
 		pthread_mutex_lock(&c->pool_lock);
 		if (c->npool < KUBE_IDLE_HANDLES) {
 			c->pool[c->npool++] = h;
