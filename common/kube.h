@@ -120,7 +120,9 @@ typedef struct kube_line_splitter kube_line_splitter;
 kube_line_splitter *kube_line_splitter_new(size_t max_line);
 void kube_line_splitter_free(kube_line_splitter *s);
 /* Feeds bytes; calls fn for each complete line (without '\n'). Returns -1
- * (E2BIG) if a line passes the ceiling, or fn's non-zero return. */
+ * (E2BIG) if a line passes the ceiling, or fn's non-zero return.
+ * The line passed to fn is NUL-terminated; a trailing '\r' is dropped and
+ * empty lines are skipped. */
 int kube_line_splitter_feed(kube_line_splitter *s, const char *data, size_t len,
 			    int (*fn)(void *ud, const char *line, size_t len), void *ud) AG_WARN_UNUSED;
 
@@ -136,7 +138,8 @@ typedef struct kube_informer_opts {
 	void (*on_replace)(void *ud, const cJSON *items, const char *resource_version);
 	/* ADDED/MODIFIED/DELETED; obj borrowed for the call. */
 	void (*on_event)(void *ud, kube_event_type type, const cJSON *obj);
-	/* Connection state changes (connected=false with a reason while retrying). */
+	/* Connection state changes (connected=false with a reason while retrying;
+	 * called again with the new reason on every failed attempt). */
 	void (*on_state)(void *ud, bool connected, const char *why);
 	void *ud;
 	long watch_timeout_s;        /* server-side timeoutSeconds per watch, 0 = 300 */
@@ -153,7 +156,9 @@ typedef struct kube_informer_stats {
  * (read it racily from other threads for metrics). */
 int kube_informer_run(kube_client *c, const kube_informer_opts *opts, kube_informer_stats *stats, ag_err *err);
 
-/* Helpers for building paths: percent-encodes a query value into out. */
+/* Helpers for building paths: percent-encodes a query value into out.
+ * Returns the escaped length (>= 0), or -1 with errno E2BIG when out (cap
+ * bytes incl. the NUL) is too small. */
 int kube_query_escape(const char *in, char *out, size_t cap) AG_WARN_UNUSED;
 
 #endif
