@@ -265,7 +265,7 @@ static void agent_publish_kernel_state(agent_daemon *d, bool wait)
 	}
 	agent_publish(d, &k, ps, ps ? n : 0);
 	if (wait && !agent_publisher_wait(d->pub, 5000))
-		log_warn("node labels not yet published (API unreachable?); loading anyway, publishing keeps retrying");
+		log_warn("node labels not yet published (API unreachable or Node missing?); loading anyway, publishing keeps retrying");
 	free(ps);
 	agent_host_disk_free(disk, ndisk);
 	agent_kernel_list_cleanup(&k);
@@ -623,6 +623,14 @@ static void agent_loop(agent_daemon *d)
 	while (!sig_stop_requested()) {
 		double now = agent_now();
 		if (pending || now >= next_poll) {
+			if (!pending && !d->use_cm) {
+				/* Timed cycle: re-arm the watch first, so a directory that
+				 * was removed and re-created (the old watch is gone) is
+				 * watched again; nothing is missed since we read after. */
+				if (d->inotify_fd >= 0)
+					close(d->inotify_fd);
+				d->inotify_fd = agent_source_dir_watch(o->profiles_dir);
+			}
 			pending = false;
 			if (agent_cycle(d) && !atomic_load(&d->ready)) {
 				atomic_store(&d->ready, true);
@@ -649,6 +657,12 @@ static void agent_loop(agent_daemon *d)
 		int pr = poll(fds, nf, (int)(wait_s * 1000) + 1);
 		if (pr < 0 && errno != EINTR)
 			break;
+		if (pr > 0 && (fds[0].revents & POLLIN)) {
+			/* The self-pipe must be drained or poll spins. SIGHUP = re-check now. */
+			sig_drain();
+			if (sig_take_hup())
+				pending = true;
+		}
 		if (pr > 0 && nf > 1 && (fds[1].revents & POLLIN)) {
 			if (!d->use_cm) {
 				/* Debounce: kubelet's swap is several syscalls. */
