@@ -358,3 +358,27 @@ Test(fake_http, stopped_client_returns_at_once)
 	cr_assert_eq(e.code, ECANCELED);
 	kube_client_free(c);
 }
+
+Test(fake_http, response_ceiling, .timeout = 60)
+{
+	static const fk_resp script[] = {
+		{ 200, "[", true, (size_t)KUBE_RESPONSE_MAX + 1, false },
+		{ 200, "{\"ok\":true}", false, 0, false },
+		{ 0, NULL, false, 0, false },
+	};
+	fake f;
+	kube_client *c;
+	cJSON *o = NULL;
+	ag_err e;
+
+	fk_start(&f, script);
+	c = fk_client(&f);
+	cr_assert_eq(kube_get(c, "/big", &o, &e), -1);
+	cr_assert_eq(e.code, E2BIG);
+	cr_assert(strstr(e.msg, "response larger than the 67108864 byte limit"), "%s", e.msg);
+	/* The client is still usable afterwards. */
+	cr_assert_eq(kube_get(c, "/small", &o, &e), 0, "%s", e.msg);
+	cJSON_Delete(o);
+	kube_client_free(c);
+	fk_stop(&f);
+}
