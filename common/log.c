@@ -49,15 +49,30 @@ int log_level_parse(const char *s, log_level *out)
 	return -1;
 }
 
+/* Length of the UTF-8 sequence a lead byte starts (1 for ASCII and for stray
+ * bytes, which are copied as they are). */
+static size_t log_utf8_len(unsigned char c)
+{
+	if (c >= 0xF0 && c < 0xF8)
+		return 4;
+	if (c >= 0xE0)
+		return c < 0xF0 ? 3 : 1;
+	if (c >= 0xC0)
+		return 2;
+	return 1;
+}
+
 size_t log_json_escape(char *out, size_t cap, const char *s)
 {
 	size_t o = 0;
+	const unsigned char *p = (const unsigned char *)s;
 
 	if (cap == 0)
 		return 0;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	while (*p) {
 		char tmp[8];
 		size_t n;
+		size_t step = 1;
 
 		switch (*p) {
 		case '"': memcpy(tmp, "\\\"", 3); break;
@@ -66,11 +81,17 @@ size_t log_json_escape(char *out, size_t cap, const char *s)
 		case '\r': memcpy(tmp, "\\r", 3); break;
 		case '\t': memcpy(tmp, "\\t", 3); break;
 		default:
-			if (*p < 0x20)
+			if (*p < 0x20) {
 				snprintf(tmp, sizeof(tmp), "\\u%04x", *p);
-			else {
-				tmp[0] = (char)*p;
-				tmp[1] = '\0';
+			} else {
+				/* A multi-byte character is copied whole or not at all, so
+				 * truncation never leaves half a character behind. */
+				step = log_utf8_len(*p);
+				for (size_t i = 1; i < step; i++)
+					if ((p[i] & 0xC0) != 0x80)
+						step = 1;
+				memcpy(tmp, p, step);
+				tmp[step] = '\0';
 			}
 		}
 		n = strlen(tmp);
@@ -78,6 +99,7 @@ size_t log_json_escape(char *out, size_t cap, const char *s)
 			break;
 		memcpy(out + o, tmp, n);
 		o += n;
+		p += step;
 	}
 	out[o] = '\0';
 	return o;
@@ -101,17 +123,18 @@ static size_t log_header(char *line, log_level lvl)
 static size_t log_field(char *line, size_t o, const char *key, const char *val)
 {
 	char esc[LOG_LINE_MAX];
+	/* ,"key":"value" plus the line's closing }\n must fit: the value is
+	 * escaped into what is left, so the quotes are never cut off. */
+	size_t overhead = strlen(key) + 6 + 2;
 	int n;
 
-	/* Leave room for the closing "}\n". */
-	if (o + 8 >= LOG_LINE_MAX)
+	if (o + overhead + 1 >= LOG_LINE_MAX)
 		return o;
-	log_json_escape(esc, LOG_LINE_MAX - o - 8, val ? val : "");
+	log_json_escape(esc, LOG_LINE_MAX - o - overhead, val ? val : "");
 	n = snprintf(line + o, LOG_LINE_MAX - o - 2, ",\"%s\":\"%s\"", key, esc);
-	if (n < 0)
+	if (n < 0 || (size_t)n >= LOG_LINE_MAX - o - 2)
 		return o;
-	o += (size_t)n;
-	return o < LOG_LINE_MAX - 2 ? o : LOG_LINE_MAX - 3;
+	return o + (size_t)n;
 }
 
 static void log_finish(char *line, size_t o)
