@@ -359,7 +359,7 @@ static int kube_http_error(kube_xfer *x, ag_err *err)
 
 		j = cJSON_ParseWithLength(x->errbody.data, x->errbody.len);
 		m = j ? cJSON_GetObjectItemCaseSensitive(j, "message") : NULL;
-		if (cJSON_IsString(m) && m->valuestring)
+		if (m && cJSON_IsString(m) && m->valuestring)
 			kube_printable(msg, sizeof(msg), m->valuestring, strlen(m->valuestring));
 		else
 			kube_printable(msg, sizeof(msg), x->errbody.data, x->errbody.len < 200 ? x->errbody.len : 200);
