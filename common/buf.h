@@ -29,5 +29,10 @@ const char *buf_cstr(const buf *b);
 char *buf_steal(buf *b);
 /* Drops the first n bytes. */
 void buf_consume(buf *b, size_t n);
+/* Appends the whole content of the regular file at path, within b->max.
+ * Reads straight into b's storage (sized from fstat), so a secret file leaves
+ * no copy in a stack buffer; the caller wipes b when it holds a secret.
+ * Errors name the path: "cannot read P: why", "P is larger than the N byte limit". */
+int buf_read_file(buf *b, const char *path, ag_err *err) AG_WARN_UNUSED;
 
 #endif

@@ -67,63 +67,28 @@ int kube_config_copy(kube_config *dst, const kube_config *src, ag_err *err)
 
 int kube_read_file(const char *path, size_t max, char **out, size_t *len, ag_err *err)
 {
-	int fd = -1;
 	int rc = -1;
-	struct stat st;
 	buf b;
-	char chunk[8192];
 
 	buf_init(&b, max);
 	*out = NULL;
 	if (len)
 		*len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		err_set(err, errno, "cannot read %s: %s", path, strerror(errno));
+	if (buf_read_file(&b, path, err) != 0)
 		goto out;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		err_set(err, EINVAL, "cannot read %s: not a regular file", path);
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err_set(err, errno, "cannot read %s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if (buf_append(&b, chunk, (size_t)n) < 0) {
-			err_set(err, errno, "%s is larger than the %zu byte limit", path, max);
-			goto out;
-		}
-	}
 	if (len)
 		*len = b.len;
-	if (!b.data && buf_append(&b, "", 0) < 0) {
+	*out = buf_steal(&b);
+	if (!*out) {
 		err_set(err, ENOMEM, "out of memory");
 		goto out;
 	}
-	*out = buf_steal(&b);
-	if (!*out) {
-		*out = strdup("");
-		if (!*out) {
-			err_set(err, ENOMEM, "out of memory");
-			goto out;
-		}
-	}
 	rc = 0;
 out:
-	explicit_bzero(chunk, sizeof(chunk));
+	/* The file may be a key or a token. */
 	if (b.data)
 		explicit_bzero(b.data, b.cap);
 	buf_cleanup(&b);
-	if (fd >= 0)
-		close(fd);
 	return rc;
 }
 

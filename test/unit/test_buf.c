@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 
@@ -61,5 +63,56 @@ Test(buf, appendf_grow_consume_steal)
 	cr_assert_str_eq(s, "");
 	free(s);
 	buf_reset(&b);
+	buf_cleanup(&b);
+}
+
+static void write_tmp(char *path, size_t cap, const char *content, size_t len)
+{
+	int fd;
+
+	snprintf(path, cap, "/tmp/armorgate-buf-XXXXXX");
+	fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, content, len), (ssize_t)len);
+	close(fd);
+}
+
+Test(buf, read_file_whole_and_bounded)
+{
+	char path[64];
+	ag_err e;
+	buf b;
+
+	write_tmp(path, sizeof(path), "hello world", 11);
+	buf_init(&b, 11);
+	cr_assert_eq(buf_read_file(&b, path, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(buf_cstr(&b), "hello world");
+	buf_cleanup(&b);
+
+	/* One byte over the ceiling is an error that names the path and the limit. */
+	buf_init(&b, 10);
+	cr_assert_eq(buf_read_file(&b, path, &e), -1);
+	cr_assert_eq(e.code, E2BIG);
+	cr_assert(strstr(e.msg, path) && strstr(e.msg, "10 byte limit"), "%s", e.msg);
+	buf_cleanup(&b);
+	unlink(path);
+}
+
+Test(buf, read_file_sizeless_and_errors)
+{
+	ag_err e;
+	buf b;
+
+	/* /proc files report size 0 but have content. */
+	buf_init(&b, 1u << 20);
+	cr_assert_eq(buf_read_file(&b, "/proc/self/status", &e), 0, "%s", e.msg);
+	cr_assert(strstr(buf_cstr(&b), "VmRSS") != NULL);
+	buf_cleanup(&b);
+
+	buf_init(&b, 100);
+	cr_assert_eq(buf_read_file(&b, "/nonexistent/x", &e), -1);
+	cr_assert(strstr(e.msg, "cannot read /nonexistent/x: No such file"), "%s", e.msg);
+	cr_assert_eq(buf_read_file(&b, "/tmp", &e), -1);
+	cr_assert(strstr(e.msg, "not a regular file"), "%s", e.msg);
 	buf_cleanup(&b);
 }
