@@ -1,5 +1,5 @@
-/* probe: the plain-HTTP probe port both daemons serve (libmicrohttpd,
- * internal thread): GET /healthz (alive), /readyz (ready_fn says), /metrics. */
+/* probe: the plain-HTTP probe port both daemons serve (own small server,
+ * one thread): GET /healthz (alive), /readyz (ready_fn says), /metrics. */
 #ifndef ARMORGATE_PROBE_H
 #define ARMORGATE_PROBE_H
 

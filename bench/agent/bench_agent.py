@@ -240,6 +240,16 @@ def bench_idle(api, agent, kubeconfig, tmp, secs):
         hwm = [l for l in open("/proc/%d/status" % p.pid) if l.startswith(("VmHWM", "VmRSS"))]
         hwm += [l for l in open("/proc/%d/smaps_rollup" % p.pid)
                 if l.startswith(("Pss:", "Shared_Clean:", "Private_Dirty:"))]
+        if os.environ.get("BENCH_SMAPS"):  # where the resident pages are, per mapping
+            rss, name = {}, None
+            for l in open("/proc/%d/smaps" % p.pid):
+                f = l.split()
+                if "-" in f[0] and len(f) >= 5:
+                    name = os.path.basename(f[5]) if len(f) > 5 else "[anon]"
+                elif f[0] == "Rss:":
+                    rss[name] = rss.get(name, 0) + int(f[1])
+            for n, kb in sorted(rss.items(), key=lambda x: -x[1])[:25]:
+                print("   rss %6d kB  %s" % (kb, n))
         return c1 - c0, t1 - t0, hwm
     finally:
         stop(p)
@@ -250,7 +260,10 @@ def main():
     ap.add_argument("agent")
     ap.add_argument("--changes", type=int, default=20)
     ap.add_argument("--idle", type=int, default=60)
+    ap.add_argument("--only", choices=("all", "latency", "parser", "firstload", "idle"), default="all",
+                    help="run one part only (short, repeatable measurements)")
     a = ap.parse_args()
+    want = lambda part: a.only in ("all", part)
     agent = os.path.abspath(a.agent)
     tmp = tempfile.mkdtemp(prefix="bench-agent.")
     cdir = os.path.join(tmp, "cluster")
@@ -262,26 +275,29 @@ def main():
                                               "metadata": {"name": "armorgate-system"}})
         print("armorgate-agent benchmark (%s, %d cores; no AppArmor here: fake securityfs, real parser)"
               % (os.uname().release, os.cpu_count()))
-        total, to_conf, conf_to_label = bench_label_latency(api, agent, kubeconfig, tmp, a.changes)
-        print("1. ConfigMap change -> Node label visible, %d changes (API source, fake kernel):" % len(total))
-        for what, v in (("change -> label", total), ("change -> kernel confirm (incl. validate+compile+load)", to_conf),
+        total, to_conf, conf_to_label = bench_label_latency(api, agent, kubeconfig, tmp, a.changes) \
+            if want("latency") else ([], [], [])
+        if total:
+          print("1. ConfigMap change -> Node label visible, %d changes (API source, fake kernel):" % len(total))
+          for what, v in (("change -> label", total), ("change -> kernel confirm (incl. validate+compile+load)", to_conf),
                         ("kernel confirm -> label visible", conf_to_label)):
-            print("   %-55s p50 %6.0f ms  p99 %6.0f ms  max %6.0f ms" % (what, pct(v, .5) * 1e3, pct(v, .99) * 1e3,
+              print("   %-55s p50 %6.0f ms  p99 %6.0f ms  max %6.0f ms" % (what, pct(v, .5) * 1e3, pct(v, .99) * 1e3,
                                                                        max(v) * 1e3))
-        print("   (load average %.1f on %d cores while measuring)" % (os.getloadavg()[0], os.cpu_count()))
-        for small in (False, True):
+          print("   (load average %.1f on %d cores while measuring)" % (os.getloadavg()[0], os.cpu_count()))
+        for small in ((False, True) if want("parser") else ()):
             one, batched, single, bcpu, scpu = bench_parser(tmp, small=small)
             kind = "3-rule profile, no includes" if small else "profile with tunables/global + abstractions/base"
             print("2. apparmor_parser -Q -K, one %s: median %.0f ms" % (kind, one * 1e3))
             print("3.   200 of them, compile-only: batched %.2f s wall / %.2f s CPU; one run per profile %.2f s wall"
                   " / %.2f s CPU; ratio %.2fx wall, %.2fx CPU" % (batched, bcpu, single, scpu, single / batched,
                                                                scpu / bcpu))
-        for cc in (False, True):
+        for cc in ((False, True) if want("firstload") else ()):
             t, n = bench_first_load(api, agent, kubeconfig, tmp, cc)
             print("4. agent first load of 200 profiles (--compile-check %s): %.2f s to ready, %d in the fake kernel"
                   % ("true" if cc else "false", t, n))
-        cpu, wall, hwm = bench_idle(api, agent, kubeconfig, tmp, a.idle)
-        print("5. idle over %.0f s (poll-interval 30, API source): CPU %.3f s (%.3f%%); %s"
+        if want("idle"):
+          cpu, wall, hwm = bench_idle(api, agent, kubeconfig, tmp, a.idle)
+          print("5. idle over %.0f s (poll-interval 30, API source): CPU %.3f s (%.3f%%); %s"
               % (wall, cpu, 100 * cpu / wall, ", ".join(" ".join(h.split()) for h in hwm)))
     finally:
         subprocess.run([os.path.join(SRC, "test/cluster/stop"), cdir], stdout=subprocess.DEVNULL)
