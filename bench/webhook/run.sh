@@ -7,7 +7,8 @@
 # denied), then drives nginx (Debian) serving a fixed body of the same size
 # over TLS on loopback the same way as the ceiling. Prints reviews/s, p50/p99
 # (closed loop at peak and open loop at half the peak rate), the webhook's
-# peak RSS (VmHWM) and our/ceiling.
+# peak RSS (VmHWM), our/ceiling, and server CPU microseconds per request for
+# both (utime+stime of the server's processes over the closed-loop run).
 # Environment: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 8),
 # BENCH_LOADGEN_THREADS (default 1), BENCH_WEBHOOK_THREADS (default 0 = one per CPU).
 set -euo pipefail
@@ -74,10 +75,36 @@ avg=$((total / 4))
 
 rss_kb() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
 lg() { "$LOADGEN" --port "$1" --connections "$conns" --threads "$lgthreads" --duration "$dur" --warmup 1 "${@:2}"; }
+# Server CPU time (utime+stime, all its processes) per request over the
+# measured window of a closed-loop run: sampled after the 1 s warm-up and at
+# the end; a secondary figure (the loadgen shares the same two cores).
+hz=$(getconf CLK_TCK)
+cpu_ticks() { # PIDs... -> utime+stime ticks summed
+  local sum=0 p f
+  for p in "$@"; do
+    f=$(cut -d')' -f2- "/proc/$p/stat" 2>/dev/null) || continue
+    set -- $f
+    sum=$((sum + ${12} + ${13}))
+  done
+  echo "$sum"
+}
+# lg_cpu PORT PIDS-CMD ARGS...: a closed-loop run; prints its line plus cpu_us_per_req=
+lg_cpu() {
+  local port=$1 pidcmd=$2 a b out req
+  shift 2
+  { sleep 1; cpu_ticks $($pidcmd) >"$t/cpu0"; } &
+  out=$(lg "$port" "$@")
+  b=$(cpu_ticks $($pidcmd))
+  wait
+  a=$(cat "$t/cpu0")
+  req=$(field requests "$out")
+  echo "$out cpu_us_per_req=$(awk "BEGIN { printf \"%.1f\", ($b - $a) * 1e6 / $hz / ($req > 0 ? $req : 1) }")"
+}
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p; s/^$1=\([^ ]*\).*/\1/p" <<<"$2" | head -1; }
 
 echo "webhook: $nodes nodes cached, threads=${whthreads} (0 = per CPU), $(nproc) CPUs, $conns connections, ${dur}s runs"
-peak=$(lg "$port" "${reqs[@]}")
+webhook_pids() { echo "$wpid"; }
+peak=$(lg_cpu "$port" webhook_pids "${reqs[@]}")
 echo "  webhook peak (closed loop):      $peak"
 peak_rps=$(field rps "$peak")
 half=$((peak_rps / 2))
@@ -118,7 +145,9 @@ http {
 }
 EOF
 nginx -p "$t/nginx" -c "$t/nginx.conf" -e "$t/nginx/error.log" 2>"$t/nginx/stderr.log" &
-pids+=("$!")
+npid=$!
+pids+=("$npid")
+nginx_pids() { echo "$npid" $(pgrep -P "$npid"); }
 for _ in $(seq 50); do
   curl -sk -o /dev/null "https://127.0.0.1:$nport/" 2>/dev/null && break
   sleep 0.1
@@ -126,7 +155,7 @@ done
 csize=$(curl -sk -o /dev/null -w '%{size_download}' -H 'Content-Type: application/json' \
   --data-binary "@$t/allow.json" "https://127.0.0.1:$nport/validate")
 echo "nginx $(nginx -v 2>&1 | cut -d/ -f2): fixed ${csize}-byte body (webhook average ${avg})"
-ceil=$(lg "$nport" "${reqs[@]}")
+ceil=$(lg_cpu "$nport" nginx_pids "${reqs[@]}")
 echo "  nginx peak (closed loop):        $ceil"
 ceil_rps=$(field rps "$ceil")
 cease=$(lg "$nport" --rate "$half" "${reqs[@]}")
@@ -137,5 +166,6 @@ echo
 echo "RESULT reviews_per_s=$peak_rps p50_ms=$(field p50_ms "$peak") p99_ms=$(field p99_ms "$peak")" \
   "p99_ms_at_half_rate=$p99_half (from send: $(field sent_p99_ms "$halfrun")) peak_rss_kb=$rss ceiling_rps=$ceil_rps" \
   "ratio=$(awk "BEGIN { printf \"%.2f\", $peak_rps / $ceil_rps }")" \
-  "nginx_p99_ms_at_same_half_rate=$(field p99_ms "$cease")" "loadavg=$(cut -d' ' -f1 /proc/loadavg)"
+  "nginx_p99_ms_at_same_half_rate=$(field p99_ms "$cease")" \
+  "cpu_us_per_review=$(field cpu_us_per_req "$peak") nginx_cpu_us_per_req=$(field cpu_us_per_req "$ceil")" "loadavg=$(cut -d' ' -f1 /proc/loadavg)"
 echo "targets (2 cores): >= 20000 reviews/s, ratio >= 0.8, p99 at half rate < 2 ms, RSS < 20480 kB"

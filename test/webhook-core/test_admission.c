@@ -247,6 +247,46 @@ Test(admission, malformed_requests_get_400)
 	buf_cleanup(&r.body);
 }
 
+/* The depth scan works on 64-byte blocks: the limit, strings holding brackets,
+ * escaped quotes and backslashes must count the same at every offset and across
+ * block edges. */
+Test(admission, depth_limit_at_every_offset)
+{
+	static const char head[] = "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{"
+				   "\"uid\":\"u-1\",\"operation\":\"CREATE\",\"pad\":\"";
+	static const char tail[] = "\\\"[\\\\\",\"object\":";
+	char text[1024];
+	admission_result r;
+
+	for (int pad = 0; pad < 140; pad++) {
+		for (int extra = 0; extra < 2; extra++) {
+			size_t n = 0;
+			/* head + "pad" string + 62 or 63 arrays: 64 or 65 levels in all. */
+			int levels = 62 + extra;
+
+			memcpy(text, head, sizeof(head) - 1);
+			n = sizeof(head) - 1;
+			for (int i = 0; i < pad; i++)
+				text[n++] = "x[{]} a"[i % 7];
+			/* an escaped quote and an escaped backslash inside the string */
+			memcpy(text + n, tail, sizeof(tail) - 1);
+			n += sizeof(tail) - 1;
+			for (int i = 0; i < levels; i++)
+				text[n++] = '[';
+			for (int i = 0; i < levels; i++)
+				text[n++] = ']';
+			text[n++] = '}';
+			text[n++] = '}';
+			run(ADMISSION_VALIDATE, text, n, &r);
+			if (extra)
+				cr_expect(strstr(buf_cstr(&r.body), "nested deeper"), "pad %d: %s", pad, buf_cstr(&r.body));
+			else
+				cr_expect_eq(r.http_status, 200, "pad %d: %s", pad, buf_cstr(&r.body));
+			buf_cleanup(&r.body);
+		}
+	}
+}
+
 Test(admission, trailing_whitespace_is_fine)
 {
 	char *rv = pod_review("{\"metadata\":{\"name\":\"p\"},\"spec\":{\"containers\":[{\"name\":\"a\"}]}}");
