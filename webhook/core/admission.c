@@ -142,6 +142,15 @@ static size_t adm_depth_bytes(const char *s, size_t i, size_t end, size_t n, int
 }
 
 #if defined(__SSE2__)
+/* Set bits of x; inline (the builtin is a libgcc call without -mpopcnt). */
+static int adm_popcount(uint64_t x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555u);
+	x = (x & 0x3333333333333333u) + ((x >> 2) & 0x3333333333333333u);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fu;
+	return (int)((x * 0x0101010101010101u) >> 56);
+}
+
 /* Bit j set when byte j of the 16 at s equals c. */
 static uint64_t adm_eq16(__m128i v, char c)
 {
@@ -197,14 +206,15 @@ static bool adm_depth_ok(const char *s, size_t n, int max, bool *has_nul)
 			inside = ~inside;
 		op &= ~inside;
 		cl &= ~inside;
-		if (st.depth + __builtin_popcountll(op) > max) {
+		if (st.depth + adm_popcount(op) > max) {
 			i = adm_depth_bytes(s, i, i + 64, n, max, &st);
 			if (i == SIZE_MAX)
 				return false;
 			continue;
 		}
-		st.depth += __builtin_popcountll(op) - __builtin_popcountll(cl);
-		st.in_str ^= (__builtin_popcountll(q) & 1) != 0;
+		st.depth += adm_popcount(op) - adm_popcount(cl);
+		/* the state after the block's last byte */
+		st.in_str = (inside >> 63) != 0;
 		i += 64;
 	}
 #endif
