@@ -167,7 +167,11 @@ static size_t agent_validate(agent_daemon *d, const agent_snapshot *s, agent_des
 		lim.max_bytes = (size_t)d->o->max_profile_bytes;
 		/* The count limit was applied to the whole source already. */
 		lim.max_count = s->n;
-		lim.compile = d->o->compile_check;
+		/* Where profiles are loaded, the compile half of the check runs with
+		 * the load, batched, against this kernel's features
+		 * (agent_loader_load_checked): compiling here too would compile every
+		 * profile twice. Where nothing is loaded, it runs here. */
+		lim.compile = d->o->compile_check && !d->apparmor;
 		lim.parser.parser_path = d->loader.parser;
 		lim.parser.timeout_ms = d->o->parser_timeout_s * 1000;
 		double t0 = agent_now();
@@ -300,6 +304,9 @@ static agent_pstatus *agent_execute(agent_daemon *d, const agent_plan *p, const 
 				    agent_klist *k, size_t *nout)
 {
 	const char **files = calloc(p->n ? p->n : 1, sizeof(*files));
+	const char **keys = calloc(p->n ? p->n : 1, sizeof(*keys));
+	const char **texts = calloc(p->n ? p->n : 1, sizeof(*texts));
+	size_t *lens = calloc(p->n ? p->n : 1, sizeof(*lens));
 	char **paths = calloc(p->n ? p->n : 1, sizeof(*paths));
 	size_t *which = calloc(p->n ? p->n : 1, sizeof(*which));
 	agent_load_result *res = calloc(p->n ? p->n : 1, sizeof(*res));
@@ -310,7 +317,7 @@ static agent_pstatus *agent_execute(agent_daemon *d, const agent_plan *p, const 
 	ag_err e;
 
 	*nout = 0;
-	if (!files || !paths || !which || !res || !rmerr || !removed || !ps) {
+	if (!files || !keys || !texts || !lens || !paths || !which || !res || !rmerr || !removed || !ps) {
 		log_error("out of memory executing the reconcile plan");
 		free(ps);
 		ps = NULL;
@@ -336,14 +343,22 @@ static agent_pstatus *agent_execute(agent_daemon *d, const agent_plan *p, const 
 		if (!paths[nf])
 			continue;
 		files[nf] = paths[nf];
+		keys[nf] = it->name;
+		texts[nf] = x->text;
+		lens[nf] = x->len;
 		which[nf++] = i;
 	}
 	/* 2. One batched parser run (per-profile fallback inside). */
 	if (nf > 0) {
 		agent_load_result *lr = calloc(nf, sizeof(*lr));
 		agent_load_stats ls = { 0, false, 0 };
+		profile_parser_opts po;
+		memset(&po, 0, sizeof(po));
+		po.parser_path = d->loader.parser;
+		po.timeout_ms = d->o->parser_timeout_s * 1000;
 		if (lr) {
-			if (agent_loader_load(&d->loader, files, nf, lr, &ls, &e) != 0)
+			if (agent_loader_load_checked(&d->loader, files, keys, texts, lens, nf,
+						      d->o->compile_check ? &po : NULL, lr, &ls, &e) != 0)
 				log_kv(LOG_LVL_ERROR, "cannot run apparmor_parser", "error", e.msg, (char *)NULL);
 			for (size_t j = 0; j < nf; j++)
 				res[which[j]] = lr[j];
@@ -365,11 +380,18 @@ static agent_pstatus *agent_execute(agent_daemon *d, const agent_plan *p, const 
 				log_kv(LOG_LVL_ERROR, "loaded but cannot store the profile file", "profile", it->name,
 				       "error", e.msg, (char *)NULL);
 		} else {
-			metrics_add(d->m, "armorgate_agent_load_failures_total", "", 1);
+			if (!res[i].refused)
+				metrics_add(d->m, "armorgate_agent_load_failures_total", "", 1);
 			if (it->write && agent_host_remove_file(d->staging, it->name, &e) != 0)
 				log_kv(LOG_LVL_WARN, "cannot clean staging", "error", e.msg, (char *)NULL);
 			agent_memo *m = agent_memo_get(d, it->name);
-			if (m) {
+			if (m && res[i].refused) {
+				/* The pre-load gate refused it: a validation verdict (kept
+				 * for this content, like one from agent_validate). */
+				m->ok = false;
+				snprintf(m->message, sizeof(m->message), "%s", res[i].message);
+				agent_report_refusal(d, m, "ProfileRefused");
+			} else if (m) {
 				m->load_failed = true;
 				m->seen = false;
 				snprintf(m->message, sizeof(m->message), "%s: load failed: %s", it->name,
@@ -445,6 +467,9 @@ out:
 		free(paths[j]);
 	free(paths);
 	free(files);
+	free(keys);
+	free(texts);
+	free(lens);
 	free(which);
 	free(res);
 	free(rmerr);

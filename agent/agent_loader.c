@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "agent_host.h"
+#include "profile.h"
 #include "run.h"
 
 enum { AGENT_LOADER_FIXED_ARGS = 8 };
@@ -116,15 +117,92 @@ static double agent_loader_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int agent_loader_load(const agent_loader *l, const char *const *files, size_t n, agent_load_result *res,
-		      agent_load_stats *stats, ag_err *err)
+/* The batched names gate: 1 when `apparmor_parser -N` over all files reports
+ * exactly the keys, each once (every file passed profile_check_text, so each
+ * names its key; a hat, child or extra profile, also one brought in by an
+ * include, adds a name and fails this); 0 otherwise (the caller then asks
+ * profile_compile_check, per profile); -1 when the parser cannot run. */
+static int agent_loader_names_ok(const agent_loader *l, const char *const *files, const char *const *keys, size_t n,
+				 const profile_parser_opts *popts, char *msg, size_t cap)
+{
+	const char **argv = calloc(n + 12, sizeof(*argv));
+	bool *seen = calloc(n ? n : 1, sizeof(*seen));
+	size_t a = 0, count = 0;
+	run_result res;
+	ag_err e;
+	int rc = 0;
+
+	msg[0] = '\0';
+	if (!argv || !seen) {
+		free(argv);
+		free(seen);
+		snprintf(msg, cap, "cannot run %s: out of memory", l->parser);
+		return -1;
+	}
+	argv[a++] = l->parser;
+	argv[a++] = "-Q";
+	argv[a++] = "-K";
+	argv[a++] = "-q";
+	argv[a++] = "-N";
+	if (popts->features_file) {
+		argv[a++] = "-M";
+		argv[a++] = popts->features_file;
+	}
+	if (popts->base_dir) {
+		argv[a++] = "-b";
+		argv[a++] = popts->base_dir;
+	}
+	argv[a++] = "--";
+	for (size_t i = 0; i < n; i++)
+		argv[a++] = files[i];
+	argv[a] = NULL;
+	if (run_program(argv, NULL, NULL, 0, l->timeout_ms, &res, &e) != 0) {
+		snprintf(msg, cap, "cannot run %.200s: %.250s", l->parser, e.msg);
+		free(argv);
+		free(seen);
+		return -1;
+	}
+	if (res.exited && res.status == 0 && !res.timed_out && !res.out_truncated) {
+		const char *p = buf_cstr(&res.out);
+
+		rc = 1;
+		while (*p && rc == 1) {
+			size_t len = strcspn(p, "\n");
+			bool found = false;
+
+			if (len > 0) {
+				count++;
+				for (size_t i = 0; i < n && !found; i++)
+					if (!seen[i] && strlen(keys[i]) == len && memcmp(keys[i], p, len) == 0)
+						seen[i] = found = true;
+				if (!found)
+					rc = 0; /* a name that is no key, or a key seen twice */
+			}
+			p += len;
+			if (*p == '\n')
+				p++;
+		}
+		if (count != n)
+			rc = 0;
+	}
+	run_result_cleanup(&res);
+	free(argv);
+	free(seen);
+	return rc;
+}
+
+int agent_loader_load_checked(const agent_loader *l, const char *const *files, const char *const *keys,
+			      const char *const *texts, const size_t *lens, size_t n, const profile_parser_opts *popts,
+			      agent_load_result *res, agent_load_stats *stats, ag_err *err)
 {
 	char msg[AGENT_MSG_CAP];
 	double t0 = agent_loader_now();
 	agent_load_stats st = { 0, false, 0 };
+	bool batch = true;
 
 	for (size_t i = 0; i < n; i++) {
 		res[i].ok = false;
+		res[i].refused = false;
 		res[i].message[0] = '\0';
 	}
 	if (n == 0) {
@@ -132,28 +210,65 @@ int agent_loader_load(const agent_loader *l, const char *const *files, size_t n,
 			*stats = st;
 		return 0;
 	}
-	st.parser_runs++;
-	if (agent_loader_exec(l, "--replace", files, n, msg, sizeof(msg)) == 0) {
-		for (size_t i = 0; i < n; i++)
-			res[i].ok = true;
-		st.batch_ok = true;
-	} else if (n == 1) {
-		snprintf(res[0].message, sizeof(res[0].message), "%s", msg);
-	} else {
-		/* One bad profile must not block the others: retry each alone. */
-		for (size_t i = 0; i < n; i++) {
-			st.parser_runs++;
-			if (agent_loader_exec(l, "--replace", &files[i], 1, res[i].message, sizeof(res[i].message)) == 0)
+	if (popts) {
+		int names;
+
+		st.parser_runs++;
+		names = agent_loader_names_ok(l, files, keys, n, popts, msg, sizeof(msg));
+		if (names < 0) {
+			for (size_t i = 0; i < n; i++)
+				snprintf(res[i].message, sizeof(res[i].message), "%s", msg);
+			st.seconds = agent_loader_now() - t0;
+			if (stats)
+				*stats = st;
+			return err_set(err, ENOENT, "%s", msg);
+		}
+		batch = names == 1;
+	}
+	if (batch) {
+		st.parser_runs++;
+		if (agent_loader_exec(l, "--replace", files, n, msg, sizeof(msg)) == 0) {
+			for (size_t i = 0; i < n; i++)
 				res[i].ok = true;
+			st.batch_ok = true;
+			goto done;
+		}
+		if (n == 1 && !popts) {
+			snprintf(res[0].message, sizeof(res[0].message), "%s", msg);
+			goto done;
 		}
 	}
+	/* One bad profile must not block the others: decide and load each alone. */
+	for (size_t i = 0; i < n; i++) {
+		if (popts) {
+			ag_err ce;
+
+			err_clear(&ce);
+			st.parser_runs += 2;
+			if (profile_compile_check(keys[i], texts[i], lens[i], popts, &ce) != 0) {
+				res[i].refused = true;
+				snprintf(res[i].message, sizeof(res[i].message), "%s", ce.msg);
+				continue;
+			}
+		}
+		st.parser_runs++;
+		if (agent_loader_exec(l, "--replace", &files[i], 1, res[i].message, sizeof(res[i].message)) == 0)
+			res[i].ok = true;
+	}
+done:
 	st.seconds = agent_loader_now() - t0;
 	if (stats)
 		*stats = st;
 	/* The parser could not be started at all: say so once for the caller. */
-	if (!st.batch_ok && strncmp(res[0].message, "cannot run", 10) == 0)
+	if (!st.batch_ok && !res[0].ok && strncmp(res[0].message, "cannot run", 10) == 0)
 		return err_set(err, ENOENT, "%s", res[0].message);
 	return 0;
+}
+
+int agent_loader_load(const agent_loader *l, const char *const *files, size_t n, agent_load_result *res,
+		      agent_load_stats *stats, ag_err *err)
+{
+	return agent_loader_load_checked(l, files, NULL, NULL, NULL, n, NULL, res, stats, err);
 }
 
 int agent_loader_remove(const agent_loader *l, const char *name, ag_err *err)

@@ -13,6 +13,7 @@
 
 #include "agent_plan.h"
 #include "err.h"
+#include "profile.h"
 
 typedef struct agent_loader {
 	const char *parser;     /* path or name found in PATH */
@@ -24,6 +25,7 @@ typedef struct agent_loader {
 
 typedef struct agent_load_result {
 	bool ok;
+	bool refused; /* failed the pre-load gate (names/compile): a validation refusal, not a load failure */
 	char message[AGENT_MSG_CAP];
 } agent_load_result;
 
@@ -37,6 +39,19 @@ typedef struct agent_load_stats {
  * when the parser could be run at all (see res), -1 with err otherwise. */
 int agent_loader_load(const agent_loader *l, const char *const *files, size_t n, agent_load_result *res,
 		      agent_load_stats *stats, ag_err *err) AG_WARN_UNUSED;
+/* Like agent_loader_load, with the webhook's parser gate in front of the
+ * kernel (popts non-NULL; keys/texts/lens parallel to files): the load run
+ * itself is the compile check (against this node's kernel features), so a
+ * profile is compiled once, not once to validate and again to load.
+ * Happy path, two parser runs in all: one `-N` over every file (the names
+ * the parser sees must be exactly the keys, one each: no hat, child or extra
+ * profile, included ones too), then the batched load. Any failure sends each
+ * profile through profile_compile_check (common/profile, the webhook's own
+ * per-profile check: same verdict, same message); one refused there gets
+ * res[i].refused and is never loaded; the others load one by one. */
+int agent_loader_load_checked(const agent_loader *l, const char *const *files, const char *const *keys,
+			      const char *const *texts, const size_t *lens, size_t n, const profile_parser_opts *popts,
+			      agent_load_result *res, agent_load_stats *stats, ag_err *err) AG_WARN_UNUSED;
 /* One parser run over all files with no per-file fallback (the bench's
  * "batched" vs "one by one" comparison uses this). */
 int agent_loader_run(const agent_loader *l, const char *const *files, size_t n, char *msg, size_t cap) AG_WARN_UNUSED;

@@ -196,7 +196,16 @@ def bench_parser(tmp, count=200, small=False):
     for f in files:
         subprocess.run([PARSER, "-Q", "-K", "-q", f], check=True, stderr=subprocess.DEVNULL)
     single, single_cpu = time.time() - t, child_cpu() - c
-    return statistics.median(one), batched, single, batched_cpu, single_cpu
+    # The agent's checked load (agent_loader_load_checked) on this kernel-less
+    # host: one -N run over all files (the names gate), then the batched run
+    # that on a node is `--replace` (compile + load) and here is -Q -K.
+    t, c = time.time(), child_cpu()
+    out = subprocess.run([PARSER, "-Q", "-K", "-q", "-N", "--"] + files, check=True, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL).stdout.decode().split()
+    assert sorted(out) == sorted(os.path.basename(f) for f in files)
+    subprocess.run([PARSER, "-Q", "-K", "-q"] + files, check=True, stderr=subprocess.DEVNULL)
+    agent, agent_cpu = time.time() - t, child_cpu() - c
+    return statistics.median(one), batched, single, batched_cpu, single_cpu, agent, agent_cpu
 
 
 def bench_first_load(api, agent, kubeconfig, tmp, compile_check, count=200):
@@ -285,12 +294,15 @@ def main():
                                                                        max(v) * 1e3))
           print("   (load average %.1f on %d cores while measuring)" % (os.getloadavg()[0], os.cpu_count()))
         for small in ((False, True) if want("parser") else ()):
-            one, batched, single, bcpu, scpu = bench_parser(tmp, small=small)
+            one, batched, single, bcpu, scpu, agent_t, acpu = bench_parser(tmp, small=small)
             kind = "3-rule profile, no includes" if small else "profile with tunables/global + abstractions/base"
             print("2. apparmor_parser -Q -K, one %s: median %.0f ms" % (kind, one * 1e3))
             print("3.   200 of them, compile-only: batched %.2f s wall / %.2f s CPU; one run per profile %.2f s wall"
                   " / %.2f s CPU; ratio %.2fx wall, %.2fx CPU" % (batched, bcpu, single, scpu, single / batched,
                                                                scpu / bcpu))
+            print("3b.  the agent's checked load (one -N run + the batched run): %.2f s wall / %.2f s CPU; "
+                  "ratio to one run per profile %.2fx wall, %.2fx CPU (load average %.1f)"
+                  % (agent_t, acpu, single / agent_t, scpu / acpu, os.getloadavg()[0]))
         for cc in ((False, True) if want("firstload") else ()):
             t, n = bench_first_load(api, agent, kubeconfig, tmp, cc)
             print("4. agent first load of 200 profiles (--compile-check %s): %.2f s to ready, %d in the fake kernel"

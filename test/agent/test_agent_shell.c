@@ -77,6 +77,53 @@ Test(shell, batch_ok_and_fallback_isolates_the_bad_one)
 	cr_assert_null(strstr(res[1].message, "Cache read/write"));
 }
 
+/* The pre-load gate: happy path = one -N run + one load run; a profile the
+ * webhook's check refuses (syntax, a child profile) is refused with that
+ * check's own message and never loaded; the others still load. */
+Test(shell, checked_load_compiles_once_and_refuses_like_the_webhook)
+{
+	char ta[512], tc[512], pa[128], pb[128], pc[128], pd[128];
+	agent_loader l = { agent_loader_find_parser(NULL), 60000, NULL, tmpdir, true };
+	profile_parser_opts po = { l.parser, NULL, NULL, 60000 };
+	agent_load_result res[4];
+	agent_load_stats st;
+	ag_err e;
+	const char *tb = "profile custom.b { garbage }\n";
+	const char *td = "profile custom.d {\n  file,\n  profile inner {\n  }\n}\n";
+
+	put(tmpdir, "custom.a", good("custom.a", ta, sizeof(ta)));
+	put(tmpdir, "custom.b", tb);
+	put(tmpdir, "custom.c", good("custom.c", tc, sizeof(tc)));
+	put(tmpdir, "custom.d", td);
+	snprintf(pa, sizeof(pa), "%s/custom.a", tmpdir);
+	snprintf(pb, sizeof(pb), "%s/custom.b", tmpdir);
+	snprintf(pc, sizeof(pc), "%s/custom.c", tmpdir);
+	snprintf(pd, sizeof(pd), "%s/custom.d", tmpdir);
+	const char *f2[] = { pa, pc }, *k2[] = { "custom.a", "custom.c" }, *t2[] = { ta, tc };
+	size_t l2[] = { strlen(ta), strlen(tc) };
+	cr_assert_eq(agent_loader_load_checked(&l, f2, k2, t2, l2, 2, &po, res, &st, &e), 0, "%s", e.msg);
+	cr_assert(st.batch_ok);
+	cr_assert_eq(st.parser_runs, 2);
+	cr_assert(res[0].ok && res[1].ok && !res[0].refused && !res[1].refused);
+
+	const char *f4[] = { pa, pb, pc, pd }, *k4[] = { "custom.a", "custom.b", "custom.c", "custom.d" };
+	const char *t4[] = { ta, tb, tc, td };
+	size_t l4[] = { strlen(ta), strlen(tb), strlen(tc), strlen(td) };
+	cr_assert_eq(agent_loader_load_checked(&l, f4, k4, t4, l4, 4, &po, res, &st, &e), 0, "%s", e.msg);
+	cr_assert_not(st.batch_ok);
+	cr_assert(res[0].ok && res[2].ok);
+	cr_assert(!res[1].ok && res[1].refused);
+	cr_assert(!res[3].ok && res[3].refused);
+	cr_assert(strstr(res[1].message, "custom.b: does not compile:"), "%s", res[1].message);
+	cr_assert(strstr(res[3].message, "custom.d//inner"), "%s", res[3].message);
+
+	/* A file whose profile is not its key: the names gate sends it to the per-profile check. */
+	const char *f1[] = { pa }, *k1[] = { "custom.zz" }, *t1[] = { ta };
+	size_t l1[] = { strlen(ta) };
+	cr_assert_eq(agent_loader_load_checked(&l, f1, k1, t1, l1, 1, &po, res, &st, &e), 0, "%s", e.msg);
+	cr_assert(!res[0].ok && res[0].refused, "%s", res[0].message);
+}
+
 Test(shell, missing_parser_is_an_error)
 {
 	char pa[128];
