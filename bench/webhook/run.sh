@@ -10,7 +10,9 @@
 # peak RSS (VmHWM), our/ceiling, and server CPU microseconds per request for
 # both (utime+stime of the server's processes over the closed-loop run).
 # Environment: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 8),
-# BENCH_LOADGEN_THREADS (default 1), BENCH_WEBHOOK_THREADS (default 0 = one per CPU).
+# BENCH_LOADGEN_THREADS (default 1), BENCH_WEBHOOK_THREADS (default 0 = one per CPU),
+# BENCH_ROUNDS (default 1: closed-loop peak rounds, webhook and nginx
+# alternating; the best round of each side is reported).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
@@ -19,6 +21,7 @@ LOADGEN=$build/bench/webhook/bench_webhook_loadgen
 dur=${BENCH_DURATION:-10}
 conns=${BENCH_CONNECTIONS:-8}
 lgthreads=${BENCH_LOADGEN_THREADS:-1}
+rounds=${BENCH_ROUNDS:-1}
 whthreads=${BENCH_WEBHOOK_THREADS:-0}
 if ! [ -x "$WEBHOOK" ] || ! [ -x "$LOADGEN" ]; then
   echo "build first: cmake --build $build" >&2
@@ -102,19 +105,6 @@ lg_cpu() {
 }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p; s/^$1=\([^ ]*\).*/\1/p" <<<"$2" | head -1; }
 
-echo "webhook: $nodes nodes cached, threads=${whthreads} (0 = per CPU), $(nproc) CPUs, $conns connections, ${dur}s runs"
-webhook_pids() { echo "$wpid"; }
-peak=$(lg_cpu "$port" webhook_pids "${reqs[@]}")
-echo "  webhook peak (closed loop):      $peak"
-peak_rps=$(field rps "$peak")
-half=$((peak_rps / 2))
-halfrun=$(lg "$port" --rate "$half" "${reqs[@]}")
-echo "  webhook at $half/s (open loop):  $halfrun"
-rss=$(rss_kb "$wpid")
-kill -TERM "$wpid"
-wait "$wpid" || { echo "webhook exit status $?" >&2; }
-pids=()
-
 # Ceiling: nginx, same TLS key type, same loopback, fixed body of the average size.
 nport=$(free_port)
 mkdir -p "$t/nginx"
@@ -154,12 +144,29 @@ for _ in $(seq 50); do
 done
 csize=$(curl -sk -o /dev/null -w '%{size_download}' -H 'Content-Type: application/json' \
   --data-binary "@$t/allow.json" "https://127.0.0.1:$nport/validate")
-echo "nginx $(nginx -v 2>&1 | cut -d/ -f2): fixed ${csize}-byte body (webhook average ${avg})"
-ceil=$(lg_cpu "$nport" nginx_pids "${reqs[@]}")
-echo "  nginx peak (closed loop):        $ceil"
-ceil_rps=$(field rps "$ceil")
+echo "nginx $(nginx -v 2>&1 | cut -d/ -f2): fixed ${csize}-byte body (webhook average ${avg}), worker_processes $(nproc)"
+echo "webhook: $nodes nodes cached, threads=${whthreads} (0 = per CPU), $(nproc) CPUs, $conns connections, ${dur}s runs, $rounds round(s)"
+webhook_pids() { echo "$wpid"; }
+# Closed-loop peaks, webhook and nginx alternating round by round so both see
+# the same machine; the best round of each side is kept.
+peak='' ceil='' peak_rps=0 ceil_rps=0
+for r in $(seq "$rounds"); do
+  p=$(lg_cpu "$port" webhook_pids "${reqs[@]}")
+  echo "  round $r webhook peak (closed loop): $p"
+  c=$(lg_cpu "$nport" nginx_pids "${reqs[@]}")
+  echo "  round $r nginx peak (closed loop):   $c"
+  if [ "$(field rps "$p")" -gt "$peak_rps" ]; then peak=$p peak_rps=$(field rps "$p"); fi
+  if [ "$(field rps "$c")" -gt "$ceil_rps" ]; then ceil=$c ceil_rps=$(field rps "$c"); fi
+done
+half=$((peak_rps / 2))
+halfrun=$(lg "$port" --rate "$half" "${reqs[@]}")
+echo "  webhook at $half/s (open loop):  $halfrun"
 cease=$(lg "$nport" --rate "$half" "${reqs[@]}")
 echo "  nginx at $half/s (open loop):    $cease"
+rss=$(rss_kb "$wpid")
+kill -TERM "$wpid"
+wait "$wpid" || { echo "webhook exit status $?" >&2; }
+pids=("$npid")
 
 p99_half=$(field p99_ms "$halfrun")
 echo
