@@ -284,15 +284,15 @@ def main():
                                               "metadata": {"name": "armorgate-system"}})
         print("armorgate-agent benchmark (%s, %d cores; no AppArmor here: fake securityfs, real parser)"
               % (os.uname().release, os.cpu_count()))
-        total, to_conf, conf_to_label = bench_label_latency(api, agent, kubeconfig, tmp, a.changes) \
-            if want("latency") else ([], [], [])
-        if total:
-          print("1. ConfigMap change -> Node label visible, %d changes (API source, fake kernel):" % len(total))
-          for what, v in (("change -> label", total), ("change -> kernel confirm (incl. validate+compile+load)", to_conf),
-                        ("kernel confirm -> label visible", conf_to_label)):
-              print("   %-55s p50 %6.0f ms  p99 %6.0f ms  max %6.0f ms" % (what, pct(v, .5) * 1e3, pct(v, .99) * 1e3,
-                                                                       max(v) * 1e3))
-          print("   (load average %.1f on %d cores while measuring)" % (os.getloadavg()[0], os.cpu_count()))
+        if want("latency"):
+            total, to_conf, conf_to_label = bench_label_latency(api, agent, kubeconfig, tmp, a.changes)
+            print("1. ConfigMap change -> Node label visible, %d changes (API source, fake kernel):" % len(total))
+            for what, v in (("change -> label", total),
+                            ("change -> kernel confirm (incl. validate+compile+load)", to_conf),
+                            ("kernel confirm -> label visible", conf_to_label)):
+                print("   %-55s p50 %6.0f ms  p99 %6.0f ms  max %6.0f ms" % (what, pct(v, .5) * 1e3, pct(v, .99) * 1e3,
+                                                                           max(v) * 1e3))
+            print("   (load average %.1f on %d cores while measuring)" % (os.getloadavg()[0], os.cpu_count()))
         for small in ((False, True) if want("parser") else ()):
             one, batched, single, bcpu, scpu, agent_t, acpu = bench_parser(tmp, small=small)
             kind = "3-rule profile, no includes" if small else "profile with tunables/global + abstractions/base"
@@ -308,9 +308,9 @@ def main():
             print("4. agent first load of 200 profiles (--compile-check %s): %.2f s to ready, %d in the fake kernel"
                   % ("true" if cc else "false", t, n))
         if want("idle"):
-          cpu, wall, hwm = bench_idle(api, agent, kubeconfig, tmp, a.idle)
-          print("5. idle over %.0f s (poll-interval 30, API source): CPU %.3f s (%.3f%%); %s"
-              % (wall, cpu, 100 * cpu / wall, ", ".join(" ".join(h.split()) for h in hwm)))
+            cpu, wall, hwm = bench_idle(api, agent, kubeconfig, tmp, a.idle)
+            print("5. idle over %.0f s (poll-interval 30, API source): CPU %.3f s (%.3f%%); %s"
+                  % (wall, cpu, 100 * cpu / wall, ", ".join(" ".join(h.split()) for h in hwm)))
     finally:
         subprocess.run([os.path.join(SRC, "test/cluster/stop"), cdir], stdout=subprocess.DEVNULL)
         shutil.rmtree(tmp, ignore_errors=True)
