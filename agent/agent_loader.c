@@ -73,6 +73,11 @@ static int agent_loader_exec(const agent_loader *l, const char *op, const char *
 	if (l->compile_only) {
 		argv[a++] = "-Q";
 		argv[a++] = "-K";
+	} else if (strcmp(op, "--compile-to-cache") == 0) {
+		snprintf(cacheopt, sizeof(cacheopt), "--cache-loc=%s", l->cache_dir);
+		argv[a++] = "-Q";
+		argv[a++] = "--write-cache";
+		argv[a++] = cacheopt;
 	} else {
 		argv[a++] = op;
 		if (l->cache_dir && strcmp(op, "--replace") == 0) {
@@ -224,6 +229,13 @@ int agent_loader_load_checked(const agent_loader *l, const char *const *files, c
 			return err_set(err, ENOENT, "%s", msg);
 		}
 		batch = names == 1;
+	}
+	if (batch && popts && l->cache_dir && !l->compile_only) {
+		/* The compile check as its own step, nothing loaded: compile-only
+		 * into the binary cache; the load below then reads the cache (a hit:
+		 * same files, fresh entries), so nothing is compiled twice. */
+		st.parser_runs++;
+		batch = agent_loader_exec(l, "--compile-to-cache", files, n, msg, sizeof(msg)) == 0;
 	}
 	if (batch) {
 		st.parser_runs++;

@@ -43,9 +43,11 @@ int agent_loader_load(const agent_loader *l, const char *const *files, size_t n,
  * kernel (popts non-NULL; keys/texts/lens parallel to files): the load run
  * itself is the compile check (against this node's kernel features), so a
  * profile is compiled once, not once to validate and again to load.
- * Happy path, two parser runs in all: one `-N` over every file (the names
- * the parser sees must be exactly the keys, one each: no hat, child or extra
- * profile, included ones too), then the batched load. Any failure sends each
+ * Happy path: one `-N` over every file (the names the parser sees must be
+ * exactly the keys, one each: no hat, child or extra profile, included ones
+ * too); with a cache_dir on a real kernel, one compile-only run
+ * (`-Q --write-cache`, nothing loaded) into the binary cache; then the
+ * batched load, which reads that cache. Any failure sends each
  * profile through profile_compile_check (common/profile, the webhook's own
  * per-profile check: same verdict, same message); one refused there gets
  * res[i].refused and is never loaded; the others load one by one. */

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs INSIDE the node VM (real AppArmor kernel): N realistic profiles, cold,
 # one `apparmor_parser --replace -K` per profile vs the agent's checked path
-# (one -N run + one batched --replace --write-cache), twice; then a reload
+# (one -N run, one compile-only -Q --write-cache run, one --replace that
+# reads the cache), twice; then a reload
 # from the binary cache. From the host, with a VM started by test/node-vm/start:
 #   test/node-vm/exec DIR --timeout 600 -- sh -c "$(cat bench/agent/vm_first_load.sh)" sh 20
 N=${1:-50}
@@ -26,10 +27,11 @@ for round in 1 2; do
   rm -rf /tmp/pbcache/*
   t2=$(now)
   names=$($P -Q -K -q -N -- $d/* 2>/dev/null | wc -l)
-  $P --replace --write-cache --cache-loc=/tmp/pbcache -q $d/* 2>/dev/null || echo "BATCH FAIL"
+  $P -Q --write-cache --cache-loc=/tmp/pbcache -q $d/* 2>/dev/null || echo "COMPILE FAIL"
+  hits=$($P --replace -k --write-cache --cache-loc=/tmp/pbcache -q $d/* 2>&1 | grep -c '^Cache hit')
   t3=$(now)
   n2=$(grep -c '^custom.vb' /sys/kernel/security/apparmor/profiles)
-  echo "round $round: one --replace per profile: $(echo "$t1 $t0" | awk '{print $1-$2}') s ($n1 loaded); agent checked path (-N + batched --replace): $(echo "$t3 $t2" | awk '{print $1-$2}') s ($names names, $n2 loaded)"
+  echo "round $round: one --replace per profile: $(echo "$t1 $t0" | awk '{print $1-$2}') s ($n1 loaded); agent checked path (-N, -Q --write-cache, --replace from the cache): $(echo "$t3 $t2" | awk '{print $1-$2}') s ($names names, $hits cache hits, $n2 loaded)"
 done
 unload
 # Restart case: the cache written above, so a reload is a cache hit.
