@@ -394,8 +394,10 @@ static agent_pstatus *agent_execute(agent_daemon *d, const agent_plan *p, const 
 			} else if (m) {
 				m->load_failed = true;
 				m->seen = false;
-				snprintf(m->message, sizeof(m->message), "%s: load failed: %s", it->name,
-					 res[i].message[0] ? res[i].message : "unknown error");
+				/* A long parser message is cut to the size of the status field. */
+				if (snprintf(m->message, sizeof(m->message), "%s: load failed: %s", it->name,
+					     res[i].message[0] ? res[i].message : "unknown error") < 0)
+					m->message[0] = '\0';
 				agent_report_refusal(d, m, "ProfileLoadFailed");
 			}
 		}
