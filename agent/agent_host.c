@@ -11,69 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
+
 enum { AGENT_HOST_PATH_MAX = 4096, AGENT_HOST_SMALL_MAX = 4096 };
-
-int agent_host_read_file(const char *path, size_t max, char **out, size_t *len, ag_err *err)
-{
-	int fd = -1, rc = -1;
-	char *b = NULL;
-	size_t n = 0, cap = 0;
-
-	*out = NULL;
-	*len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		err_set(err, errno, "cannot open %s: %s", path, strerror(errno));
-		goto out;
-	}
-	for (;;) {
-		if (n == cap) {
-			/* +1 so reading one byte past the ceiling is detected. */
-			size_t ncap = cap ? cap * 2 : 4096;
-			if (ncap > max + 1)
-				ncap = max + 1;
-			if (ncap <= n) {
-				err_set(err, E2BIG, "%s is larger than %zu bytes", path, max);
-				goto out;
-			}
-			char *nb = realloc(b, ncap + 1);
-			if (!nb) {
-				err_set(err, ENOMEM, "out of memory reading %s", path);
-				goto out;
-			}
-			b = nb;
-			cap = ncap;
-		}
-		ssize_t r = read(fd, b + n, cap - n);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			err_set(err, errno, "cannot read %s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n > max) {
-			err_set(err, E2BIG, "%s is larger than %zu bytes", path, max);
-			goto out;
-		}
-	}
-	if (!b && !(b = malloc(1))) {
-		err_set(err, ENOMEM, "out of memory reading %s", path);
-		goto out;
-	}
-	b[n] = '\0';
-	*out = b;
-	*len = n;
-	b = NULL;
-	rc = 0;
-out:
-	free(b);
-	if (fd >= 0)
-		close(fd);
-	return rc;
-}
 
 bool agent_host_apparmor_enabled(const agent_host *h, char *why, size_t cap)
 {
@@ -83,7 +23,7 @@ bool agent_host_apparmor_enabled(const agent_host *h, char *why, size_t cap)
 	ag_err e;
 
 	snprintf(path, sizeof(path), "%s/module/apparmor/parameters/enabled", h->sysfs_root);
-	if (agent_host_read_file(path, 64, &v, &len, &e) != 0) {
+	if (buf_read_file_dup(path, 64, &v, &len, &e) != 0) {
 		snprintf(why, cap, "AppArmor is not in this kernel (%s)", e.msg);
 		return false;
 	}
@@ -112,7 +52,7 @@ int agent_host_kernel_list(const agent_host *h, agent_klist *out, ag_err *err)
 	out->items = NULL;
 	out->n = 0;
 	snprintf(path, sizeof(path), "%s/apparmor/profiles", h->securityfs_root);
-	if (agent_host_read_file(path, AGENT_KLIST_MAX_BYTES, &t, &len, err) != 0)
+	if (buf_read_file_dup(path, AGENT_KLIST_MAX_BYTES, &t, &len, err) != 0)
 		return -1;
 	int rc = agent_kernel_parse_list(t, len, out, err);
 	free(t);
@@ -181,9 +121,9 @@ int agent_host_confined(const agent_host *h, agent_confined **out, size_t *n, ag
 		/* The LSM-specific file first: attr/current belongs to whichever
 		 * LSM is "displayed" when several are stacked. */
 		snprintf(path, sizeof(path), "%s/%s/attr/apparmor/current", h->proc_root, de->d_name);
-		if (agent_host_read_file(path, AGENT_HOST_SMALL_MAX, &t, &len, &e) != 0) {
+		if (buf_read_file_dup(path, AGENT_HOST_SMALL_MAX, &t, &len, &e) != 0) {
 			snprintf(path, sizeof(path), "%s/%s/attr/current", h->proc_root, de->d_name);
-			if (agent_host_read_file(path, AGENT_HOST_SMALL_MAX, &t, &len, &e) != 0)
+			if (buf_read_file_dup(path, AGENT_HOST_SMALL_MAX, &t, &len, &e) != 0)
 				continue; /* the process exited, or no LSM attr */
 		}
 		if (agent_kernel_parse_attr(t, len, label, sizeof(label), NULL, 0) == 0)
@@ -218,7 +158,7 @@ void agent_host_boot_id(const agent_host *h, char *out, size_t cap)
 	if (cap)
 		out[0] = '\0';
 	snprintf(path, sizeof(path), "%s/sys/kernel/random/boot_id", h->proc_root);
-	if (agent_host_read_file(path, 128, &t, &len, &e) != 0)
+	if (buf_read_file_dup(path, 128, &t, &len, &e) != 0)
 		return;
 	while (len > 0 && (t[len - 1] == '\n' || t[len - 1] == ' '))
 		t[--len] = '\0';
@@ -265,7 +205,7 @@ int agent_host_disk_list(const agent_host *h, agent_ondisk **out, size_t *n, ag_
 		/* An unreadable or oversized file gets an empty hash: it will
 		 * never match a desired one, so it is rewritten. */
 		v[cnt].sha256[0] = '\0';
-		if (agent_host_read_file(path, h->max_profile_bytes, &t, &len, &e) == 0)
+		if (buf_read_file_dup(path, h->max_profile_bytes, &t, &len, &e) == 0)
 			agent_plan_sha256(t, len, v[cnt].sha256);
 		free(t);
 		cnt++;

@@ -39,8 +39,6 @@ void agent_host_boot_id(const agent_host *h, char *out, size_t cap);
 int agent_host_disk_list(const agent_host *h, agent_ondisk **out, size_t *n, ag_err *err) AG_WARN_UNUSED;
 void agent_host_disk_free(agent_ondisk *d, size_t n);
 
-/* Reads a whole file up to max bytes (E2BIG past it). *out is NUL-terminated heap. */
-int agent_host_read_file(const char *path, size_t max, char **out, size_t *len, ag_err *err) AG_WARN_UNUSED;
 /* Writes dir/name atomically: temp file in dir, fsync, rename, fsync dir. */
 int agent_host_write_atomic(const char *dir, const char *name, const char *data, size_t len,
 			    ag_err *err) AG_WARN_UNUSED;

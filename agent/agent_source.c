@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agent_host.h"
+#include "buf.h"
 #include "log.h"
 
 enum { AGENT_SRC_PATH_MAX = 4096 };
@@ -143,7 +144,7 @@ int agent_source_dir_read(const char *dir, size_t max_bytes, size_t max_count, b
 				free(refusal);
 				goto nomem;
 			}
-		} else if (agent_host_read_file(path, max_bytes, &text, &len, &e) != 0) {
+		} else if (buf_read_file_dup(path, max_bytes, &text, &len, &e) != 0) {
 			if (e.code == ENOENT) { /* swapped away under us */
 				free(key);
 				continue;

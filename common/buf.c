@@ -188,3 +188,25 @@ out:
 	close(fd);
 	return rc;
 }
+
+int buf_read_file_dup(const char *path, size_t max, char **out, size_t *len, ag_err *err)
+{
+	buf b;
+
+	buf_init(&b, max);
+	*out = NULL;
+	if (len)
+		*len = 0;
+	if (buf_read_file(&b, path, err) != 0) {
+		if (b.data)
+			explicit_bzero(b.data, b.cap);
+		buf_cleanup(&b);
+		return -1;
+	}
+	if (len)
+		*len = b.len;
+	*out = buf_steal(&b);
+	if (!*out)
+		return err_set(err, ENOMEM, "cannot read %s: out of memory", path);
+	return 0;
+}

@@ -34,5 +34,9 @@ void buf_consume(buf *b, size_t n);
  * no copy in a stack buffer; the caller wipes b when it holds a secret.
  * Errors name the path: "cannot read P: why", "P is larger than the N byte limit". */
 int buf_read_file(buf *b, const char *path, ag_err *err) AG_WARN_UNUSED;
+/* The same into a fresh NUL-terminated heap string: *out is the caller's to
+ * free (wipe it first when it holds a secret); len may be NULL. A partial
+ * read is wiped before it is freed. */
+int buf_read_file_dup(const char *path, size_t max, char **out, size_t *len, ag_err *err) AG_WARN_UNUSED;
 
 #endif

@@ -65,33 +65,6 @@ int kube_config_copy(kube_config *dst, const kube_config *src, ag_err *err)
 	return 0;
 }
 
-int kube_read_file(const char *path, size_t max, char **out, size_t *len, ag_err *err)
-{
-	int rc = -1;
-	buf b;
-
-	buf_init(&b, max);
-	*out = NULL;
-	if (len)
-		*len = 0;
-	if (buf_read_file(&b, path, err) != 0)
-		goto out;
-	if (len)
-		*len = b.len;
-	*out = buf_steal(&b);
-	if (!*out) {
-		err_set(err, ENOMEM, "out of memory");
-		goto out;
-	}
-	rc = 0;
-out:
-	/* The file may be a key or a token. */
-	if (b.data)
-		explicit_bzero(b.data, b.cap);
-	buf_cleanup(&b);
-	return rc;
-}
-
 /* ---- base64 (the *-data fields) ---- */
 
 static int kube_b64_val(unsigned char ch)
@@ -247,7 +220,7 @@ static int kcfg_pem(kcfg *k, yaml_node_t *map, const char *data_key, const char 
 		return 0;
 	if (kcfg_path(k, file, &path, err) < 0)
 		return -1;
-	rc = kube_read_file(path, KUBE_PEM_FILE_MAX, out, NULL, err);
+	rc = buf_read_file_dup(path, KUBE_PEM_FILE_MAX, out, NULL, err);
 	if (rc < 0)
 		err_wrap(err, "%s: %s", k->src, file_key);
 	free(path);
@@ -390,7 +363,7 @@ int kube_config_from_kubeconfig(const char *path, const char *context_override, 
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (kube_read_file(path, KUBE_KUBECONFIG_MAX, &text, &len, err) < 0)
+	if (buf_read_file_dup(path, KUBE_KUBECONFIG_MAX, &text, &len, err) < 0)
 		return err_wrap(err, "kubeconfig");
 	dir = strdup(path);
 	if (!dir) {
@@ -459,7 +432,7 @@ int kube_config_in_cluster(const char *sa_dir, kube_config *out, ag_err *err)
 		goto nomem;
 	out->ca_file = buf_steal(&b);
 	/* Fail at start, not at the first request, when the mount is missing. */
-	if (kube_read_file(out->token_file, KUBE_TOKEN_MAX, &tok, NULL, err) < 0) {
+	if (buf_read_file_dup(out->token_file, KUBE_TOKEN_MAX, &tok, NULL, err) < 0) {
 		err_wrap(err, "in-cluster service account token");
 		goto out;
 	}

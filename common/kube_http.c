@@ -153,7 +153,7 @@ static int kube_token_refresh(kube_client *c, ag_err *err)
 	if (c->tok && st.st_dev == c->tok_dev && st.st_ino == c->tok_ino && st.st_size == c->tok_size &&
 	    st.st_mtim.tv_sec == c->tok_mtime.tv_sec && st.st_mtim.tv_nsec == c->tok_mtime.tv_nsec)
 		goto out;
-	if (kube_read_file(c->cfg.token_file, KUBE_TOKEN_MAX, &t, &len, err) < 0) {
+	if (buf_read_file_dup(c->cfg.token_file, KUBE_TOKEN_MAX, &t, &len, err) < 0) {
 		if (!c->tok)
 			rc = -1;
 		goto out;

@@ -74,8 +74,6 @@ int kube_path_add_query(buf *path, const char *key, const char *value) AG_WARN_U
 /* Deep copy of a config (kube_client_new). */
 int kube_config_copy(kube_config *dst, const kube_config *src, ag_err *err) AG_WARN_UNUSED;
 
-/* Reads a whole regular file with a ceiling, NUL-terminated. *out heap, caller frees. */
-int kube_read_file(const char *path, size_t max, char **out, size_t *len, ag_err *err) AG_WARN_UNUSED;
 
 /* Frees a secret string after wiping it. */
 void kube_secret_free(char *s);

@@ -89,38 +89,11 @@ static bool certs_fileid_eq(const certs_fileid *a, const certs_fileid *b)
 
 static int certs_read_file(const char *path, const char *what, buf *out, ag_err *err)
 {
-	char tmp[8192];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int rc = -1;
-
-	if (fd < 0)
-		return err_set(err, errno, "cannot read TLS %s %s: %s", what, path, strerror(errno));
-	for (;;) {
-		ssize_t n = read(fd, tmp, sizeof(tmp));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err_set(err, errno, "cannot read TLS %s %s: %s", what, path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if (buf_append(out, tmp, (size_t)n) != 0) {
-			err_set(err, errno, "TLS %s %s: %s (ceiling %u bytes)", what, path,
-				errno == E2BIG ? "file too large" : "out of memory", (unsigned)CERTS_FILE_MAX);
-			goto out;
-		}
-	}
-	if (out->len == 0) {
-		err_set(err, EINVAL, "TLS %s %s is empty", what, path);
-		goto out;
-	}
-	rc = 0;
-out:
-	explicit_bzero(tmp, sizeof(tmp));
-	close(fd);
-	return rc;
+	if (buf_read_file(out, path, err) != 0)
+		return err_wrap(err, "TLS %s", what);
+	if (out->len == 0)
+		return err_set(err, EINVAL, "TLS %s %s is empty", what, path);
+	return 0;
 }
 
 /* OpenSSL: does the key belong to the first certificate? Also the leaf's

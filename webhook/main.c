@@ -122,33 +122,16 @@ static int main_define_metrics(metrics *m)
  * list (the peak RSS the benchmark reports is the serving footprint). */
 static int main_seed_nodes(nodeset *ns, const char *path, ag_err *err)
 {
-	char tmp[65536];
 	buf b;
-	int fd;
 	cJSON *empty = NULL;
 	const char *p;
 	const char *end;
 	int rc = -1;
 
 	buf_init(&b, MAIN_NODES_FILE_MAX);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_set(err, errno, "--nodes-file %s: %s", path, strerror(errno));
-	for (;;) {
-		ssize_t n = read(fd, tmp, sizeof(tmp));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err_set(err, errno, "--nodes-file %s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if (buf_append(&b, tmp, (size_t)n) != 0) {
-			err_set(err, errno, "--nodes-file %s: too large or out of memory", path);
-			goto out;
-		}
+	if (buf_read_file(&b, path, err) != 0) {
+		err_wrap(err, "--nodes-file");
+		goto out;
 	}
 	p = buf_cstr(&b);
 	end = p + b.len;
@@ -193,7 +176,6 @@ static int main_seed_nodes(nodeset *ns, const char *path, ag_err *err)
 out:
 	cJSON_Delete(empty);
 	buf_cleanup(&b);
-	close(fd);
 	return rc;
 }
 
