@@ -25,7 +25,6 @@ FROM ${BASE}
 # /etc/apparmor.d tunables/abstractions that profiles include.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libmicrohttpd12 \
       libcjson1 \
       libcurl4 \
       libyaml-0-2 \
