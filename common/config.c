@@ -3,6 +3,9 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,22 +194,61 @@ void config_free_strings(const config_spec *spec)
 	}
 }
 
-int config_split_hostport(const char *s, char *host, size_t hostcap, int *port, ag_err *err)
+int config_resolve_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen, bool *any, int *port,
+			  ag_err *err)
 {
-	const char *colon = strrchr(s, ':');
-	long p;
+	char host[256];
+	const char *colon;
 	size_t hlen;
+	char *end;
+	long pv;
+	struct addrinfo hints;
+	struct addrinfo *res = NULL;
+	int gai;
 
+	colon = listen ? strrchr(listen, ':') : NULL;
 	if (!colon)
-		return err_set(err, EINVAL, "\"%s\" is not ADDR:PORT", s);
-	hlen = (size_t)(colon - s);
-	if (hlen >= hostcap)
-		return err_set(err, EINVAL, "\"%s\": address too long", s);
-	if (config_parse_long(colon + 1, &p) != 0 || p < 0 || p > 65535)
-		return err_set(err, EINVAL, "\"%s\": port must be 0..65535", s);
-	memcpy(host, s, hlen);
+		return err_set(err, EINVAL, "listen address \"%s\" is not ADDR:PORT", listen ? listen : "");
+	errno = 0;
+	pv = strtol(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || errno != 0 || pv < 0 || pv > 65535)
+		return err_set(err, EINVAL, "listen address \"%s\": port must be 0..65535", listen);
+	hlen = (size_t)(colon - listen);
+	if (hlen >= 2 && listen[0] == '[' && listen[hlen - 1] == ']') {
+		listen++;
+		hlen -= 2;
+	}
+	if (hlen >= sizeof(host))
+		return err_set(err, EINVAL, "listen address \"%s\": address too long", listen);
+	memcpy(host, listen, hlen);
 	host[hlen] = '\0';
-	*port = (int)p;
+	*port = (int)pv;
+	*any = hlen == 0 || strcmp(host, "*") == 0;
+	memset(ss, 0, sizeof(*ss));
+	if (*any) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_addr = in6addr_any;
+		s6->sin6_port = htons((uint16_t)pv);
+		*sslen = sizeof(*s6);
+		return 0;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	gai = getaddrinfo(host, NULL, &hints, &res);
+	if (gai != 0 || !res)
+		return err_set(err, EINVAL, "listen address \"%s\": %s", host, gai_strerror(gai));
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	ss->ss_family = (sa_family_t)res->ai_family;
+	*sslen = res->ai_addrlen;
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)pv);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)pv);
+	freeaddrinfo(res);
 	return 0;
 }
 

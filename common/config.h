@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #include "err.h"
 
@@ -44,8 +45,11 @@ void config_usage(const config_spec *spec, FILE *out);
 /* Frees the strings config_parse stored in CONFIG_STRING destinations. */
 void config_free_strings(const config_spec *spec);
 
-/* Common pieces: "host:port" / ":port" -> host ("" = any) and port. */
-int config_split_hostport(const char *s, char *host, size_t hostcap, int *port, ag_err *err) AG_WARN_UNUSED;
+/* Listen addresses: "ADDR:PORT", "[V6]:PORT" or ":PORT" (port 0..65535).
+ * An empty ADDR or "*" means any: *any is set and ss is the IPv6 wildcard
+ * (callers fall back to IPv4 where IPv6 is off). Names are resolved. */
+int config_resolve_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen, bool *any, int *port,
+			  ag_err *err) AG_WARN_UNUSED;
 /* "ns/name" -> both parts, each a DNS label-ish non-empty string. */
 int config_split_nsname(const char *s, char *ns, size_t nscap, char *name, size_t namecap, ag_err *err) AG_WARN_UNUSED;
 

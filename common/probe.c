@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "config.h"
 #include "log.h"
 
 enum {
@@ -33,7 +34,6 @@ enum {
 	PROBE_LINGER_MS = 1000,       /* after answering: drain the peer's unread bytes this long at most */
 	PROBE_HEAD_MAX = 8192,        /* request line + headers ceiling */
 	PROBE_METRICS_MAX = 4u << 20, /* rendered /metrics page ceiling */
-	PROBE_HOST_MAX = 256,
 	PROBE_BACKLOG = 64,
 };
 
@@ -364,65 +364,6 @@ static void *probe_thread(void *arg)
 	}
 }
 
-/* "ADDR:PORT", "[V6]:PORT" or ":PORT" -> sockaddr; empty ADDR = any. */
-static int probe_resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen, bool *any, int *port,
-			 ag_err *err)
-{
-	char host[PROBE_HOST_MAX];
-	const char *colon;
-	size_t hlen;
-	char *end;
-	long pv;
-	struct addrinfo hints;
-	struct addrinfo *res = NULL;
-	int gai;
-
-	colon = listen ? strrchr(listen, ':') : NULL;
-	if (!colon)
-		return err_set(err, EINVAL, "listen address \"%s\" is not ADDR:PORT", listen ? listen : "");
-	errno = 0;
-	pv = strtol(colon + 1, &end, 10);
-	if (colon[1] == '\0' || *end != '\0' || errno != 0 || pv < 0 || pv > 65535)
-		return err_set(err, EINVAL, "listen address \"%s\": port must be 0..65535", listen);
-	hlen = (size_t)(colon - listen);
-	if (hlen >= 2 && listen[0] == '[' && listen[hlen - 1] == ']') {
-		listen++;
-		hlen -= 2;
-	}
-	if (hlen >= sizeof(host))
-		return err_set(err, EINVAL, "listen address \"%s\": address too long", listen);
-	memcpy(host, listen, hlen);
-	host[hlen] = '\0';
-	*port = (int)pv;
-	*any = hlen == 0 || strcmp(host, "*") == 0;
-	memset(ss, 0, sizeof(*ss));
-	if (*any) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_addr = in6addr_any;
-		s6->sin6_port = htons((uint16_t)pv);
-		*sslen = sizeof(*s6);
-		return 0;
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE;
-	gai = getaddrinfo(host, NULL, &hints, &res);
-	if (gai != 0 || !res)
-		return err_set(err, EINVAL, "listen address \"%s\": %s", host, gai_strerror(gai));
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	ss->ss_family = (sa_family_t)res->ai_family;
-	*sslen = res->ai_addrlen;
-	if (ss->ss_family == AF_INET)
-		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)pv);
-	else
-		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)pv);
-	freeaddrinfo(res);
-	return 0;
-}
-
 static int probe_listen_on(const struct sockaddr *sa, socklen_t len, bool dual, ag_err *err)
 {
 	int one = 1;
@@ -453,7 +394,7 @@ probe_server *probe_server_start(const char *listen, metrics *m, probe_ready_fn 
 	ag_err lerr;
 
 	memset(&ss, 0, sizeof(ss));
-	if (probe_resolve(listen, &ss, &sslen, &any, &port, err) != 0)
+	if (config_resolve_listen(listen, &ss, &sslen, &any, &port, err) != 0)
 		return NULL;
 	p = calloc(1, sizeof(*p));
 	if (!p) {

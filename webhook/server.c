@@ -20,10 +20,10 @@
 
 #include <microhttpd.h>
 
+#include "config.h"
 #include "log.h"
 
 enum {
-	SERVER_HOST_MAX = 256,
 	SERVER_DISCARD_MAX = 16u << 20, /* body bytes read and dropped after 413 before closing */
 };
 
@@ -280,61 +280,6 @@ static void server_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_kv(LOG_LVL_DEBUG, "https server", "detail", line, (char *)NULL);
 }
 
-/* "ADDR:PORT", "[V6]:PORT" or ":PORT"; empty ADDR = any (dual stack when possible). */
-static int server_resolve(const char *listen, struct sockaddr_storage *ss, bool *any, int *port, ag_err *err)
-{
-	char host[SERVER_HOST_MAX];
-	const char *colon = listen ? strrchr(listen, ':') : NULL;
-	struct addrinfo hints;
-	struct addrinfo *res = NULL;
-	size_t hlen;
-	char *end;
-	long pv;
-	int gai;
-
-	if (!colon)
-		return err_set(err, EINVAL, "--listen \"%s\" is not ADDR:PORT", listen ? listen : "");
-	errno = 0;
-	pv = strtol(colon + 1, &end, 10);
-	if (colon[1] == '\0' || *end != '\0' || errno != 0 || pv < 0 || pv > 65535)
-		return err_set(err, EINVAL, "--listen \"%s\": port must be 0..65535", listen);
-	hlen = (size_t)(colon - listen);
-	if (hlen >= 2 && listen[0] == '[' && listen[hlen - 1] == ']') {
-		listen++;
-		hlen -= 2;
-	}
-	if (hlen >= sizeof(host))
-		return err_set(err, EINVAL, "--listen: address too long");
-	memcpy(host, listen, hlen);
-	host[hlen] = '\0';
-	*port = (int)pv;
-	*any = hlen == 0 || strcmp(host, "*") == 0;
-	memset(ss, 0, sizeof(*ss));
-	if (*any) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_addr = in6addr_any;
-		s6->sin6_port = htons((uint16_t)pv);
-		return 0;
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE;
-	gai = getaddrinfo(host, NULL, &hints, &res);
-	if (gai != 0 || !res)
-		return err_set(err, EINVAL, "--listen \"%s\": %s", host, gai_strerror(gai));
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	ss->ss_family = (sa_family_t)res->ai_family;
-	freeaddrinfo(res);
-	if (ss->ss_family == AF_INET)
-		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)pv);
-	else
-		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)pv);
-	return 0;
-}
-
 static struct MHD_Daemon *server_start_daemon(server *s, unsigned int flags, unsigned int threads,
 					      const struct sockaddr *sa)
 {
@@ -354,6 +299,7 @@ server *server_start(const server_opts *opts, ag_err *err)
 {
 	server *s;
 	struct sockaddr_storage ss;
+	socklen_t sslen = 0;
 	bool any = false;
 	int port = 0;
 	unsigned int base = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
@@ -363,7 +309,7 @@ server *server_start(const server_opts *opts, ag_err *err)
 	if (!opts->env)
 		return err_set(err, EINVAL, "server: no admission environment"), NULL;
 	memset(&ss, 0, sizeof(ss));
-	if (server_resolve(opts->listen, &ss, &any, &port, err) != 0)
+	if (config_resolve_listen(opts->listen, &ss, &sslen, &any, &port, err) != 0)
 		return NULL;
 	s = calloc(1, sizeof(*s));
 	if (!s) {

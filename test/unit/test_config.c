@@ -1,6 +1,9 @@
 /* Unit tests: the option table (common/config.c): bounds, env precedence, --help. */
 #include <criterion/criterion.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,7 +153,9 @@ Test(config, help_and_version_generated)
 Test(config, env_name_and_splitters)
 {
 	char env[64];
-	char host[64];
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	bool any;
 	char ns[64];
 	char name[64];
 	int port;
@@ -160,11 +165,22 @@ Test(config, env_name_and_splitters)
 	cr_assert_str_eq(env, "ARMORGATE_PROBE_LISTEN");
 	config_env_name("probe-listen", env, 12);
 	cr_assert_str_eq(env, "ARMORGATE_P");
-	cr_assert_eq(config_split_hostport(":8443", host, sizeof(host), &port, &e), 0);
-	cr_assert_str_eq(host, "");
+	cr_assert_eq(config_resolve_listen(":8443", &ss, &sslen, &any, &port, &e), 0, "%s", e.msg);
+	cr_assert(any);
 	cr_assert_eq(port, 8443);
-	cr_assert_eq(config_split_hostport("127.0.0.1:65536", host, sizeof(host), &port, &e), -1);
-	cr_assert_eq(config_split_hostport("nocolon", host, sizeof(host), &port, &e), -1);
+	cr_assert_eq(ss.ss_family, AF_INET6);
+	cr_assert_eq(config_resolve_listen("127.0.0.1:0", &ss, &sslen, &any, &port, &e), 0, "%s", e.msg);
+	cr_assert(!any);
+	cr_assert_eq(ss.ss_family, AF_INET);
+	cr_assert_eq(sslen, sizeof(struct sockaddr_in));
+	cr_assert_eq(ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr), INADDR_LOOPBACK);
+	cr_assert_eq(config_resolve_listen("[::1]:9", &ss, &sslen, &any, &port, &e), 0, "%s", e.msg);
+	cr_assert_eq(ss.ss_family, AF_INET6);
+	cr_assert_eq(ntohs(((struct sockaddr_in6 *)&ss)->sin6_port), 9);
+	cr_assert_eq(config_resolve_listen("127.0.0.1:65536", &ss, &sslen, &any, &port, &e), -1);
+	cr_assert(strstr(e.msg, "0..65535"), "%s", e.msg);
+	cr_assert_eq(config_resolve_listen("nocolon", &ss, &sslen, &any, &port, &e), -1);
+	cr_assert(strstr(e.msg, "nocolon"), "%s", e.msg);
 	cr_assert_eq(config_split_nsname("armorgate-system/armorgate-profiles", ns, sizeof(ns), name, sizeof(name), &e),
 		     0);
 	cr_assert_str_eq(ns, "armorgate-system");
