@@ -8,30 +8,11 @@
 #include <time.h>
 
 #include "profile.h"
+#include "../test_util.h"
 
 #ifndef PROFILE_FIXTURES
 #error "PROFILE_FIXTURES must point at test/data/profiles"
 #endif
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *data;
-	long n;
-
-	cr_assert(f, "cannot open %s", path);
-	cr_assert_eq(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	cr_assert(n >= 0);
-	rewind(f);
-	data = malloc((size_t)n + 1);
-	cr_assert(data);
-	cr_assert_eq(fread(data, 1, (size_t)n, f), (size_t)n);
-	data[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return data;
-}
 
 static double now_s(void)
 {
@@ -44,7 +25,7 @@ static double now_s(void)
 Test(profile_compile, seed_profile_compiles)
 {
 	size_t len;
-	char *text = slurp(PROFILE_FIXTURES "/custom.deny-write-outside-home", &len);
+	char *text = test_read_file(PROFILE_FIXTURES "/custom.deny-write-outside-home", &len);
 	ag_err err;
 	double t0 = now_s();
 
@@ -70,7 +51,7 @@ Test(profile_compile, good_fixtures_compile)
 		if (strncmp(de->d_name, "custom.", 7) != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/good/%s", PROFILE_FIXTURES, de->d_name);
-		text = slurp(path, &len);
+		text = test_read_file(path, &len);
 		err_clear(&err);
 		cr_expect_eq(profile_compile_check(de->d_name, text, len, NULL, &err), 0, "%s: %s", path, err.msg);
 		free(text);
@@ -100,7 +81,7 @@ Test(profile_compile, bad_fixtures_fail_with_key_and_reason)
 		if (strncmp(de->d_name, "custom.", 7) != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/bad/%s", PROFILE_FIXTURES, de->d_name);
-		text = slurp(path, &len);
+		text = test_read_file(path, &len);
 		if (strncmp(text, tag, strlen(tag)) != 0) {
 			free(text);
 			continue;
@@ -239,7 +220,7 @@ Test(profile_compile, validate_all_200_with_parser, .timeout = 240)
 	static char *texts[N];
 	static char keys[N][64];
 	size_t len;
-	char *seed = slurp(PROFILE_FIXTURES "/custom.deny-write-outside-home", &len);
+	char *seed = test_read_file(PROFILE_FIXTURES "/custom.deny-write-outside-home", &len);
 	profile_limits lim = {.compile = true};
 	ag_err cerr;
 	double t0;

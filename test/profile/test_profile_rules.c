@@ -8,30 +8,11 @@
 #include <string.h>
 
 #include "profile.h"
+#include "../test_util.h"
 
 #ifndef PROFILE_FIXTURES
 #error "PROFILE_FIXTURES must point at test/data/profiles"
 #endif
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *data;
-	long n;
-
-	cr_assert(f, "cannot open %s", path);
-	cr_assert_eq(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	cr_assert(n >= 0);
-	rewind(f);
-	data = malloc((size_t)n + 1);
-	cr_assert(data);
-	cr_assert_eq(fread(data, 1, (size_t)n, f), (size_t)n);
-	data[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return data;
-}
 
 /* ---- names ---- */
 
@@ -323,7 +304,7 @@ static void check_fixture_dir(const char *sub, bool expect_ok)
 		if (strncmp(de->d_name, "custom.", 7) != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		text = slurp(path, &len);
+		text = test_read_file(path, &len);
 		err_clear(&err);
 		rc = profile_check_text(de->d_name, text, len, 0, &err);
 		if (expect_ok || strncmp(text, "# expect-compile: ", 18) == 0) {
@@ -361,7 +342,7 @@ Test(profile_fixtures, bad)
 Test(profile_fixtures, seed_profile)
 {
 	size_t len;
-	char *text = slurp(PROFILE_FIXTURES "/custom.deny-write-outside-home", &len);
+	char *text = test_read_file(PROFILE_FIXTURES "/custom.deny-write-outside-home", &len);
 	ag_err err;
 
 	err_clear(&err);

@@ -27,25 +27,13 @@ static const char *golden_dir(void)
 	return d ? d : "test/data/admission";
 }
 
+/* NULL when the file is missing or unreadable (an expected file may not exist yet). */
 static char *slurp(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	buf b;
-	char tmp[65536];
-	size_t n;
+	char *t = NULL;
+	ag_err e;
 
-	if (!f)
-		return NULL;
-	buf_init(&b, 16u << 20);
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		if (buf_append(&b, tmp, n) != 0)
-			break;
-	fclose(f);
-	if (len)
-		*len = b.len;
-	if (!b.data)
-		return calloc(1, 1);
-	return buf_steal(&b);
+	return buf_read_file_dup(path, 16u << 20, &t, len, &e) == 0 ? t : NULL;
 }
 
 static void spit(const char *path, const char *text)
