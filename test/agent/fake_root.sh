@@ -9,19 +9,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 AGENT=$1
-: "${KUBECONFIG:?}"
-export KUBECONFIG
-command -v kubectl >/dev/null || PATH="${XDG_CACHE_HOME:-$HOME/.cache}/armorgate/bin:$PATH"
-
-T=$(mktemp -d /tmp/agent-fakeroot.XXXXXX)
-NODE=fake-$(basename "$T" | tr 'A-Z.' 'a-z-')
-PID=""
-cleanup() {
-	[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null || true
-	kubectl delete node "$NODE" --ignore-not-found >/dev/null 2>&1 || true
-	rm -rf "$T"
-}
-trap cleanup EXIT
+agent_test_setup fake
 
 # Fake node filesystem.
 mkdir -p "$T/sys/module/apparmor/parameters" "$T/securityfs/apparmor" "$T/proc/1/attr" \

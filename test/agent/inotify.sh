@@ -7,18 +7,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 AGENT=$1
-: "${KUBECONFIG:?}"
-export KUBECONFIG
-command -v kubectl >/dev/null || PATH="${XDG_CACHE_HOME:-$HOME/.cache}/armorgate/bin:$PATH"
-T=$(mktemp -d /tmp/agent-inotify.XXXXXX)
-NODE=inotify-$(basename "$T" | tr 'A-Z.' 'a-z-')
-PID=""
-cleanup() {
-	[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null || true
-	kubectl delete node "$NODE" --ignore-not-found >/dev/null 2>&1 || true
-	rm -rf "$T"
-}
-trap cleanup EXIT
+agent_test_setup inotify
 mkdir -p "$T/src/..v1"
 printf 'profile custom.one { nonsense }\n' >"$T/src/..v1/custom.one"
 ln -s ..v1 "$T/src/..data"

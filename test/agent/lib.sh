@@ -11,6 +11,25 @@ agent_fail() {
 	exit 1
 }
 
+# agent_test_setup NAME: the shared-cluster test's scratch dir $T, a Node name
+# $NODE unique to it, and an EXIT trap that kills the agent ($PID), deletes
+# the Node and removes $T.
+agent_test_setup() {
+	: "${KUBECONFIG:?}"
+	export KUBECONFIG
+	command -v kubectl >/dev/null || PATH="${XDG_CACHE_HOME:-$HOME/.cache}/armorgate/bin:$PATH"
+	T=$(mktemp -d "/tmp/agent-$1.XXXXXX")
+	NODE=$1-$(basename "$T" | tr 'A-Z.' 'a-z-')
+	PID=""
+	trap agent_test_cleanup EXIT
+}
+
+agent_test_cleanup() {
+	[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null || true
+	kubectl delete node "$NODE" --ignore-not-found >/dev/null 2>&1 || true
+	rm -rf "$T"
+}
+
 agent_free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
