@@ -222,6 +222,40 @@ void run_result_cleanup(run_result *res)
 	buf_cleanup(&res->errout);
 }
 
+/* The timeout's escalation: SIGTERM to the child's group at the deadline,
+ * SIGKILL RUN_TERM_GRACE_MS later — or as soon as the leader is gone when
+ * kill_when_leader_gone, since its group members may linger. */
+typedef struct run_timer {
+	double deadline; /* 0 = none */
+	double kill_at;
+	int term_sent;
+	int kill_sent;
+} run_timer;
+
+/* Returns 1 when it sent SIGTERM just now (the run timed out). */
+static int run_enforce(run_timer *t, pid_t pid, double now, bool kill_when_leader_gone)
+{
+	int termed = 0;
+
+	if (t->deadline > 0 && !t->term_sent && now >= t->deadline) {
+		(void)kill(-pid, SIGTERM);
+		(void)kill(pid, SIGTERM);
+		t->term_sent = 1;
+		t->kill_at = now + RUN_TERM_GRACE_MS / 1000.0;
+		termed = 1;
+	}
+	if (t->term_sent && !t->kill_sent && (now >= t->kill_at || (kill_when_leader_gone && run_exited(pid)))) {
+		/* The leader may be gone; its group members still get this. */
+		(void)kill(-pid, SIGKILL);
+		(void)kill(pid, SIGKILL);
+		t->kill_sent = 1;
+		/* A member that left the group may hold the pipes: give up on
+		 * them a little later rather than wait forever. */
+		t->kill_at = now + RUN_TERM_GRACE_MS / 1000.0;
+	}
+	return termed;
+}
+
 int run_program(const char *const argv[], const char *const envp[], const char *stdin_data, size_t stdin_len,
 		long timeout_ms, run_result *res, ag_err *err)
 {
@@ -242,17 +276,14 @@ int run_program(const char *const argv[], const char *const envp[], const char *
 	int exec_errno = 0;
 	size_t in_off = 0;
 	double start;
-	double deadline;
-	double kill_at = 0;
-	int term_sent = 0;
-	int kill_sent = 0;
+	run_timer t = { 0 };
 	ssize_t r;
 
 	memset(res, 0, sizeof(*res));
 	buf_init(&res->out, RUN_OUTPUT_MAX);
 	buf_init(&res->errout, RUN_OUTPUT_MAX);
 	start = run_now();
-	deadline = timeout_ms > 0 ? start + (double)timeout_ms / 1000.0 : 0;
+	t.deadline = timeout_ms > 0 ? start + (double)timeout_ms / 1000.0 : 0;
 
 	if (!argv || !argv[0])
 		return err_set(err, EINVAL, "run_program: empty argv");
@@ -334,31 +365,18 @@ int run_program(const char *const argv[], const char *const envp[], const char *
 		int pr;
 		double now = run_now();
 
-		if (deadline > 0 && !term_sent && now >= deadline) {
+		if (run_enforce(&t, pid, now, true)) {
 			res->timed_out = 1;
-			(void)kill(-pid, SIGTERM);
-			(void)kill(pid, SIGTERM);
-			term_sent = 1;
-			kill_at = now + RUN_TERM_GRACE_MS / 1000.0;
 			run_close(&parent_in);
 		}
-		if (term_sent && !kill_sent && (now >= kill_at || run_exited(pid))) {
-			/* The leader may be gone; its group members still get this. */
-			(void)kill(-pid, SIGKILL);
-			(void)kill(pid, SIGKILL);
-			kill_sent = 1;
-			/* A member that left the group may hold the pipes: give up on
-			 * them a little later rather than wait forever. */
-			kill_at = now + RUN_TERM_GRACE_MS / 1000.0;
-		}
-		if (kill_sent && now >= kill_at)
+		if (t.kill_sent && now >= t.kill_at)
 			break;
 
-		if (term_sent)
-			tmo = run_ms_until(kill_at, now);
-		else if (deadline > 0)
-			tmo = run_ms_until(deadline, now);
-		if (term_sent && !kill_sent && tmo > 50)
+		if (t.term_sent)
+			tmo = run_ms_until(t.kill_at, now);
+		else if (t.deadline > 0)
+			tmo = run_ms_until(t.deadline, now);
+		if (t.term_sent && !t.kill_sent && tmo > 50)
 			tmo = 50; /* notice the leader's exit soon to SIGKILL stragglers */
 
 		if (parent_in >= 0) {
@@ -427,19 +445,9 @@ int run_program(const char *const argv[], const char *const envp[], const char *
 		double now = run_now();
 		struct timespec ts;
 
-		if (deadline > 0 && !term_sent && now >= deadline) {
+		if (run_enforce(&t, pid, now, false))
 			res->timed_out = 1;
-			(void)kill(-pid, SIGTERM);
-			(void)kill(pid, SIGTERM);
-			term_sent = 1;
-			kill_at = now + RUN_TERM_GRACE_MS / 1000.0;
-		}
-		if (term_sent && !kill_sent && now >= kill_at) {
-			(void)kill(-pid, SIGKILL);
-			(void)kill(pid, SIGKILL);
-			kill_sent = 1;
-		}
-		if (deadline <= 0 || kill_sent)
+		if (t.deadline <= 0 || t.kill_sent)
 			break; /* nothing more to enforce: block in waitpid */
 		ts.tv_sec = 0;
 		ts.tv_nsec = nap_us * 1000;
@@ -447,7 +455,7 @@ int run_program(const char *const argv[], const char *const envp[], const char *
 		if (nap_us < 50000)
 			nap_us *= 2;
 	}
-	if (term_sent && !kill_sent) {
+	if (t.term_sent && !t.kill_sent) {
 		/* Stragglers of a group whose leader obeyed SIGTERM; the unreaped
 		 * leader still reserves the group id. */
 		(void)kill(-pid, SIGKILL);
