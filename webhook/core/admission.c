@@ -639,6 +639,17 @@ static void res_review(admission_result *res, const char *uid, bool allowed, con
 	res->verdict = !allowed ? "deny" : patch ? "patch" : "allow";
 }
 
+/* A denial whose message was built on the heap (NULL: it could not be). */
+static void res_deny(admission_result *res, const char *uid, const char *text)
+{
+	if (!text) {
+		res_oom(res);
+		return;
+	}
+	snprintf(res->reason, sizeof(res->reason), "%s", text);
+	res_review(res, uid, false, NULL, NULL, text);
+}
+
 /* Allowed, with a warning for the user and the same line as the log reason. */
 static void res_allow_warn(admission_result *res, const char *uid, const char *fmt, ...) AG_PRINTF(3, 4);
 
@@ -968,12 +979,7 @@ static void validate_pod(const char *uid, const cJSON *obj, const cJSON *old, bo
 		goto out;
 	}
 	text = msg_finish(&m);
-	if (!text) {
-		res_oom(res);
-		goto out;
-	}
-	snprintf(res->reason, sizeof(res->reason), "%s", text);
-	res_review(res, uid, false, NULL, NULL, text);
+	res_deny(res, uid, text);
 out:
 	free(text);
 	buf_cleanup(&m.b);
@@ -1108,12 +1114,7 @@ static void validate_configmap(const char *uid, const cJSON *obj, const cJSON *o
 		text = msg_finish(&full);
 		buf_cleanup(&full.b);
 	}
-	if (!text) {
-		res_oom(res);
-		goto out;
-	}
-	snprintf(res->reason, sizeof(res->reason), "%s", text);
-	res_review(res, uid, false, NULL, NULL, text);
+	res_deny(res, uid, text);
 out:
 	free(text);
 	free(entries);
