@@ -91,7 +91,7 @@ static int agent_loader_exec(const agent_loader *l, const char *op, const char *
 		argv[a++] = files[i];
 	argv[a] = NULL;
 	if (run_program(argv, NULL, NULL, 0, l->timeout_ms, &res, &e) != 0) {
-		snprintf(msg, cap, "cannot run %s: %s", l->parser, e.msg);
+		snprintf(msg, cap, "cannot run %.200s: %.250s", l->parser, e.msg);
 		free(argv);
 		return -1;
 	}
