@@ -69,6 +69,9 @@ static int agent_loader_exec(const agent_loader *l, const char *op, const char *
 		snprintf(msg, cap, "out of memory");
 		return -1;
 	}
+	/* No -O here or in profile_compile_check, on purpose: the tree options
+	 * that speed up abstractions/base keep the policy bytes but blow up on
+	 * some plausible profiles (ms -> > 10 s, GBs; bench/agent/compile_options.py). */
 	argv[a++] = l->parser;
 	if (l->compile_only) {
 		argv[a++] = "-Q";

@@ -10,7 +10,10 @@ Measures, on this machine (no AppArmor in the kernel):
      the node VM. Also split: change -> kernel confirm, confirm -> label.
   2. apparmor_parser compile time for one profile (-Q -K), median.
   3. 200 profiles first load: one batched parser run vs one run per
-     profile (compile-only -Q -K here: no kernel), and the ratio.
+     profile (compile-only -Q -K here: no kernel), and the ratio; with
+     --parser-option, also the agent's path with those -O options (a
+     what-if: the agent passes none, see compile_options.py) against both
+     one-by-one with defaults and one-by-one with the same options.
   4. The agent's own first load of 200 profiles (fake roots), with and
      without --compile-check.
   5. Idle CPU of the agent over 60 s (/proc/PID/stat utime+stime) and its
@@ -175,7 +178,7 @@ def child_cpu():
     return r.ru_utime + r.ru_stime
 
 
-def bench_parser(tmp, count=200, small=False):
+def bench_parser(tmp, count=200, small=False, opts=(), features=None):
     d = os.path.join(tmp, "p200small" if small else "p200")
     os.makedirs(d, exist_ok=True)
     files = []
@@ -184,28 +187,40 @@ def bench_parser(tmp, count=200, small=False):
         text = ("profile custom.p%d {\n  /usr/bin/** rix,\n  /tmp/** rw,\n}\n" % i) if small else profile("custom.p%d" % i)
         open(f, "w").write(text)
         files.append(f)
+    base = [PARSER, "-Q", "-K", "-q"] + (["-M", features] if features else [])
+    withopt = base + [x for o in opts for x in ("-O", o)]
     one = []
     for _ in range(9):
         t = time.time()
-        subprocess.run([PARSER, "-Q", "-K", "-q", files[0]], check=True, stderr=subprocess.DEVNULL)
+        subprocess.run(base + [files[0]], check=True, stderr=subprocess.DEVNULL)
         one.append(time.time() - t)
-    t, c = time.time(), child_cpu()
-    subprocess.run([PARSER, "-Q", "-K", "-q"] + files, check=True, stderr=subprocess.DEVNULL)
-    batched, batched_cpu = time.time() - t, child_cpu() - c
-    t, c = time.time(), child_cpu()
-    for f in files:
-        subprocess.run([PARSER, "-Q", "-K", "-q", f], check=True, stderr=subprocess.DEVNULL)
-    single, single_cpu = time.time() - t, child_cpu() - c
-    # The agent's checked load (agent_loader_load_checked) on this kernel-less
-    # host: one -N run over all files (the names gate), then the batched run
-    # that on a node is `--replace` (compile + load) and here is -Q -K.
-    t, c = time.time(), child_cpu()
-    out = subprocess.run([PARSER, "-Q", "-K", "-q", "-N", "--"] + files, check=True, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL).stdout.decode().split()
-    assert sorted(out) == sorted(os.path.basename(f) for f in files)
-    subprocess.run([PARSER, "-Q", "-K", "-q"] + files, check=True, stderr=subprocess.DEVNULL)
-    agent, agent_cpu = time.time() - t, child_cpu() - c
-    return statistics.median(one), batched, single, batched_cpu, single_cpu, agent, agent_cpu
+
+    def timed(runs):
+        t, c = time.time(), child_cpu()
+        for argv in runs:
+            subprocess.run(argv, check=True, stderr=subprocess.DEVNULL)
+        return time.time() - t, child_cpu() - c
+
+    def agent_path(parser):
+        # The agent's checked load (agent_loader_load_checked) on this
+        # kernel-less host: one -N run over all files (the names gate), then
+        # the batched run that on a node is `--replace` (compile + load) and
+        # here is -Q -K.
+        t, c = time.time(), child_cpu()
+        out = subprocess.run(base + ["-N", "--"] + files, check=True, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL).stdout.decode().split()
+        assert sorted(out) == sorted(os.path.basename(f) for f in files)
+        subprocess.run(parser + files, check=True, stderr=subprocess.DEVNULL)
+        return time.time() - t, child_cpu() - c
+
+    r = {"one": statistics.median(one)}
+    r["batched"] = timed([base + files])
+    r["single"] = timed([base + [f] for f in files])  # what other loaders do: defaults, one run each
+    r["agent"] = agent_path(base)
+    if opts:  # a what-if: the agent's path with -O options (the agent itself passes none)
+        r["single_opt"] = timed([withopt + [f] for f in files])
+        r["agent_opt"] = agent_path(withopt)
+    return r
 
 
 def bench_first_load(api, agent, kubeconfig, tmp, compile_check, count=200):
@@ -271,6 +286,14 @@ def main():
     ap.add_argument("--idle", type=int, default=60)
     ap.add_argument("--only", choices=("all", "latency", "parser", "firstload", "idle"), default="all",
                     help="run one part only (short, repeatable measurements)")
+    ap.add_argument("--features", metavar="FILE",
+                    help="parser part: compile against this features file (-M), e.g. "
+                         "/usr/share/apparmor-features/features (Debian's policy features, close to a recent "
+                         "kernel: `network,` is then compiled into the DFA, ~2x the CPU); default: none "
+                         "(this kernel-less host's built-in set)")
+    ap.add_argument("--parser-option", action="append", default=[], metavar="OPT",
+                    help="also time a what-if: the parser part's agent path with -O OPT (repeatable), printed "
+                         "against one-by-one with defaults and one-by-one with the same options")
     a = ap.parse_args()
     want = lambda part: a.only in ("all", part)
     agent = os.path.abspath(a.agent)
@@ -294,15 +317,26 @@ def main():
                                                                            max(v) * 1e3))
             print("   (load average %.1f on %d cores while measuring)" % (os.getloadavg()[0], os.cpu_count()))
         for small in ((False, True) if want("parser") else ()):
-            one, batched, single, bcpu, scpu, agent_t, acpu = bench_parser(tmp, small=small)
+            r = bench_parser(tmp, small=small, opts=a.parser_option, features=a.features)
+            (batched, bcpu), (single, scpu), (agent_t, acpu) = r["batched"], r["single"], r["agent"]
             kind = "3-rule profile, no includes" if small else "profile with tunables/global + abstractions/base"
-            print("2. apparmor_parser -Q -K, one %s: median %.0f ms" % (kind, one * 1e3))
+            print("2. apparmor_parser -Q -K%s, one %s: median %.0f ms"
+                  % (" -M " + a.features if a.features else "", kind, r["one"] * 1e3))
             print("3.   200 of them, compile-only: batched %.2f s wall / %.2f s CPU; one run per profile %.2f s wall"
                   " / %.2f s CPU; ratio %.2fx wall, %.2fx CPU" % (batched, bcpu, single, scpu, single / batched,
                                                                scpu / bcpu))
             print("3b.  the agent's checked load (one -N run + the batched run): %.2f s wall / %.2f s CPU; "
                   "ratio to one run per profile %.2fx wall, %.2fx CPU (load average %.1f)"
                   % (agent_t, acpu, single / agent_t, scpu / acpu, os.getloadavg()[0]))
+            if a.parser_option:
+                (so, socpu), (ao, aocpu) = r["single_opt"], r["agent_opt"]
+                opt = " ".join("-O " + o for o in a.parser_option)
+                print("3c.  what-if, the agent's path with %s (NOT what the agent runs): %.2f s wall / %.2f s CPU;\n"
+                      "     (a) vs one run per profile with defaults (what other loaders do): %.2fx wall, %.2fx CPU\n"
+                      "     (b) vs one run per profile with the same %s (%.2f s / %.2f s CPU; batching alone): "
+                      "%.2fx wall, %.2fx CPU (load average %.1f)"
+                      % (opt, ao, aocpu, single / ao, scpu / aocpu, opt, so, socpu, so / ao, socpu / aocpu,
+                         os.getloadavg()[0]))
         for cc in ((False, True) if want("firstload") else ()):
             t, n = bench_first_load(api, agent, kubeconfig, tmp, cc)
             print("4. agent first load of 200 profiles (--compile-check %s): %.2f s to ready, %d in the fake kernel"
