@@ -812,3 +812,28 @@ Test(admission, concurrent_reviews)
 		pthread_join(th[i], NULL);
 	free(rv);
 }
+
+/* A review the pruned parse hands back (an escaped member name) gets exactly
+ * the answer of its plain spelling, from the full cJSON parse. */
+Test(admission, full_parse_fallback_answers_the_same)
+{
+	char *plain = pod_review("{\"metadata\":{\"name\":\"p\",\"annotations\":{\"" AN "a\":\"localhost/custom.web\"}},"
+				 "\"spec\":{\"containers\":[{\"name\":\"a\"}]}}");
+	char *escaped = pod_review("{\"metadata\":{\"name\":\"p\",\"annotations\":{\"" AN "a\":\"localhost/custom.web\"}},"
+				   "\"sp\\u0065c\":{\"containers\":[{\"name\":\"a\"}]}}");
+	admission_result a;
+	admission_result b;
+
+	for (int op = 0; op < 2; op++) {
+		run(op ? ADMISSION_VALIDATE : ADMISSION_MUTATE, plain, strlen(plain), &a);
+		run(op ? ADMISSION_VALIDATE : ADMISSION_MUTATE, escaped, strlen(escaped), &b);
+		cr_expect_eq(a.http_status, 200);
+		cr_expect_str_eq(buf_cstr(&a.body), buf_cstr(&b.body));
+		if (!op)
+			cr_expect(strstr(buf_cstr(&a.body), "\"patch\"") != NULL, "%s", buf_cstr(&a.body));
+		buf_cleanup(&a.body);
+		buf_cleanup(&b.body);
+	}
+	free(plain);
+	free(escaped);
+}

@@ -35,6 +35,7 @@
 #endif
 
 #include "jsonarena.h"
+#include "jsonprune.h"
 
 #define ADM_API_VERSION "admission.k8s.io/v1"
 #define ADM_CT_JSON "application/json"
@@ -103,6 +104,57 @@ static const char *jstr(const cJSON *o, const char *k)
 
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
+
+/* Every member the rules below read of an AdmissionReview (Pod or
+ * ConfigMap); the rest of a review is skipped unparsed (jsonprune.h). A
+ * member read below must be listed here: the golden and unit tests run
+ * through this path. */
+#define ADM_NODE(members) { (members), sizeof(members) / sizeof((members)[0]), NULL }
+static const jsonprune_member adm_ctr_members[] = {
+	JSONPRUNE_MEMBER("name", NULL),
+	JSONPRUNE_MEMBER("securityContext", NULL),
+};
+static const jsonprune_node adm_ctr_node = ADM_NODE(adm_ctr_members);
+static const jsonprune_node adm_ctrs_node = { NULL, 0, &adm_ctr_node };
+static const jsonprune_member adm_spec_members[] = {
+	JSONPRUNE_MEMBER("containers", &adm_ctrs_node),
+	JSONPRUNE_MEMBER("initContainers", &adm_ctrs_node),
+	JSONPRUNE_MEMBER("ephemeralContainers", &adm_ctrs_node),
+	JSONPRUNE_MEMBER("securityContext", NULL),
+	JSONPRUNE_MEMBER("nodeName", NULL),
+	JSONPRUNE_MEMBER("nodeSelector", NULL),
+};
+static const jsonprune_node adm_spec_node = ADM_NODE(adm_spec_members);
+static const jsonprune_member adm_meta_members[] = {
+	JSONPRUNE_MEMBER("name", NULL),
+	JSONPRUNE_MEMBER("annotations", NULL),
+};
+static const jsonprune_node adm_meta_node = ADM_NODE(adm_meta_members);
+static const jsonprune_member adm_obj_members[] = {
+	JSONPRUNE_MEMBER("metadata", &adm_meta_node),
+	JSONPRUNE_MEMBER("spec", &adm_spec_node),
+	JSONPRUNE_MEMBER("data", NULL),
+	JSONPRUNE_MEMBER("binaryData", NULL),
+};
+static const jsonprune_node adm_obj_node = ADM_NODE(adm_obj_members);
+static const jsonprune_member adm_req_members[] = {
+	JSONPRUNE_MEMBER("uid", NULL),
+	JSONPRUNE_MEMBER("operation", NULL),
+	JSONPRUNE_MEMBER("resource", NULL),
+	JSONPRUNE_MEMBER("kind", NULL),
+	JSONPRUNE_MEMBER("subResource", NULL),
+	JSONPRUNE_MEMBER("namespace", NULL),
+	JSONPRUNE_MEMBER("name", NULL),
+	JSONPRUNE_MEMBER("object", &adm_obj_node),
+	JSONPRUNE_MEMBER("oldObject", &adm_obj_node),
+};
+static const jsonprune_node adm_req_node = ADM_NODE(adm_req_members);
+static const jsonprune_member adm_review_members[] = {
+	JSONPRUNE_MEMBER("apiVersion", NULL),
+	JSONPRUNE_MEMBER("kind", NULL),
+	JSONPRUNE_MEMBER("request", &adm_req_node),
+};
+static const jsonprune_node adm_review_node = ADM_NODE(adm_review_members);
 
 /* State of the depth scan between chunks. */
 typedef struct adm_depth {
@@ -1123,6 +1175,32 @@ out:
 
 /* ---- entry point ---- */
 
+/* The whole body through cJSON: the fallback of jsonprune, and the one that
+ * words the 400 for a malformed body. */
+static int adm_parse_full(const char *body, size_t len, cJSON **root, admission_result *res)
+{
+	const char *end = NULL;
+
+	*root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+	if (!*root) {
+		size_t off = end && end >= body && end <= body + len ? (size_t)(end - body) : 0;
+
+		res_text(res, 400, "error", "malformed JSON near byte %zu", off);
+		return -1;
+	}
+	/* cJSON's own "require NUL" mode refuses any body not followed by a NUL,
+	 * so trailing bytes are checked here. */
+	if (end >= body && end <= body + len) {
+		while (end < body + len && strchr(" \t\r\n", *end) && *end)
+			end++;
+		if (end < body + len) {
+			res_text(res, 400, "error", "trailing bytes after the JSON object at byte %zu", (size_t)(end - body));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 const char *admission_op_name(admission_op op)
 {
 	return op == ADMISSION_MUTATE ? "mutate" : "validate";
@@ -1134,7 +1212,6 @@ void admission_handle(admission_op op, const char *body, size_t len, const admis
 	cJSON *root = NULL;
 	const cJSON *req;
 	const cJSON *res_kind;
-	const char *parse_end = NULL;
 	const char *uid;
 	const char *operation;
 	const char *resource = NULL;
@@ -1160,28 +1237,16 @@ void admission_handle(admission_op op, const char *body, size_t len, const admis
 		res_text(res, 400, "error", "empty request body: expected an AdmissionReview");
 		return;
 	}
-	if (!adm_depth_ok(body, len, ADMISSION_JSON_DEPTH_MAX, &has_nul)) {
-		res_text(res, 400, "error", "request JSON nested deeper than %d levels", ADMISSION_JSON_DEPTH_MAX);
-		return;
-	}
-	/* cJSON's own "require NUL" mode refuses any body not followed by a NUL,
-	 * so trailing bytes are checked here. */
 	arena = jsonarena_enter();
-	root = cJSON_ParseWithLengthOpts(body, len, &parse_end, 0);
-	if (root && parse_end >= body && parse_end <= body + len) {
-		while (parse_end < body + len && strchr(" \t\r\n", *parse_end) && *parse_end)
-			parse_end++;
-		if (parse_end < body + len) {
-			res_text(res, 400, "error", "trailing bytes after the JSON object at byte %zu",
-				 (size_t)(parse_end - body));
+	root = jsonprune_parse(body, len, &adm_review_node, ADMISSION_JSON_DEPTH_MAX, &has_nul);
+	if (!root) {
+		/* cJSON recurses: the depth is checked on raw bytes first. */
+		if (!adm_depth_ok(body, len, ADMISSION_JSON_DEPTH_MAX, &has_nul)) {
+			res_text(res, 400, "error", "request JSON nested deeper than %d levels", ADMISSION_JSON_DEPTH_MAX);
 			goto out;
 		}
-	}
-	if (!root) {
-		size_t off = parse_end && parse_end >= body && parse_end <= body + len ? (size_t)(parse_end - body) : 0;
-
-		res_text(res, 400, "error", "malformed JSON near byte %zu", off);
-		goto out;
+		if (adm_parse_full(body, len, &root, res) != 0)
+			goto out;
 	}
 	if (!cJSON_IsObject(root)) {
 		res_text(res, 400, "error", "request body is not a JSON object");

@@ -1,0 +1,173 @@
+/* Unit tests of webhook/core/jsonprune: what it keeps, and every input it must
+ * hand back to the full cJSON parse (NULL) instead of deciding itself. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonprune.h"
+
+static const jsonprune_member item_members[] = { JSONPRUNE_MEMBER("name", NULL) };
+static const jsonprune_node item_node = { item_members, 1, NULL };
+static const jsonprune_node items_node = { NULL, 0, &item_node };
+static const jsonprune_member root_members[] = {
+	JSONPRUNE_MEMBER("keep", NULL),
+	JSONPRUNE_MEMBER("list", &items_node),
+	JSONPRUNE_MEMBER("obj", &item_node),
+};
+static const jsonprune_node root_node = { root_members, 3, NULL };
+
+/* Parses an exact-size heap copy (no NUL after it: ASan sees over-reads). */
+static cJSON *prune(const char *text, bool *nul)
+{
+	size_t n = strlen(text);
+	char *copy = malloc(n ? n : 1);
+	bool dummy;
+	cJSON *j;
+
+	memcpy(copy, text, n);
+	j = jsonprune_parse(copy, n, &root_node, 8, nul ? nul : &dummy);
+	free(copy);
+	return j;
+}
+
+static char *printed(const char *text)
+{
+	cJSON *j = prune(text, NULL);
+	char *s;
+
+	cr_assert_not_null(j, "refused: %s", text);
+	s = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	return s;
+}
+
+static void expect_pruned(const char *text, const char *want)
+{
+	char *got = printed(text);
+
+	cr_expect_str_eq(got, want, "for %s", text);
+	free(got);
+}
+
+static void expect_refused(const char *text)
+{
+	cJSON *j = prune(text, NULL);
+
+	cr_expect_null(j, "accepted: %s", text);
+	cJSON_Delete(j);
+}
+
+Test(jsonprune, keeps_only_listed_members)
+{
+	expect_pruned("{\"skip\":{\"a\":[1,2,{\"b\":null}]},\"keep\":{\"x\":[true,false]},\"more\":\"s\"}",
+		      "{\"keep\":{\"x\":[true,false]}}");
+	expect_pruned(" \t\r\n{}\n ", "{}");
+	expect_pruned("{\"list\":[{\"name\":\"a\",\"image\":\"i\"},7,{\"env\":[]}],\"obj\":{\"name\":\"o\",\"z\":1}}",
+		      "{\"list\":[{\"name\":\"a\"},7,{}],\"obj\":{\"name\":\"o\"}}");
+}
+
+Test(jsonprune, mismatched_types_are_kept_whole)
+{
+	expect_pruned("{\"list\":{\"name\":1,\"y\":2},\"obj\":[1,{\"a\":2}]}",
+		      "{\"list\":{\"name\":1,\"y\":2},\"obj\":[1,{\"a\":2}]}");
+	expect_pruned("{\"list\":null,\"obj\":\"x\"}", "{\"list\":null,\"obj\":\"x\"}");
+}
+
+/* Duplicates stay in document order, so the first wins a lookup as in cJSON. */
+Test(jsonprune, duplicates_keep_document_order)
+{
+	cJSON *j = prune("{\"keep\":1,\"x\":0,\"keep\":2}", NULL);
+
+	cr_assert_not_null(j);
+	cr_expect_eq(cJSON_GetObjectItemCaseSensitive(j, "keep")->valueint, 1);
+	cr_expect_eq(cJSON_GetArraySize(j), 2);
+	cJSON_Delete(j);
+}
+
+Test(jsonprune, skipped_parts_are_still_checked)
+{
+	static const char *const bad[] = {
+		"",
+		"{",
+		"{\"skip\":}",
+		"{\"skip\":[1,]}",
+		"{\"skip\":{\"a\"}}",
+		"{\"skip\":{\"a\":1,}}",
+		"{\"skip\":tru}",
+		"{\"skip\":nul}",
+		"{\"skip\":01}",
+		"{\"skip\":1.}",
+		"{\"skip\":.5}",
+		"{\"skip\":+1}",
+		"{\"skip\":1e}",
+		"{\"skip\":-}",
+		"{\"skip\":\"abc}",
+		"{\"skip\":\"\\x\"}",
+		"{\"skip\":\"\\u12g4\"}",
+		"{\"skip\":\"\\u12\"}",
+		"{} {}",
+		"{}x",
+		"\xef\xbb\xbf{}", /* BOM: cJSON's business */
+		"\x01{}",
+		"[[[[[[[[[[]]]]]]]]]]", /* deeper than 8 */
+		"{\"skip\":[[[[[[[[[]]]]]]]]]}",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_refused(bad[i]);
+}
+
+/* What cJSON treats its own way goes back to cJSON. */
+Test(jsonprune, cjson_corner_cases_go_back)
+{
+	/* surrogates, valid pair or not */
+	expect_refused("{\"skip\":\"\\ud83d\\ude00\"}");
+	expect_refused("{\"skip\":\"\\udc00\"}");
+	/* a 64-character number: cJSON reads only 63 */
+	expect_refused("{\"skip\":1234567890123456789012345678901234567890123456789012345678901234}");
+	/* an escaped name might spell a kept one */
+	expect_refused("{\"k\\u0065ep\":1}");
+}
+
+Test(jsonprune, accepted_corner_cases)
+{
+	bool nul = true;
+	cJSON *j;
+
+	j = prune("{\"keep\":123456789012345678901234567890123456789012345678901234567890123}", NULL);
+	cr_expect(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(j, "keep")));
+	cJSON_Delete(j);
+	expect_pruned("{\"skip\":{\"s\\u0041\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\"},\"keep\":-0.5E+3}", "{\"keep\":-500}");
+	/* raw control bytes in strings: cJSON takes them, so does the scan */
+	expect_pruned("{\"skip\":\"a\tb\",\"keep\":\"c\"}", "{\"keep\":\"c\"}");
+	j = prune("{\"keep\":\"x\"}", &nul);
+	cr_expect_not(nul);
+	cJSON_Delete(j);
+	j = prune("{\"skip\":\"a\\u0000b\"}", &nul);
+	cr_assert_not_null(j);
+	cr_expect(nul);
+	cJSON_Delete(j);
+}
+
+/* Strings longer than a SIMD block, with the stop byte at every offset. */
+Test(jsonprune, long_strings_at_every_offset)
+{
+	char text[200];
+
+	for (int len = 0; len < 70; len++) {
+		for (int esc = 0; esc < 2; esc++) {
+			char *got;
+			int n = snprintf(text, sizeof(text), "{\"skip\":\"");
+
+			for (int i = 0; i < len; i++)
+				text[n++] = (char)('a' + i % 26);
+			if (esc)
+				n += snprintf(text + n, sizeof(text) - (size_t)n, "\\\"");
+			snprintf(text + n, sizeof(text) - (size_t)n, "\",\"keep\":%d}", len);
+			got = printed(text);
+			cr_expect(strstr(got, "\"keep\":") != NULL, "%s", text);
+			free(got);
+		}
+	}
+}

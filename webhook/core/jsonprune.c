@@ -1,0 +1,341 @@
+/* jsonprune: schema-pruned JSON parse over cJSON. See jsonprune.h for the
+ * accepted subset and why it matters. */
+#include "jsonprune.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+/* Numbers cJSON reads whole: it copies at most 63 characters before strtod. */
+enum { JP_NUMBER_MAX = 63 };
+
+typedef struct jp_scan {
+	const unsigned char *s;
+	size_t n;
+	size_t i;
+	int depth;
+	int max_depth;
+	bool nul; /* a \u0000 escape was seen */
+} jp_scan;
+
+static bool jp_at(const jp_scan *p, unsigned char c)
+{
+	return p->i < p->n && p->s[p->i] == c;
+}
+
+static void jp_ws(jp_scan *p)
+{
+	while (p->i < p->n) {
+		unsigned char c = p->s[p->i];
+
+		if (c != ' ' && c != '\n' && c != '\r' && c != '\t')
+			return;
+		p->i++;
+	}
+}
+
+static int jp_hex(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Position of the first '"' or '\\' in s[i..n), or n. */
+static size_t jp_string_stop(const unsigned char *s, size_t i, size_t n)
+{
+#if defined(__SSE2__)
+	const __m128i quote = _mm_set1_epi8('"');
+	const __m128i bslash = _mm_set1_epi8('\\');
+
+	while (n - i >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		unsigned m = (unsigned)_mm_movemask_epi8(
+			_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+
+		if (m)
+			return i + (size_t)__builtin_ctz(m);
+		i += 16;
+	}
+#endif
+	while (i < n && s[i] != '"' && s[i] != '\\')
+		i++;
+	return i;
+}
+
+/* A string at p->i (its opening quote). Raw control bytes pass: cJSON takes
+ * them too. *esc tells whether it held an escape. */
+static bool jp_string(jp_scan *p, bool *esc)
+{
+	size_t i = p->i + 1;
+
+	*esc = false;
+	for (;;) {
+		unsigned char c;
+
+		i = jp_string_stop(p->s, i, p->n);
+		if (i >= p->n)
+			return false;
+		if (p->s[i] == '"') {
+			p->i = i + 1;
+			return true;
+		}
+		*esc = true;
+		if (p->n - i < 2)
+			return false;
+		c = p->s[i + 1];
+		if (c == 'u') {
+			unsigned v = 0;
+
+			if (p->n - i < 6)
+				return false;
+			for (size_t k = 2; k < 6; k++) {
+				int h = jp_hex(p->s[i + k]);
+
+				if (h < 0)
+					return false;
+				v = v << 4 | (unsigned)h;
+			}
+			/* Surrogate pairs have their own rules in cJSON; leave them to it. */
+			if (v >= 0xD800 && v <= 0xDFFF)
+				return false;
+			if (!v)
+				p->nul = true;
+			i += 6;
+		} else if (c && strchr("\"\\/bfnrt", c)) {
+			i += 2;
+		} else {
+			return false;
+		}
+	}
+}
+
+static bool jp_digits(jp_scan *p)
+{
+	size_t start = p->i;
+
+	while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9')
+		p->i++;
+	return p->i > start;
+}
+
+/* RFC 8259 number, at most JP_NUMBER_MAX characters. */
+static bool jp_number(jp_scan *p)
+{
+	size_t start = p->i;
+
+	if (jp_at(p, '-'))
+		p->i++;
+	if (jp_at(p, '0'))
+		p->i++;
+	else if (!(p->i < p->n && p->s[p->i] >= '1' && p->s[p->i] <= '9') || !jp_digits(p))
+		return false;
+	if (jp_at(p, '.')) {
+		p->i++;
+		if (!jp_digits(p))
+			return false;
+	}
+	if (jp_at(p, 'e') || jp_at(p, 'E')) {
+		p->i++;
+		if (jp_at(p, '+') || jp_at(p, '-'))
+			p->i++;
+		if (!jp_digits(p))
+			return false;
+	}
+	return p->i - start <= JP_NUMBER_MAX;
+}
+
+static bool jp_word(jp_scan *p, const char *w, size_t len)
+{
+	if (p->n - p->i < len || memcmp(p->s + p->i, w, len) != 0)
+		return false;
+	p->i += len;
+	return true;
+}
+
+static bool jp_skip(jp_scan *p);
+
+/* Past the opening bracket of a container: 1 when it is empty (closed),
+ * 0 when members follow, -1 when too deep. */
+static int jp_open(jp_scan *p, unsigned char close)
+{
+	if (++p->depth > p->max_depth)
+		return -1;
+	p->i++;
+	jp_ws(p);
+	if (!jp_at(p, close))
+		return 0;
+	p->i++;
+	p->depth--;
+	return 1;
+}
+
+/* A member name and its colon; [*k, *k + *len) is the raw name. */
+static bool jp_name(jp_scan *p, size_t *k, size_t *len, bool *esc)
+{
+	*k = p->i + 1;
+	if (!jp_at(p, '"') || !jp_string(p, esc))
+		return false;
+	*len = p->i - 1 - *k;
+	jp_ws(p);
+	if (!jp_at(p, ':'))
+		return false;
+	p->i++;
+	jp_ws(p);
+	return true;
+}
+
+/* After a member or item: 0 past a comma, 1 past the closing bracket, -1 else. */
+static int jp_next(jp_scan *p, unsigned char close)
+{
+	jp_ws(p);
+	if (jp_at(p, ',')) {
+		p->i++;
+		jp_ws(p);
+		return 0;
+	}
+	if (!jp_at(p, close))
+		return -1;
+	p->i++;
+	p->depth--;
+	return 1;
+}
+
+/* An object or array at p->i, skipped. */
+static bool jp_skip_container(jp_scan *p, bool object)
+{
+	const unsigned char close = object ? '}' : ']';
+	int st = jp_open(p, close);
+
+	while (st == 0) {
+		size_t k;
+		size_t len;
+		bool esc;
+
+		if ((object && !jp_name(p, &k, &len, &esc)) || !jp_skip(p))
+			return false;
+		st = jp_next(p, close);
+	}
+	return st == 1;
+}
+
+/* Any value at p->i (no whitespace before it), skipped. */
+static bool jp_skip(jp_scan *p)
+{
+	bool esc;
+
+	if (p->i >= p->n)
+		return false;
+	switch (p->s[p->i]) {
+	case '"': return jp_string(p, &esc);
+	case '{': return jp_skip_container(p, true);
+	case '[': return jp_skip_container(p, false);
+	case 't': return jp_word(p, "true", 4);
+	case 'f': return jp_word(p, "false", 5);
+	case 'n': return jp_word(p, "null", 4);
+	default: return jp_number(p);
+	}
+}
+
+/* The value at p->i kept whole: cJSON parses exactly its span. */
+static cJSON *jp_whole(jp_scan *p)
+{
+	size_t start = p->i;
+
+	if (!jp_skip(p))
+		return NULL;
+	return cJSON_ParseWithLength((const char *)p->s + start, p->i - start);
+}
+
+static const jsonprune_member *jp_member(const jsonprune_node *node, const unsigned char *k, size_t len)
+{
+	for (size_t m = 0; m < node->jn_nmembers; m++) {
+		const jsonprune_member *jm = &node->jn_members[m];
+
+		if (jm->jm_len == len && memcmp(jm->jm_name, k, len) == 0)
+			return jm;
+	}
+	return NULL;
+}
+
+static cJSON *jp_value(jp_scan *p, const jsonprune_node *node);
+
+/* An object or array at p->i, pruned by node (an object node when object). */
+static cJSON *jp_container(jp_scan *p, const jsonprune_node *node, bool object)
+{
+	const unsigned char close = object ? '}' : ']';
+	cJSON *c = object ? cJSON_CreateObject() : cJSON_CreateArray();
+	int st;
+
+	if (!c)
+		return NULL;
+	for (st = jp_open(p, close); st == 0; st = jp_next(p, close)) {
+		const jsonprune_member *m = NULL;
+		cJSON *v;
+
+		if (object) {
+			size_t k;
+			size_t len;
+			bool esc;
+
+			/* An escaped name, or one cut short by a raw NUL in cJSON,
+			 * could spell a kept one: cJSON decides. */
+			if (!jp_name(p, &k, &len, &esc) || esc || memchr(p->s + k, 0, len))
+				goto fail;
+			m = jp_member(node, p->s + k, len);
+			if (!m) {
+				if (!jp_skip(p))
+					goto fail;
+				continue;
+			}
+		}
+		v = jp_value(p, object ? m->jm_node : node->jn_items);
+		if (!v)
+			goto fail;
+		if (!(object ? cJSON_AddItemToObjectCS(c, m->jm_name, v) : cJSON_AddItemToArray(c, v))) {
+			cJSON_Delete(v);
+			goto fail;
+		}
+	}
+	if (st == 1)
+		return c;
+fail:
+	cJSON_Delete(c);
+	return NULL;
+}
+
+static cJSON *jp_value(jp_scan *p, const jsonprune_node *node)
+{
+	if (node && node->jn_members && jp_at(p, '{'))
+		return jp_container(p, node, true);
+	if (node && node->jn_items && jp_at(p, '['))
+		return jp_container(p, node, false);
+	return jp_whole(p);
+}
+
+cJSON *jsonprune_parse(const char *s, size_t n, const jsonprune_node *schema, int max_depth, bool *nul_escape)
+{
+	jp_scan p = { (const unsigned char *)s, n, 0, 0, max_depth, false };
+	cJSON *root;
+
+	if (!s)
+		return NULL;
+	jp_ws(&p);
+	root = jp_value(&p, schema);
+	if (!root)
+		return NULL;
+	jp_ws(&p);
+	if (p.i != p.n) {
+		cJSON_Delete(root);
+		return NULL;
+	}
+	*nul_escape = p.nul;
+	return root;
+}
