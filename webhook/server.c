@@ -1,12 +1,25 @@
 /* server: libmicrohttpd TLS daemon in front of the admission core (see
  * server.h). One small request context per review; the body buffer has a
- * ceiling and the Content-Length is checked before any byte is buffered. */
+ * ceiling and the Content-Length is checked before any byte is buffered.
+ *
+ * Answers leave in one TLS record and one send: libmicrohttpd 0.9.75 hands
+ * GnuTLS the header and the body separately (two records, two sendmsg) and
+ * keeps the socket TCP-corked, pushing with TCP_NODELAY after each answer.
+ * So the review path corks the GnuTLS session before queueing its answer
+ * and server_flush uncorks it once libmicrohttpd is done with the answer
+ * (the completion callback, which 0.9.75 runs right after the last send);
+ * the socket's own cork is taken off once per connection so that one send
+ * goes out at once. Only small answers are corked, and a flush that cannot
+ * complete (a client that does not read) closes that connection after a
+ * short wait, so nothing is held back indefinitely. */
 #include "server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -18,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
 #include "config.h"
@@ -25,6 +39,12 @@
 
 enum {
 	SERVER_DISCARD_MAX = 16u << 20, /* body bytes read and dropped after 413 before closing */
+	/* libmicrohttpd zeroes the whole per-connection pool after every request
+	 * (0.9.75 MHD_pool_reset); its 32 KiB default is twice what a review's
+	 * headers plus one read need. Bodies stream through in pieces anyway. */
+	SERVER_CONN_POOL = 16u << 10,
+	SERVER_CORK_MAX = 8u << 10,     /* larger answers take libmicrohttpd's own two-record path */
+	SERVER_FLUSH_WAIT_MS = 100,     /* a client that does not read its answer gets this long */
 };
 
 struct server {
@@ -44,7 +64,13 @@ typedef struct server_req {
 	size_t sr_discarded;
 	bool sr_too_big;
 	bool sr_answered;
+	void *sr_tls; /* gnutls_session_t corked for this answer, or NULL */
 } server_req;
+
+/* Per connection (libmicrohttpd's socket context). */
+typedef struct server_conn {
+	bool sc_uncorked; /* TCP_CORK taken off the socket (once per connection) */
+} server_conn;
 
 static double server_elapsed(const struct timespec *t0)
 {
@@ -150,11 +176,83 @@ static bool server_was_profile_check(const admission_result *res)
 	       (strstr(res->reason, "ConfigMap ") && strstr(res->reason, " refused"));
 }
 
+static void server_cork(server_req *rq, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	const union MHD_ConnectionInfo *sci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	/* Without its context (OOM) the socket's cork could not be taken off. */
+	if (!ci || !ci->tls_session || !sci || !sci->socket_context)
+		return;
+	gnutls_record_cork(ci->tls_session);
+	rq->sr_tls = ci->tls_session;
+}
+
+/* Sends what server_cork held back: header and body as one record. */
+static void server_flush(struct MHD_Connection *conn, server_req *rq)
+{
+	gnutls_session_t tls = rq->sr_tls;
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	const union MHD_ConnectionInfo *sci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	server_conn *sc = sci ? sci->socket_context : NULL;
+	int fd = ci ? ci->connect_fd : -1;
+	int waited = 0;
+	int r;
+
+	rq->sr_tls = NULL;
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+		r = gnutls_record_uncork(tls, 0);
+		if (r >= 0 || (r != GNUTLS_E_AGAIN && r != GNUTLS_E_INTERRUPTED) || fd < 0 ||
+		    waited >= SERVER_FLUSH_WAIT_MS)
+			break;
+		(void)poll(&pfd, 1, 10);
+		waited += 10;
+	}
+	if (fd < 0 || (r < 0 && r != GNUTLS_E_AGAIN && r != GNUTLS_E_INTERRUPTED))
+		return; /* the connection is broken; libmicrohttpd sees that on its next step */
+	if (r < 0) {
+		/* Still held: this answer cannot be delivered, nor any later one on
+		 * this connection. The peer sees the connection end. */
+		log_kv(LOG_LVL_WARN, "answer not delivered: the client is not reading; connection closed", (char *)NULL);
+		(void)shutdown(fd, SHUT_RDWR);
+		return;
+	}
+	if (sc && !sc->sc_uncorked) {
+		int off = 0;
+
+		/* Pushes this answer; later ones go out with their send. */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+		sc->sc_uncorked = true;
+	}
+}
+
+/* The requests counter's labels for an answered review: literals, so the hot
+ * path formats nothing. NULL for a verdict the core does not produce. */
+static const char *server_review_labels(admission_op op, const char *verdict)
+{
+#define SERVER_L(ep, v) "endpoint=\"" ep "\",verdict=\"" v "\""
+	static const char *const mutate[] = { SERVER_L("mutate", "allow"), SERVER_L("mutate", "deny"),
+					      SERVER_L("mutate", "patch"), SERVER_L("mutate", "error") };
+	static const char *const validate[] = { SERVER_L("validate", "allow"), SERVER_L("validate", "deny"),
+						SERVER_L("validate", "patch"), SERVER_L("validate", "error") };
+#undef SERVER_L
+	static const char *const verdicts[] = { "allow", "deny", "patch", "error" };
+	const char *v = verdict ? verdict : "error";
+
+	for (size_t i = 0; i < sizeof(verdicts) / sizeof(verdicts[0]); i++)
+		if (strcmp(v, verdicts[i]) == 0)
+			return op == ADMISSION_MUTATE ? mutate[i] : validate[i];
+	return NULL;
+}
+
 static enum MHD_Result server_answer(server *s, server_req *rq, struct MHD_Connection *conn)
 {
 	admission_result res;
 	const char *ep = admission_op_name(rq->sr_op);
 	char labels[128];
+	const char *lit;
 	size_t len;
 	char *body;
 
@@ -162,8 +260,13 @@ static enum MHD_Result server_answer(server *s, server_req *rq, struct MHD_Conne
 	if (rq->sr_too_big)
 		return server_reject(s, rq, conn, ep, MHD_HTTP_CONTENT_TOO_LARGE, "request body over 3 MiB\n", NULL);
 	admission_handle(rq->sr_op, rq->sr_body.data ? rq->sr_body.data : "", rq->sr_body.len, s->s_env, &res);
-	snprintf(labels, sizeof(labels), "endpoint=\"%s\",verdict=\"%s\"", ep, res.verdict ? res.verdict : "error");
-	metrics_add(s->s_metrics, SERVER_M_REQUESTS, labels, 1);
+	lit = server_review_labels(rq->sr_op, res.verdict);
+	if (!lit) {
+		snprintf(labels, sizeof(labels), "endpoint=\"%s\",verdict=\"%s\"", ep,
+			 res.verdict ? res.verdict : "error");
+		lit = labels;
+	}
+	metrics_add(s->s_metrics, SERVER_M_REQUESTS, lit, 1);
 	if (res.http_status != 200)
 		log_kv(LOG_LVL_WARN, "review refused", "endpoint", ep, "status", res.http_status == 400 ? "400" : "500",
 		       "reason", res.reason, (char *)NULL);
@@ -178,8 +281,11 @@ static enum MHD_Result server_answer(server *s, server_req *rq, struct MHD_Conne
 	len = res.body.len;
 	body = buf_steal(&res.body);
 	buf_cleanup(&res.body);
-	snprintf(labels, sizeof(labels), "endpoint=\"%s\"", ep);
-	metrics_observe(s->s_metrics, SERVER_M_LATENCY, labels, server_elapsed(&rq->sr_start));
+	metrics_observe(s->s_metrics, SERVER_M_LATENCY,
+			rq->sr_op == ADMISSION_MUTATE ? "endpoint=\"mutate\"" : "endpoint=\"validate\"",
+			server_elapsed(&rq->sr_start));
+	if (len <= SERVER_CORK_MAX)
+		server_cork(rq, conn);
 	if (!body)
 		return server_send(s, conn, (unsigned int)res.http_status, "text/plain; charset=utf-8", (char *)(uintptr_t) "",
 				   0, MHD_RESPMEM_PERSISTENT, NULL);
@@ -255,15 +361,30 @@ static void server_completed(void *cls, struct MHD_Connection *conn, void **con_
 	server *s = cls;
 	server_req *rq = *con_cls;
 
-	(void)conn;
 	(void)toe;
 	if (!rq)
 		return;
+	if (rq->sr_tls)
+		server_flush(conn, rq);
 	buf_cleanup(&rq->sr_body);
 	free(rq);
 	*con_cls = NULL;
 	atomic_fetch_sub(&s->s_in_flight, 1);
 	metrics_add(s->s_metrics, SERVER_M_IN_FLIGHT, "", -1);
+}
+
+static void server_conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+			       enum MHD_ConnectionNotificationCode code)
+{
+	(void)cls;
+	(void)conn;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		/* NULL on OOM: the connection then keeps libmicrohttpd's cork. */
+		*socket_context = calloc(1, sizeof(server_conn));
+		return;
+	}
+	free(*socket_context);
+	*socket_context = NULL;
 }
 
 static void server_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -289,8 +410,10 @@ static struct MHD_Daemon *server_start_daemon(server *s, unsigned int flags, uns
 	return MHD_start_daemon(
 		flags, 0, NULL, NULL, server_handler, s, MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, NULL,
 		MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE, pool,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)SERVER_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)SERVER_CONN_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(size_t)SERVER_CONN_POOL, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned int)SERVER_CONN_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, server_completed, s,
+		MHD_OPTION_NOTIFY_CONNECTION, server_conn_notify, NULL,
 		MHD_OPTION_HTTPS_PRIORITIES, SERVER_TLS_PRIORITIES, MHD_OPTION_HTTPS_CERT_CALLBACK, certs_retrieve,
 		MHD_OPTION_END);
 }

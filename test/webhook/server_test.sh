@@ -5,7 +5,8 @@
 # API server needed (the Node cache is seeded with --nodes-file): probe
 # endpoints, 404/405/413/415/400, a real review, TLS 1.1 refused, certificate
 # rotation through a kubelet-style ..data symlink swap without restart (and a
-# bad pair refused), SIGTERM with a review in flight, startup errors.
+# bad pair refused), SIGTERM with a review in flight, startup errors,
+# pipelined reviews and a client that never reads its answers.
 # usage: server_test.sh WEBHOOK_BINARY
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -82,6 +83,21 @@ curl -sS --cacert "$WH_CA" -o /dev/null -w '%{num_connects}\n' -H 'Content-Type:
   --data-binary "@$t/allow.json" "https://127.0.0.1:$WH_PORT/validate" -w '%{num_connects}\n' >"$t/conns"
 [ "$(tr '\n' ' ' <"$t/conns")" = "1 0 " ] || wh_fail "keep-alive: connects per request $(cat "$t/conns")"
 wh_ok "reviews answered (allow, deny, patch), keep-alive"
+
+# Back-to-back reviews on one connection: every answer whole and in order
+# (each answer leaves as one corked TLS record, flushed after it is queued).
+python3 "$here/pipeline_client.py" pipeline "$WH_PORT" "$WH_CA" "$t/allow.json" 100 >"$t/pipe" 2>&1 ||
+  wh_fail "pipelined reviews: $(cat "$t/pipe")"
+# A client that sends reviews and never reads the answers is cut off (after a
+# 100 ms wait per answer) while other clients are still served.
+python3 "$here/pipeline_client.py" stall "$WH_PORT" "$WH_CA" "$t/allow.json" 30 >"$t/stall" 2>&1 &
+stall=$!
+sleep 0.5
+[ "$(wh_post /validate application/json "$t/allow.json" --max-time 5)" = 200 ] || wh_fail "served beside a stalled client"
+wait "$stall" || wh_fail "a client that never reads is not cut off: $(cat "$t/stall")"
+grep -q '"msg":"answer not delivered: the client is not reading; connection closed"' "$t/log" ||
+  wh_fail "no log line for the stalled client"
+wh_ok "pipelined answers whole and in order; a client that never reads is cut off"
 
 # TLS versions.
 if openssl s_client -connect "127.0.0.1:$WH_PORT" -tls1_1 </dev/null >"$t/s11" 2>&1 &&
