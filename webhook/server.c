@@ -387,7 +387,8 @@ static void server_conn_notify(void *cls, struct MHD_Connection *conn, void **so
 	*socket_context = NULL;
 }
 
-static void server_mhd_log(void *cls, const char *fmt, va_list ap)
+/* printf-like (libmicrohttpd's messages), so clang's -Wformat-nonliteral accepts it. */
+__attribute__((format(printf, 2, 0))) static void server_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[512];
 	size_t n;

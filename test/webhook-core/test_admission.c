@@ -440,8 +440,8 @@ Test(admission, mutate_never_denies_odd_pods)
 		"{\"spec\":{\"containers\":[1,\"x\",null,{\"name\":5}]}}",
 		"{\"metadata\":{\"annotations\":[]},\"spec\":{\"containers\":[{\"name\":\"a\"}]}}",
 		"{\"metadata\":{\"annotations\":{\"" AN "a\":7}},\"spec\":{\"containers\":[{\"name\":\"a\"}]}}",
-		"{\"spec\":{\"nodeSelector\":\"x\",\"containers\":[{\"name\":\"a\",\"securityContext\":{\"appArmorProfile\":"
-		"{\"type\":\"Localhost\",\"localhostProfile\":\"custom.y\"}}}]}}",
+		("{\"spec\":{\"nodeSelector\":\"x\",\"containers\":[{\"name\":\"a\",\"securityContext\":{\"appArmorProfile\":"
+		 "{\"type\":\"Localhost\",\"localhostProfile\":\"custom.y\"}}}]}}"),
 	};
 
 	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {

@@ -254,6 +254,63 @@ static cJSON *jp_whole(jp_scan *p)
 	return cJSON_ParseWithLength((const char *)p->s + start, p->i - start);
 }
 
+/* Bytes [s, s + len) as a NUL-terminated copy from cJSON's allocator. */
+static char *jp_copy(const unsigned char *s, size_t len)
+{
+	char *c = cJSON_malloc(len + 1);
+
+	if (c) {
+		memcpy(c, s, len);
+		c[len] = '\0';
+	}
+	return c;
+}
+
+/* Building kept values directly, not through a second parse by cJSON: most
+ * are short strings and small objects of strings, and cJSON's per-call setup
+ * and literal probing cost more than the value. Covers strings without
+ * escapes or NUL bytes (the bytes are the value), objects and arrays of
+ * those, true, false and null; anything else (escapes, numbers) gives NULL
+ * and jp_value hands the span to cJSON. The value each gives is what
+ * cJSON's parse gives (the differential fuzz target checks). */
+static cJSON *jp_build(jp_scan *p);
+static cJSON *jp_container(jp_scan *p, const jsonprune_node *node, bool object);
+
+static cJSON *jp_build_string(jp_scan *p)
+{
+	size_t start = p->i + 1;
+	bool esc;
+	char *str;
+	cJSON *v;
+
+	if (!jp_string(p, &esc) || esc || memchr(p->s + start, 0, p->i - 1 - start))
+		return NULL;
+	str = jp_copy(p->s + start, p->i - 1 - start);
+	v = str ? cJSON_CreateNull() : NULL;
+	if (!v) {
+		cJSON_free(str);
+		return NULL;
+	}
+	v->type = cJSON_String;
+	v->valuestring = str;
+	return v;
+}
+
+static cJSON *jp_build(jp_scan *p)
+{
+	if (p->i >= p->n)
+		return NULL;
+	switch (p->s[p->i]) {
+	case '"': return jp_build_string(p);
+	case '{': return jp_container(p, NULL, true);
+	case '[': return jp_container(p, NULL, false);
+	case 't': return jp_word(p, "true", 4) ? cJSON_CreateTrue() : NULL;
+	case 'f': return jp_word(p, "false", 5) ? cJSON_CreateFalse() : NULL;
+	case 'n': return jp_word(p, "null", 4) ? cJSON_CreateNull() : NULL;
+	default: return NULL; /* numbers: cJSON's own conversion */
+	}
+}
+
 static const jsonprune_member *jp_member(const jsonprune_node *node, const unsigned char *k, size_t len)
 {
 	for (size_t m = 0; m < node->jn_nmembers; m++) {
@@ -267,7 +324,8 @@ static const jsonprune_member *jp_member(const jsonprune_node *node, const unsig
 
 static cJSON *jp_value(jp_scan *p, const jsonprune_node *node);
 
-/* An object or array at p->i, pruned by node (an object node when object). */
+/* An object or array at p->i, pruned by node (an object node when object),
+ * or with node NULL built whole by jp_build's rules. */
 static cJSON *jp_container(jp_scan *p, const jsonprune_node *node, bool object)
 {
 	const unsigned char close = object ? '}' : ']';
@@ -278,7 +336,9 @@ static cJSON *jp_container(jp_scan *p, const jsonprune_node *node, bool object)
 		return NULL;
 	for (st = jp_open(p, close); st == 0; st = jp_next(p, close)) {
 		const jsonprune_member *m = NULL;
+		char *key = NULL;
 		cJSON *v;
+		bool ok;
 
 		if (object) {
 			size_t k;
@@ -289,17 +349,29 @@ static cJSON *jp_container(jp_scan *p, const jsonprune_node *node, bool object)
 			 * could spell a kept one: cJSON decides. */
 			if (!jp_name(p, &k, &len, &esc) || esc || memchr(p->s + k, 0, len))
 				goto fail;
-			m = jp_member(node, p->s + k, len);
-			if (!m) {
+			if (!node) {
+				if (!(key = jp_copy(p->s + k, len)))
+					goto fail;
+			} else if (!(m = jp_member(node, p->s + k, len))) {
 				if (!jp_skip(p))
 					goto fail;
 				continue;
 			}
 		}
-		v = jp_value(p, object ? m->jm_node : node->jn_items);
-		if (!v)
+		v = m ? jp_value(p, m->jm_node) : node ? jp_value(p, node->jn_items) : jp_build(p);
+		if (!v) {
+			cJSON_free(key);
 			goto fail;
-		if (!(object ? cJSON_AddItemToObjectCS(c, m->jm_name, v) : cJSON_AddItemToArray(c, v))) {
+		}
+		if (m) {
+			ok = cJSON_AddItemToObjectCS(c, m->jm_name, v);
+		} else {
+			/* For a built object, what cJSON_AddItemToObject does with the
+			 * name already copied. */
+			v->string = key;
+			ok = cJSON_AddItemToArray(c, v);
+		}
+		if (!ok) {
 			cJSON_Delete(v);
 			goto fail;
 		}
@@ -313,10 +385,19 @@ fail:
 
 static cJSON *jp_value(jp_scan *p, const jsonprune_node *node)
 {
+	size_t start = p->i;
+	int depth = p->depth;
+	cJSON *v;
+
 	if (node && node->jn_members && jp_at(p, '{'))
 		return jp_container(p, node, true);
 	if (node && node->jn_items && jp_at(p, '['))
 		return jp_container(p, node, false);
+	v = jp_build(p);
+	if (v)
+		return v;
+	p->i = start;
+	p->depth = depth;
 	return jp_whole(p);
 }
 

@@ -9,7 +9,9 @@
  * the surrogate range; numbers of at most 63 characters, cJSON's own limit;
  * no escapes or raw NUL bytes in member names of a pruned object), so when it accepts, a full
  * cJSON parse of the same text accepts too and holds the same value at every
- * kept path (test/webhook-core: unit tests and a differential fuzz target).
+ * kept path (test/webhook-core: unit tests and a differential fuzz target);
+ * kept values are built directly when they are plain (strings without
+ * escapes, objects and arrays of those, true/false/null), by cJSON otherwise.
  * Anything else gives NULL and the caller parses the whole text with cJSON,
  * which then gives the verdict and the error position. */
 #ifndef ARMORGATE_JSONPRUNE_H
