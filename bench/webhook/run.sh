@@ -10,7 +10,9 @@
 # peak RSS (VmHWM), our/ceiling, and server CPU microseconds per request for
 # both (utime+stime of the server's processes over the closed-loop run).
 # Environment: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 8),
-# BENCH_LOADGEN_THREADS (default 1), BENCH_WEBHOOK_THREADS (default 0 = one per CPU),
+# BENCH_LOADGEN_THREADS (default 1), BENCH_WEBHOOK_THREADS (default 0 = one per CPU;
+# nginx's worker_processes follows it, so BENCH_WEBHOOK_THREADS=1 compares one
+# worker each: the server on one core, the load generator on the other),
 # BENCH_ROUNDS (default 1: closed-loop peak rounds, webhook and nginx
 # alternating; the best round of each side is reported).
 set -euo pipefail
@@ -106,11 +108,13 @@ lg_cpu() {
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p; s/^$1=\([^ ]*\).*/\1/p" <<<"$2" | head -1; }
 
 # Ceiling: nginx, same TLS key type, same loopback, fixed body of the average size.
+nworkers=$whthreads
+[ "$nworkers" -gt 0 ] || nworkers=$(nproc)
 nport=$(free_port)
 mkdir -p "$t/nginx"
 body=$(head -c $((avg > 2 ? avg - 2 : 1)) /dev/zero | tr '\0' x)
 cat >"$t/nginx.conf" <<EOF
-worker_processes $(nproc);
+worker_processes $nworkers;
 daemon off;
 pid $t/nginx.pid;
 error_log $t/nginx/error.log warn;
@@ -144,7 +148,7 @@ for _ in $(seq 50); do
 done
 csize=$(curl -sk -o /dev/null -w '%{size_download}' -H 'Content-Type: application/json' \
   --data-binary "@$t/allow.json" "https://127.0.0.1:$nport/validate")
-echo "nginx $(nginx -v 2>&1 | cut -d/ -f2): fixed ${csize}-byte body (webhook average ${avg}), worker_processes $(nproc)"
+echo "nginx $(nginx -v 2>&1 | cut -d/ -f2): fixed ${csize}-byte body (webhook average ${avg}), worker_processes $nworkers"
 echo "webhook: $nodes nodes cached, threads=${whthreads} (0 = per CPU), $(nproc) CPUs, $conns connections, ${dur}s runs, $rounds round(s)"
 webhook_pids() { echo "$wpid"; }
 # Closed-loop peaks, webhook and nginx alternating round by round so both see
