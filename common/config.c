@@ -5,9 +5,11 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void config_env_name(const char *flag, char *out, size_t cap)
 {
@@ -268,4 +270,43 @@ int config_split_nsname(const char *s, char *ns, size_t nscap, char *name, size_
 	ns[nslen] = '\0';
 	memcpy(name, slash + 1, namelen + 1);
 	return 0;
+}
+
+long config_usable_cpus(const char *cpu_max)
+{
+	cpu_set_t set;
+	long n = 0;
+	unsigned long long quota;
+	unsigned long long period;
+	char tail;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		n = CPU_COUNT(&set);
+	if (n <= 0)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n <= 0)
+		n = 1;
+	/* A Pod's CPU limit: threads beyond it only queue on the quota. */
+	if (cpu_max && sscanf(cpu_max, "%llu %llu%c", &quota, &period, &tail) >= 2 && period > 0) {
+		unsigned long long lim = (quota + period - 1) / period;
+
+		if (lim < 1)
+			lim = 1;
+		if (lim < (unsigned long long)n)
+			n = (long)lim;
+	}
+	return n;
+}
+
+long config_usable_cpus_here(void)
+{
+	char line[64] = "";
+	FILE *f = fopen("/sys/fs/cgroup/cpu.max", "re");
+
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = '\0';
+		fclose(f);
+	}
+	return config_usable_cpus(line[0] ? line : NULL);
 }

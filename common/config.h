@@ -50,6 +50,12 @@ void config_free_strings(const config_spec *spec);
  * (callers fall back to IPv4 where IPv6 is off). Names are resolved. */
 int config_resolve_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen, bool *any, int *port,
 			  ag_err *err) AG_WARN_UNUSED;
+/* CPUs this process may use: its affinity mask, lowered to a cgroup v2 CPU
+ * limit (cpu.max, rounded up) when one is set; at least 1. cpu_max is the
+ * text of cpu.max ("max 100000", "150000 100000") or NULL. */
+long config_usable_cpus(const char *cpu_max);
+/* The same, reading /sys/fs/cgroup/cpu.max (a container's own cgroup). */
+long config_usable_cpus_here(void);
 /* "ns/name" -> both parts, each a DNS label-ish non-empty string. */
 int config_split_nsname(const char *s, char *ns, size_t nscap, char *name, size_t namecap, ag_err *err) AG_WARN_UNUSED;
 

@@ -57,7 +57,7 @@ static const config_option main_opts[] = {
 	{ "kubeconfig", CONFIG_STRING, "", 0, 0, "FILE", "kubeconfig to reach the API server (default: in-cluster)",
 	  NULL, &opt_kubeconfig },
 	{ "log-level", CONFIG_STRING, "info", 0, 0, "LEVEL", "debug, info, warn or error", NULL, &opt_log_level },
-	{ "threads", CONFIG_INT, "0", 0, 64, "N", "HTTPS worker threads (0 = one per CPU)", NULL, &opt_threads },
+	{ "threads", CONFIG_INT, "0", 0, 64, "N", "HTTPS worker threads (0 = one per usable CPU: affinity, cgroup CPU limit; at most 64)", NULL, &opt_threads },
 	{ "nodes-file", CONFIG_STRING, NULL, 0, 0, "FILE",
 	  "testing/benchmark only: seed the Node cache from a JSON NodeList (or array) and do not watch the API",
 	  NULL, &opt_nodes_file },
@@ -284,10 +284,10 @@ int main(int argc, char **argv)
 		err_wrap(&err, "--probe-listen");
 		goto fail;
 	}
-	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	cpus = config_usable_cpus_here();
 	memset(&so, 0, sizeof(so));
 	so.listen = opt_listen;
-	so.threads = (unsigned int)(opt_threads > 0 ? opt_threads : (cpus > 0 ? cpus : 1));
+	so.threads = (unsigned int)(opt_threads > 0 ? opt_threads : (cpus < 64 ? cpus : 64));
 	so.env = &env;
 	so.metrics = m;
 	srv = server_start(&so, &err);

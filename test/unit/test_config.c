@@ -189,3 +189,19 @@ Test(config, env_name_and_splitters)
 	cr_assert_eq(config_split_nsname("a/b/c", ns, sizeof(ns), name, sizeof(name), &e), -1);
 	cr_assert_eq(config_split_nsname("a/", ns, sizeof(ns), name, sizeof(name), &e), -1);
 }
+
+Test(config, usable_cpus_follow_the_cgroup_limit)
+{
+	long all = config_usable_cpus(NULL);
+
+	cr_assert_geq(all, 1);
+	cr_assert_eq(config_usable_cpus("max 100000\n"), all);
+	cr_assert_eq(config_usable_cpus("100000 100000\n"), 1);
+	cr_assert_eq(config_usable_cpus("50000 100000\n"), 1);
+	cr_assert_eq(config_usable_cpus("150000 100000\n"), all < 2 ? all : 2);
+	cr_assert_eq(config_usable_cpus("1 100000"), 1);
+	cr_assert_eq(config_usable_cpus("100000 0"), all);
+	cr_assert_eq(config_usable_cpus("garbage"), all);
+	cr_assert_eq(config_usable_cpus(""), all);
+	cr_assert_geq(config_usable_cpus_here(), 1);
+}
