@@ -276,9 +276,6 @@ long config_usable_cpus(const char *cpu_max)
 {
 	cpu_set_t set;
 	long n = 0;
-	unsigned long long quota;
-	unsigned long long period;
-	char tail;
 
 	if (sched_getaffinity(0, sizeof(set), &set) == 0)
 		n = CPU_COUNT(&set);
@@ -287,13 +284,21 @@ long config_usable_cpus(const char *cpu_max)
 	if (n <= 0)
 		n = 1;
 	/* A Pod's CPU limit: threads beyond it only queue on the quota. */
-	if (cpu_max && sscanf(cpu_max, "%llu %llu%c", &quota, &period, &tail) >= 2 && period > 0) {
-		unsigned long long lim = (quota + period - 1) / period;
+	if (cpu_max && isdigit((unsigned char)cpu_max[0])) {
+		char *end;
+		unsigned long long quota;
+		unsigned long long period;
 
-		if (lim < 1)
-			lim = 1;
-		if (lim < (unsigned long long)n)
-			n = (long)lim;
+		errno = 0;
+		quota = strtoull(cpu_max, &end, 10);
+		if (*end == ' ' && isdigit((unsigned char)end[1])) {
+			period = strtoull(end + 1, &end, 10);
+			if (errno == 0 && period > 0 && quota / period < (unsigned long long)n) {
+				unsigned long long lim = quota / period + (quota % period != 0);
+
+				n = lim < 1 ? 1 : (long)lim;
+			}
+		}
 	}
 	return n;
 }
