@@ -17,6 +17,9 @@
 # usage: cmake/build-minimal-curl.sh
 set -euo pipefail
 
+# Part of the cache key with the flags: bump it when the steps below change
+# what gets built.
+RECIPE=1
 CFLAGS_CURL="-O2 -fPIC"
 CONFIGURE=(
   --disable-shared --enable-static --disable-dependency-tracking
@@ -86,7 +89,7 @@ if [ -z "$version" ]; then
   [ -n "$version" ] || die "apt-get source still finds no curl source package"
 fi
 
-key=$version-$(printf '%s\n' "CFLAGS=$CFLAGS_CURL" "${CONFIGURE[@]}" | sha256sum | cut -c1-12)
+key=$version-$(printf '%s\n' "RECIPE=$RECIPE" "CFLAGS=$CFLAGS_CURL" "${CONFIGURE[@]}" | sha256sum | cut -c1-12)
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/armorgate/curl
 prefix=$cache/$key
 if [ -f "$prefix/lib/libcurl.a" ]; then
