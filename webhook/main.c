@@ -99,6 +99,8 @@ static int main_define_metrics(metrics *m)
 	    metrics_define(m, SERVER_M_PROFILE_CHECKS, METRICS_COUNTER,
 			   "Profiles ConfigMap validations (each runs the profile rules and apparmor_parser) by verdict.",
 			   NULL, 0) ||
+	    metrics_define(m, SERVER_M_CUT, METRICS_COUNTER,
+			   "Connections closed because the client did not read its answer (100 ms).", NULL, 0) ||
 	    metrics_define(m, NODEWATCH_M_NODES, METRICS_GAUGE, "Nodes in the cache.", NULL, 0) ||
 	    metrics_define(m, NODEWATCH_M_ENABLED, METRICS_GAUGE, "Nodes in the cache labelled armorgate.io/apparmor=enabled.",
 			   NULL, 0) ||
@@ -112,6 +114,7 @@ static int main_define_metrics(metrics *m)
 			   "Serving certificate reloads by result (ok, error: the previous pair stays in use).", NULL, 0))
 		return -1;
 	metrics_set(m, SERVER_M_IN_FLIGHT, "", 0);
+	metrics_add(m, SERVER_M_CUT, "", 0);
 	metrics_add(m, "armorgate_webhook_cert_reloads_total", "result=\"ok\"", 0);
 	metrics_add(m, "armorgate_webhook_cert_reloads_total", "result=\"error\"", 0);
 	return 0;

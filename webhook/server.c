@@ -189,7 +189,7 @@ static void server_cork(server_req *rq, struct MHD_Connection *conn)
 }
 
 /* Sends what server_cork held back: header and body as one record. */
-static void server_flush(struct MHD_Connection *conn, server_req *rq)
+static void server_flush(server *s, struct MHD_Connection *conn, server_req *rq)
 {
 	gnutls_session_t tls = rq->sr_tls;
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -216,6 +216,7 @@ static void server_flush(struct MHD_Connection *conn, server_req *rq)
 		/* Still held: this answer cannot be delivered, nor any later one on
 		 * this connection. The peer sees the connection end. */
 		log_kv(LOG_LVL_WARN, "answer not delivered: the client is not reading; connection closed", (char *)NULL);
+		metrics_add(s->s_metrics, SERVER_M_CUT, "", 1);
 		(void)shutdown(fd, SHUT_RDWR);
 		return;
 	}
@@ -365,7 +366,7 @@ static void server_completed(void *cls, struct MHD_Connection *conn, void **con_
 	if (!rq)
 		return;
 	if (rq->sr_tls)
-		server_flush(conn, rq);
+		server_flush(s, conn, rq);
 	buf_cleanup(&rq->sr_body);
 	free(rq);
 	*con_cls = NULL;

@@ -31,6 +31,7 @@ enum {
 #define SERVER_M_REJECTED "armorgate_webhook_http_rejections_total"
 #define SERVER_M_PROFILE_CHECKS "armorgate_webhook_profile_checks_total"
 #define SERVER_M_IN_FLIGHT "armorgate_webhook_requests_in_flight"
+#define SERVER_M_CUT "armorgate_webhook_connections_cut_total"
 
 typedef struct server_opts {
 	const char *listen;          /* "ADDR:PORT" / ":PORT"; port 0 = ephemeral */

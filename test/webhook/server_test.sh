@@ -97,6 +97,8 @@ sleep 0.5
 wait "$stall" || wh_fail "a client that never reads is not cut off: $(cat "$t/stall")"
 grep -q '"msg":"answer not delivered: the client is not reading; connection closed"' "$t/log" ||
   wh_fail "no log line for the stalled client"
+curl -s "http://127.0.0.1:$WH_PROBE/metrics" | grep -q '^armorgate_webhook_connections_cut_total [1-9]' ||
+  wh_fail "metrics: connections cut"
 wh_ok "pipelined answers whole and in order; a client that never reads is cut off"
 
 # TLS versions.
