@@ -286,6 +286,7 @@ static cJSON *jp_build_string(jp_scan *p)
 	if (!jp_string(p, &esc) || esc || memchr(p->s + start, 0, p->i - 1 - start))
 		return NULL;
 	str = jp_copy(p->s + start, p->i - 1 - start);
+	/* cJSON has no "string item from an owned buffer": a bare item, retyped. */
 	v = str ? cJSON_CreateNull() : NULL;
 	if (!v) {
 		cJSON_free(str);
