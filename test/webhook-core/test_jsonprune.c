@@ -171,3 +171,61 @@ Test(jsonprune, long_strings_at_every_offset)
 		}
 	}
 }
+
+/* Kept numbers are built without cJSON's parse: the same double (bit for
+ * bit) and the same saturated valueint as its parse gives. */
+Test(jsonprune, numbers_as_cjson_parses_them)
+{
+	static const char *const nums[] = {
+		"0", "-0", "1", "-1", "1000", "3607", "0.5", "-0.5E+3", "1e308", "1e309", "-1e309", "2147483647",
+		"2147483648", "-2147483648", "-2147483649", "4.9e-324", "123456789012345678901234567890",
+		"0.1000000000000000055511151231257827021181583404541015625",
+	};
+
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		char text[256];
+		cJSON *j;
+		cJSON *full;
+		const cJSON *a;
+		const cJSON *b;
+
+		snprintf(text, sizeof(text), "{\"keep\":%s,\"obj\":{\"name\":[%s]}}", nums[i], nums[i]);
+		j = prune(text, NULL);
+		full = cJSON_Parse(text);
+		cr_assert_not_null(j, "%s", text);
+		cr_assert_not_null(full);
+		a = cJSON_GetObjectItemCaseSensitive(full, "keep");
+		b = cJSON_GetObjectItemCaseSensitive(j, "keep");
+		cr_assert(cJSON_IsNumber(b), "%s", text);
+		cr_expect(memcmp(&a->valuedouble, &b->valuedouble, sizeof(double)) == 0, "%s", text);
+		cr_expect_eq(a->valueint, b->valueint, "%s", text);
+		a = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(full, "obj"), "name")->child;
+		b = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "obj"), "name")->child;
+		cr_expect(memcmp(&a->valuedouble, &b->valuedouble, sizeof(double)) == 0, "%s", text);
+		cJSON_Delete(j);
+		cJSON_Delete(full);
+	}
+}
+
+/* The scan finds string ends a 64-byte block at a time: names, values and
+ * escapes on both sides of every block edge, and in the short last block. */
+Test(jsonprune, strings_across_block_edges)
+{
+	char text[256];
+
+	for (int pad = 0; pad < 70; pad++) {
+		char *got;
+		int n = 0;
+
+		for (int i = 0; i < pad; i++)
+			text[n++] = ' ';
+		n += snprintf(text + n, sizeof(text) - (size_t)n,
+			      "{\"skip\":{\"aaaaaaaaaaaaa\":\"b\\\"bbbbbbbbbbb\",\"c\":[\"dddddddddd\",\"\\\\\",\"\"]},"
+			      "\"keep\":\"v%d\",\"skip2\":\"eeeeeeeeeeeeeeeeeeeeeeeee\"}",
+			      pad);
+		got = printed(text);
+		snprintf(text, sizeof(text), "{\"keep\":\"v%d\"}", pad);
+		cr_expect_str_eq(got, text);
+		free(got);
+	}
+}

@@ -2,7 +2,10 @@
  * accepted subset and why it matters. */
 #include "jsonprune.h"
 
+#include <locale.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__SSE2__)
@@ -19,6 +22,8 @@ typedef struct jp_scan {
 	int depth;
 	int max_depth;
 	bool nul; /* a \u0000 escape was seen */
+	size_t blk;   /* offset of the 64-byte block whose stops are in stops, or SIZE_MAX */
+	uint64_t stops; /* bit k: s[blk + k] is '"' or '\\' */
 } jp_scan;
 
 static bool jp_at(const jp_scan *p, unsigned char c)
@@ -26,15 +31,16 @@ static bool jp_at(const jp_scan *p, unsigned char c)
 	return p->i < p->n && p->s[p->i] == c;
 }
 
+/* JSON whitespace; the first test settles every other byte. */
+static inline bool jp_is_ws(unsigned char c)
+{
+	return c <= ' ' && (c == ' ' || c == '\n' || c == '\r' || c == '\t');
+}
+
 static void jp_ws(jp_scan *p)
 {
-	while (p->i < p->n) {
-		unsigned char c = p->s[p->i];
-
-		if (c != ' ' && c != '\n' && c != '\r' && c != '\t')
-			return;
+	while (p->i < p->n && jp_is_ws(p->s[p->i]))
 		p->i++;
-	}
 }
 
 static int jp_hex(unsigned char c)
@@ -48,31 +54,66 @@ static int jp_hex(unsigned char c)
 	return -1;
 }
 
-/* Position of the first '"' or '\\' in s[i..n), or n. */
-static size_t jp_string_stop(const unsigned char *s, size_t i, size_t n)
+/* Bit k set when byte k of the 64 at b is '"' or '\\'. */
+static uint64_t jp_stops64(const unsigned char *b)
 {
 #if defined(__SSE2__)
 	const __m128i quote = _mm_set1_epi8('"');
 	const __m128i bslash = _mm_set1_epi8('\\');
+	uint64_t m = 0;
 
-	while (n - i >= 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-		unsigned m = (unsigned)_mm_movemask_epi8(
-			_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+	for (unsigned k = 0; k < 4; k++) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(b + 16 * k));
 
-		if (m)
-			return i + (size_t)__builtin_ctz(m);
-		i += 16;
+		m |= (uint64_t)(unsigned)_mm_movemask_epi8(
+			     _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)))
+		     << (16 * k);
 	}
+	return m;
+#else
+	uint64_t m = 0;
+
+	for (unsigned k = 0; k < 64; k++)
+		m |= (uint64_t)(b[k] == '"' || b[k] == '\\') << k;
+	return m;
 #endif
-	while (i < n && s[i] != '"' && s[i] != '\\')
-		i++;
-	return i;
+}
+
+/* The last, short block (len < 64): out of line, so the common path
+ * needs no buffer on its stack. */
+__attribute__((noinline)) static uint64_t jp_stops_tail(const unsigned char *b, size_t len)
+{
+	unsigned char tail[64] = { 0 };
+
+	memcpy(tail, b, len);
+	return jp_stops64(tail);
+}
+
+/* Position of the first '"' or '\\' in s[i..n), or n. The stops of one
+ * 64-byte block are found at once and kept: most strings are short names
+ * and values, and a search per string mispredicted its exit branch for
+ * every length. */
+static inline __attribute__((always_inline)) size_t jp_string_stop(jp_scan *p, size_t i)
+{
+	while (i < p->n) {
+		size_t base = i & ~(size_t)63;
+		uint64_t m;
+
+		if (base != p->blk) {
+			p->stops = p->n - base >= 64 ? jp_stops64(p->s + base) : jp_stops_tail(p->s + base, p->n - base);
+			p->blk = base;
+		}
+		m = p->stops >> (i - base);
+		if (m)
+			return i + (size_t)__builtin_ctzll(m);
+		i = base + 64;
+	}
+	return p->n;
 }
 
 /* A string at p->i (its opening quote). Raw control bytes pass: cJSON takes
  * them too. *esc tells whether it held an escape. */
-static bool jp_string(jp_scan *p, bool *esc)
+static inline __attribute__((always_inline)) bool jp_string(jp_scan *p, bool *esc)
 {
 	size_t i = p->i + 1;
 
@@ -80,7 +121,7 @@ static bool jp_string(jp_scan *p, bool *esc)
 	for (;;) {
 		unsigned char c;
 
-		i = jp_string_stop(p->s, i, p->n);
+		i = jp_string_stop(p, i);
 		if (i >= p->n)
 			return false;
 		if (p->s[i] == '"') {
@@ -117,7 +158,7 @@ static bool jp_string(jp_scan *p, bool *esc)
 	}
 }
 
-static bool jp_digits(jp_scan *p)
+static inline __attribute__((always_inline)) bool jp_digits(jp_scan *p)
 {
 	size_t start = p->i;
 
@@ -127,7 +168,7 @@ static bool jp_digits(jp_scan *p)
 }
 
 /* RFC 8259 number, at most JP_NUMBER_MAX characters. */
-static bool jp_number(jp_scan *p)
+static inline __attribute__((always_inline)) bool jp_number(jp_scan *p)
 {
 	size_t start = p->i;
 
@@ -159,8 +200,6 @@ static bool jp_word(jp_scan *p, const char *w, size_t len)
 	p->i += len;
 	return true;
 }
-
-static bool jp_skip(jp_scan *p);
 
 /* Past the opening bracket of a container: 1 when it is empty (closed),
  * 0 when members follow, -1 when too deep. */
@@ -208,40 +247,113 @@ static int jp_next(jp_scan *p, unsigned char close)
 	return 1;
 }
 
-/* An object or array at p->i, skipped. */
-static bool jp_skip_container(jp_scan *p, bool object)
-{
-	const unsigned char close = object ? '}' : ']';
-	int st = jp_open(p, close);
+/* Deepest nesting one jp_skip follows on its own stack; deeper (but within
+ * max_depth) gives false, so cJSON decides. */
+enum { JP_SKIP_LEVELS = 128 };
 
-	while (st == 0) {
-		size_t k;
-		size_t len;
-		bool esc;
-
-		if ((object && !jp_name(p, &k, &len, &esc)) || !jp_skip(p))
-			return false;
-		st = jp_next(p, close);
-	}
-	return st == 1;
-}
-
-/* Any value at p->i (no whitespace before it), skipped. */
+/* Any value at p->i (no whitespace before it), skipped: the grammar above
+ * in one loop with an explicit stack of open containers, since the skipped
+ * members (env, volumes, probes, managedFields...) are most of a review and a
+ * call per token cost more than the token. */
 static bool jp_skip(jp_scan *p)
 {
-	bool esc;
+	const unsigned char *s = p->s;
+	const size_t n = p->n;
+	size_t i = p->i;
+	unsigned char object[JP_SKIP_LEVELS]; /* per open level: 1 object, 0 array */
+	int open = 0;
+	unsigned char c;
 
-	if (p->i >= p->n)
+value:
+	if (i >= n)
 		return false;
-	switch (p->s[p->i]) {
-	case '"': return jp_string(p, &esc);
-	case '{': return jp_skip_container(p, true);
-	case '[': return jp_skip_container(p, false);
-	case 't': return jp_word(p, "true", 4);
-	case 'f': return jp_word(p, "false", 5);
-	case 'n': return jp_word(p, "null", 4);
-	default: return jp_number(p);
+	c = s[i];
+	switch (c) {
+	case '"': {
+		bool esc;
+
+		p->i = i;
+		if (!jp_string(p, &esc))
+			return false;
+		i = p->i;
+		goto after;
 	}
+	case '{':
+	case '[':
+		if (open >= JP_SKIP_LEVELS || p->depth + open + 1 > p->max_depth)
+			return false;
+		object[open++] = c == '{';
+		i++;
+		while (i < n && jp_is_ws(s[i]))
+			i++;
+		if (i < n && s[i] == (c == '{' ? '}' : ']')) {
+			i++;
+			open--;
+			goto after;
+		}
+		if (c == '{')
+			goto key;
+		goto value;
+	case 't':
+	case 'f':
+	case 'n': {
+		static const char *const words[] = { "true", "false", "null" };
+		const char *w = words[c == 't' ? 0 : c == 'f' ? 1 : 2];
+		size_t len = c == 'f' ? 5 : 4;
+
+		if (n - i < len || memcmp(s + i, w, len) != 0)
+			return false;
+		i += len;
+		goto after;
+	}
+	default:
+		p->i = i;
+		if (!jp_number(p))
+			return false;
+		i = p->i;
+		goto after;
+	}
+key:
+	if (i >= n || s[i] != '"')
+		return false;
+	{
+		bool esc;
+
+		p->i = i;
+		if (!jp_string(p, &esc))
+			return false;
+		i = p->i;
+	}
+	while (i < n && jp_is_ws(s[i]))
+		i++;
+	if (i >= n || s[i] != ':')
+		return false;
+	i++;
+	while (i < n && jp_is_ws(s[i]))
+		i++;
+	goto value;
+after:
+	if (open == 0) {
+		p->i = i;
+		return true;
+	}
+	while (i < n && jp_is_ws(s[i]))
+		i++;
+	if (i >= n)
+		return false;
+	if (s[i] == ',') {
+		i++;
+		while (i < n && jp_is_ws(s[i]))
+			i++;
+		if (object[open - 1])
+			goto key;
+		goto value;
+	}
+	if (s[i] != (object[open - 1] ? '}' : ']'))
+		return false;
+	i++;
+	open--;
+	goto after;
 }
 
 /* The value at p->i kept whole: cJSON parses exactly its span. */
@@ -269,9 +381,9 @@ static char *jp_copy(const unsigned char *s, size_t len)
 /* Building kept values directly, not through a second parse by cJSON: most
  * are short strings and small objects of strings, and cJSON's per-call setup
  * and literal probing cost more than the value. Covers strings without
- * escapes or NUL bytes (the bytes are the value), objects and arrays of
- * those, true, false and null; anything else (escapes, numbers) gives NULL
- * and jp_value hands the span to cJSON. The value each gives is what
+ * escapes or NUL bytes (the bytes are the value), numbers (jp_build_number),
+ * objects and arrays of those, true, false and null; anything else (escapes)
+ * gives NULL and jp_value hands the span to cJSON. The value each gives is what
  * cJSON's parse gives (the differential fuzz target checks). */
 static cJSON *jp_build(jp_scan *p);
 static cJSON *jp_container(jp_scan *p, const jsonprune_node *node, bool object);
@@ -297,6 +409,29 @@ static cJSON *jp_build_string(jp_scan *p)
 	return v;
 }
 
+/* A number as cJSON's parse makes it: the text, with '.' replaced by the
+ * locale's decimal point, through strtod (jp_number has bounded it to the
+ * 63 characters cJSON copies), then cJSON_CreateNumber's saturated valueint,
+ * which is its parse's too. */
+static cJSON *jp_build_number(jp_scan *p)
+{
+	char num[JP_NUMBER_MAX + 1];
+	const struct lconv *lc = localeconv();
+	char point = lc && lc->decimal_point && lc->decimal_point[0] ? lc->decimal_point[0] : '.';
+	size_t start = p->i;
+	size_t len;
+
+	if (!jp_number(p))
+		return NULL;
+	len = p->i - start;
+	memcpy(num, p->s + start, len);
+	num[len] = '\0';
+	for (size_t k = 0; k < len; k++)
+		if (num[k] == '.')
+			num[k] = point;
+	return cJSON_CreateNumber(strtod(num, NULL));
+}
+
 static cJSON *jp_build(jp_scan *p)
 {
 	if (p->i >= p->n)
@@ -308,7 +443,7 @@ static cJSON *jp_build(jp_scan *p)
 	case 't': return jp_word(p, "true", 4) ? cJSON_CreateTrue() : NULL;
 	case 'f': return jp_word(p, "false", 5) ? cJSON_CreateFalse() : NULL;
 	case 'n': return jp_word(p, "null", 4) ? cJSON_CreateNull() : NULL;
-	default: return NULL; /* numbers: cJSON's own conversion */
+	default: return jp_build_number(p);
 	}
 }
 
@@ -404,7 +539,7 @@ static cJSON *jp_value(jp_scan *p, const jsonprune_node *node)
 
 cJSON *jsonprune_parse(const char *s, size_t n, const jsonprune_node *schema, int max_depth, bool *nul_escape)
 {
-	jp_scan p = { (const unsigned char *)s, n, 0, 0, max_depth, false };
+	jp_scan p = { (const unsigned char *)s, n, 0, 0, max_depth, false, SIZE_MAX, 0 };
 	cJSON *root;
 
 	if (!s)

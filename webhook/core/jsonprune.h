@@ -11,7 +11,8 @@
  * cJSON parse of the same text accepts too and holds the same value at every
  * kept path (test/webhook-core: unit tests and a differential fuzz target);
  * kept values are built directly when they are plain (strings without
- * escapes, objects and arrays of those, true/false/null), by cJSON otherwise.
+ * escapes, numbers, objects and arrays of those, true/false/null), by cJSON
+ * otherwise.
  * Anything else gives NULL and the caller parses the whole text with cJSON,
  * which then gives the verdict and the error position. */
 #ifndef ARMORGATE_JSONPRUNE_H
