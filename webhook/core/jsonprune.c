@@ -23,7 +23,7 @@ typedef struct jp_scan {
 	int max_depth;
 	bool nul; /* a \u0000 escape was seen */
 	size_t blk;   /* offset of the 64-byte block whose stops are in stops, or SIZE_MAX */
-	uint64_t stops; /* bit k: s[blk + k] is '"' or '\\' */
+	uint64_t stops; /* bit k: s[blk + k] is '"', '\\' or NUL */
 } jp_scan;
 
 static bool jp_at(const jp_scan *p, unsigned char c)
@@ -54,27 +54,28 @@ static int jp_hex(unsigned char c)
 	return -1;
 }
 
-/* Bit k set when byte k of the 64 at b is '"' or '\\'. */
+/* Bit k set when byte k of the 64 at b is '"', '\\' or NUL. */
 static uint64_t jp_stops64(const unsigned char *b)
 {
 #if defined(__SSE2__)
 	const __m128i quote = _mm_set1_epi8('"');
 	const __m128i bslash = _mm_set1_epi8('\\');
+	const __m128i zero = _mm_setzero_si128();
 	uint64_t m = 0;
 
 	for (unsigned k = 0; k < 4; k++) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(b + 16 * k));
+		__m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+					   _mm_cmpeq_epi8(v, zero));
 
-		m |= (uint64_t)(unsigned)_mm_movemask_epi8(
-			     _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)))
-		     << (16 * k);
+		m |= (uint64_t)(unsigned)_mm_movemask_epi8(hit) << (16 * k);
 	}
 	return m;
 #else
 	uint64_t m = 0;
 
 	for (unsigned k = 0; k < 64; k++)
-		m |= (uint64_t)(b[k] == '"' || b[k] == '\\') << k;
+		m |= (uint64_t)(b[k] == '"' || b[k] == '\\' || !b[k]) << k;
 	return m;
 #endif
 }
@@ -86,10 +87,11 @@ __attribute__((noinline)) static uint64_t jp_stops_tail(const unsigned char *b, 
 	unsigned char tail[64] = { 0 };
 
 	memcpy(tail, b, len);
-	return jp_stops64(tail);
+	/* the padding's NULs are no stops */
+	return jp_stops64(tail) & ((UINT64_C(1) << len) - 1);
 }
 
-/* Position of the first '"' or '\\' in s[i..n), or n. The stops of one
+/* Position of the first '"', '\\' or NUL in s[i..n), or n. The stops of one
  * 64-byte block are found at once and kept: most strings are short names
  * and values, and a search per string mispredicted its exit branch for
  * every length. */
@@ -112,7 +114,8 @@ static inline __attribute__((always_inline)) size_t jp_string_stop(jp_scan *p, s
 }
 
 /* A string at p->i (its opening quote). Raw control bytes pass: cJSON takes
- * them too. *esc tells whether it held an escape. */
+ * them too. *esc tells whether it held an escape or a raw NUL byte: either
+ * way its bytes are not its value as cJSON's C string has it. */
 static inline __attribute__((always_inline)) bool jp_string(jp_scan *p, bool *esc)
 {
 	size_t i = p->i + 1;
@@ -129,6 +132,10 @@ static inline __attribute__((always_inline)) bool jp_string(jp_scan *p, bool *es
 			return true;
 		}
 		*esc = true;
+		if (!p->s[i]) {
+			i++;
+			continue;
+		}
 		if (p->n - i < 2)
 			return false;
 		c = p->s[i + 1];
@@ -395,7 +402,7 @@ static cJSON *jp_build_string(jp_scan *p)
 	char *str;
 	cJSON *v;
 
-	if (!jp_string(p, &esc) || esc || memchr(p->s + start, 0, p->i - 1 - start))
+	if (!jp_string(p, &esc) || esc)
 		return NULL;
 	str = jp_copy(p->s + start, p->i - 1 - start);
 	/* cJSON has no "string item from an owned buffer": a bare item, retyped. */
@@ -483,7 +490,7 @@ static cJSON *jp_container(jp_scan *p, const jsonprune_node *node, bool object)
 
 			/* An escaped name, or one cut short by a raw NUL in cJSON,
 			 * could spell a kept one: cJSON decides. */
-			if (!jp_name(p, &k, &len, &esc) || esc || memchr(p->s + k, 0, len))
+			if (!jp_name(p, &k, &len, &esc) || esc)
 				goto fail;
 			if (!node) {
 				if (!(key = jp_copy(p->s + k, len)))
