@@ -36,6 +36,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "tlsread.h"
 
 enum {
 	SERVER_DISCARD_MAX = 16u << 20, /* body bytes read and dropped after 413 before closing */
@@ -70,7 +71,27 @@ typedef struct server_req {
 /* Per connection (libmicrohttpd's socket context). */
 typedef struct server_conn {
 	bool sc_uncorked; /* TCP_CORK taken off the socket (once per connection) */
+	bool sc_read_tried; /* read-ahead attached, or found impossible */
+	tlsread *sc_read;   /* NULL: GnuTLS's own reads */
 } server_conn;
+
+/* First request of a connection: its handshake is done, reads go through
+ * tlsread from now on. */
+static void server_attach_read(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *sci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	server_conn *sc = sci ? sci->socket_context : NULL;
+	const union MHD_ConnectionInfo *ti;
+	const union MHD_ConnectionInfo *fi;
+
+	if (!sc || sc->sc_read_tried)
+		return;
+	sc->sc_read_tried = true;
+	ti = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	fi = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ti && ti->tls_session && fi)
+		sc->sc_read = tlsread_attach(ti->tls_session, fi->connect_fd);
+}
 
 static double server_elapsed(const struct timespec *t0)
 {
@@ -310,6 +331,7 @@ static enum MHD_Result server_handler(void *cls, struct MHD_Connection *conn, co
 		rq = calloc(1, sizeof(*rq));
 		if (!rq)
 			return MHD_NO;
+		server_attach_read(conn);
 		clock_gettime(CLOCK_MONOTONIC, &rq->sr_start);
 		buf_init(&rq->sr_body, SERVER_BODY_MAX);
 		*con_cls = rq;
@@ -384,6 +406,9 @@ static void server_conn_notify(void *cls, struct MHD_Connection *conn, void **so
 		*socket_context = calloc(1, sizeof(server_conn));
 		return;
 	}
+	/* CLOSED: libmicrohttpd has ended the TLS session, the socket is still open. */
+	if (*socket_context)
+		tlsread_detach(((server_conn *)*socket_context)->sc_read);
 	free(*socket_context);
 	*socket_context = NULL;
 }
@@ -441,6 +466,10 @@ server *server_start(const server_opts *opts, ag_err *err)
 		err_set(err, ENOMEM, "server: out of memory");
 		return NULL;
 	}
+	if (tlsread_init(err) != 0) {
+		free(s);
+		return NULL;
+	}
 	s->s_env = opts->env;
 	s->s_metrics = opts->metrics;
 	atomic_init(&s->s_in_flight, 0);
@@ -463,6 +492,7 @@ server *server_start(const server_opts *opts, ag_err *err)
 	}
 	if (!s->s_daemon) {
 		err_set(err, EADDRINUSE, "cannot serve HTTPS on %s (address in use or not local?)", opts->listen);
+		tlsread_cleanup();
 		free(s);
 		return NULL;
 	}
@@ -517,5 +547,6 @@ void server_stop(server *s)
 		return;
 	if (s->s_daemon)
 		MHD_stop_daemon(s->s_daemon);
+	tlsread_cleanup();
 	free(s);
 }

@@ -419,21 +419,34 @@ static cJSON *jp_build_string(jp_scan *p)
 /* A number as cJSON's parse makes it: the text, with '.' replaced by the
  * locale's decimal point, through strtod (jp_number has bounded it to the
  * 63 characters cJSON copies), then cJSON_CreateNumber's saturated valueint,
- * which is its parse's too. */
+ * which is its parse's too. Integers of up to 15 digits (ports, user ids,
+ * seconds: most numbers in a Pod) are exact doubles, so they skip strtod:
+ * its correctly rounded result is their value. */
 static cJSON *jp_build_number(jp_scan *p)
 {
 	char num[JP_NUMBER_MAX + 1];
-	const struct lconv *lc = localeconv();
-	char point = lc && lc->decimal_point && lc->decimal_point[0] ? lc->decimal_point[0] : '.';
-	size_t start = p->i;
+	const unsigned char *d = p->s + p->i;
+	const struct lconv *lc;
+	char point;
 	size_t len;
+	size_t k;
+	uint64_t u = 0;
 
 	if (!jp_number(p))
 		return NULL;
-	len = p->i - start;
-	memcpy(num, p->s + start, len);
+	len = (size_t)(p->s + p->i - d);
+	k = d[0] == '-';
+	if (len - k <= 15) {
+		while (k < len && d[k] >= '0' && d[k] <= '9')
+			u = u * 10 + (uint64_t)(d[k++] - '0');
+		if (k == len)
+			return cJSON_CreateNumber(d[0] == '-' ? -(double)u : (double)u);
+	}
+	lc = localeconv();
+	point = lc && lc->decimal_point && lc->decimal_point[0] ? lc->decimal_point[0] : '.';
+	memcpy(num, d, len);
 	num[len] = '\0';
-	for (size_t k = 0; k < len; k++)
+	for (k = 0; k < len; k++)
 		if (num[k] == '.')
 			num[k] = point;
 	return cJSON_CreateNumber(strtod(num, NULL));
