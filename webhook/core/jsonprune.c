@@ -472,7 +472,8 @@ static const jsonprune_member *jp_member(const jsonprune_node *node, const unsig
 	for (size_t m = 0; m < node->jn_nmembers; m++) {
 		const jsonprune_member *jm = &node->jn_members[m];
 
-		if (jm->jm_len == len && memcmp(jm->jm_name, k, len) == 0)
+		if (jm->jm_len == len && (!len || (unsigned char)jm->jm_name[0] == k[0]) &&
+		    memcmp(jm->jm_name, k, len) == 0)
 			return jm;
 	}
 	return NULL;
