@@ -14,7 +14,8 @@
 # nginx's worker_processes follows it, so BENCH_WEBHOOK_THREADS=1 compares one
 # worker each: the server on one core, the load generator on the other),
 # BENCH_ROUNDS (default 1: closed-loop peak rounds, webhook and nginx
-# alternating; the best round of each side is reported).
+# alternating; the best round of each side is reported, and the medians over
+# the rounds of webhook/nginx peak rate and of nginx/webhook CPU per request).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
@@ -153,7 +154,7 @@ echo "webhook: $nodes nodes cached, threads=${whthreads} (0 = per CPU), $(nproc)
 webhook_pids() { echo "$wpid"; }
 # Closed-loop peaks, webhook and nginx alternating round by round so both see
 # the same machine; the best round of each side is kept.
-peak='' ceil='' peak_rps=0 ceil_rps=0
+peak='' ceil='' peak_rps=0 ceil_rps=0 pair_ratios=() cpu_ratios=()
 for r in $(seq "$rounds"); do
   p=$(lg_cpu "$port" webhook_pids "${reqs[@]}")
   echo "  round $r webhook peak (closed loop): $p"
@@ -161,7 +162,11 @@ for r in $(seq "$rounds"); do
   echo "  round $r nginx peak (closed loop):   $c"
   if [ "$(field rps "$p")" -gt "$peak_rps" ]; then peak=$p peak_rps=$(field rps "$p"); fi
   if [ "$(field rps "$c")" -gt "$ceil_rps" ]; then ceil=$c ceil_rps=$(field rps "$c"); fi
+  # The same round's pair saw the same machine: its ratios are steadier than best over best.
+  pair_ratios+=("$(awk "BEGIN { printf \"%.3f\", $(field rps "$p") / $(field rps "$c") }")")
+  cpu_ratios+=("$(awk "BEGIN { w = $(field cpu_us_per_req "$p"); printf \"%.3f\", (w > 0 ? $(field cpu_us_per_req "$c") / w : 0) }")")
 done
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 half=$((peak_rps / 2))
 halfrun=$(lg "$port" --rate "$half" "${reqs[@]}")
 echo "  webhook at $half/s (open loop):  $halfrun"
@@ -178,5 +183,6 @@ echo "RESULT reviews_per_s=$peak_rps p50_ms=$(field p50_ms "$peak") p99_ms=$(fie
   "p99_ms_at_half_rate=$p99_half (from send: $(field sent_p99_ms "$halfrun")) peak_rss_kb=$rss ceiling_rps=$ceil_rps" \
   "ratio=$(awk "BEGIN { printf \"%.2f\", $peak_rps / $ceil_rps }")" \
   "nginx_p99_ms_at_same_half_rate=$(field p99_ms "$cease")" \
-  "cpu_us_per_review=$(field cpu_us_per_req "$peak") nginx_cpu_us_per_req=$(field cpu_us_per_req "$ceil")" "loadavg=$(cut -d' ' -f1 /proc/loadavg)"
+  "cpu_us_per_review=$(field cpu_us_per_req "$peak") nginx_cpu_us_per_req=$(field cpu_us_per_req "$ceil")" \
+  "round_ratio_median=$(median "${pair_ratios[@]}") cpu_ratio_median=$(median "${cpu_ratios[@]}")" "loadavg=$(cut -d' ' -f1 /proc/loadavg)"
 echo "targets (2 cores): >= 20000 reviews/s, ratio >= 0.8, p99 at half rate < 2 ms, RSS < 20480 kB"
