@@ -85,7 +85,9 @@ curl -sS --cacert "$WH_CA" -o /dev/null -w '%{num_connects}\n' -H 'Content-Type:
 wh_ok "reviews answered (allow, deny, patch), keep-alive"
 
 # Back-to-back reviews on one connection: every answer whole and in order
-# (each answer leaves as one corked TLS record, flushed after it is queued).
+# (each answer leaves as one corked TLS record, flushed after it is queued;
+# the requests arrive several per recv through tlsread's buffer, and the last
+# ones wait there with the socket already drained).
 python3 "$here/pipeline_client.py" pipeline "$WH_PORT" "$WH_CA" "$t/allow.json" 100 >"$t/pipe" 2>&1 ||
   wh_fail "pipelined reviews: $(cat "$t/pipe")"
 # A client that sends reviews and never reads the answers is cut off (after a
