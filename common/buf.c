@@ -47,7 +47,9 @@ static int buf_reserve(buf *b, size_t extra)
 	need = b->len + extra + 1;
 	if (need <= b->cap)
 		return 0;
-	ncap = b->cap ? b->cap : 256;
+	/* Most buffers (a review's answer and patch, messages) fit 1 KiB: one
+	 * malloc instead of a chain of reallocs from 256 bytes. */
+	ncap = b->cap ? b->cap : 1024;
 	while (ncap < need)
 		ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
 	p = realloc(b->data, ncap);
