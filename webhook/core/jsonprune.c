@@ -22,8 +22,9 @@ typedef struct jp_scan {
 	int depth;
 	int max_depth;
 	bool nul; /* a \u0000 escape was seen */
-	size_t blk;   /* offset of the 64-byte block whose stops are in stops, or SIZE_MAX */
-	uint64_t stops; /* bit k: s[blk + k] is '"', '\\' or NUL */
+	size_t blk;        /* offset of the 64-byte block in quotes/specials, or SIZE_MAX */
+	uint64_t quotes;   /* bit k: s[blk + k] is '"' */
+	uint64_t specials; /* bit k: s[blk + k] is '\\' or NUL */
 } jp_scan;
 
 static bool jp_at(const jp_scan *p, unsigned char c)
@@ -54,63 +55,62 @@ static int jp_hex(unsigned char c)
 	return -1;
 }
 
-/* Bit k set when byte k of the 64 at b is '"', '\\' or NUL. */
-static uint64_t jp_stops64(const unsigned char *b)
+/* Bits k of *quotes and *specials: byte k of the 64 at b is '"', and is
+ * '\\' or NUL. */
+static void jp_masks64(const unsigned char *b, uint64_t *quotes, uint64_t *specials)
 {
 #if defined(__SSE2__)
 	const __m128i quote = _mm_set1_epi8('"');
 	const __m128i bslash = _mm_set1_epi8('\\');
 	const __m128i zero = _mm_setzero_si128();
-	uint64_t m = 0;
+	uint64_t q = 0;
+	uint64_t x = 0;
 
 	for (unsigned k = 0; k < 4; k++) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(b + 16 * k));
-		__m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
-					   _mm_cmpeq_epi8(v, zero));
 
-		m |= (uint64_t)(unsigned)_mm_movemask_epi8(hit) << (16 * k);
+		q |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote)) << (16 * k);
+		x |= (uint64_t)(unsigned)_mm_movemask_epi8(
+			     _mm_or_si128(_mm_cmpeq_epi8(v, bslash), _mm_cmpeq_epi8(v, zero)))
+		     << (16 * k);
 	}
-	return m;
+	*quotes = q;
+	*specials = x;
 #else
-	uint64_t m = 0;
+	uint64_t q = 0;
+	uint64_t x = 0;
 
-	for (unsigned k = 0; k < 64; k++)
-		m |= (uint64_t)(b[k] == '"' || b[k] == '\\' || !b[k]) << k;
-	return m;
+	for (unsigned k = 0; k < 64; k++) {
+		q |= (uint64_t)(b[k] == '"') << k;
+		x |= (uint64_t)(b[k] == '\\' || !b[k]) << k;
+	}
+	*quotes = q;
+	*specials = x;
 #endif
 }
 
-/* The last, short block (len < 64): out of line, so the common path
- * needs no buffer on its stack. */
-__attribute__((noinline)) static uint64_t jp_stops_tail(const unsigned char *b, size_t len)
+/* The last block, shorter than 64 bytes, into p's masks: out of line, so
+ * the common path needs no buffer on its stack. */
+__attribute__((noinline)) static void jp_masks_tail(jp_scan *p, size_t base)
 {
 	unsigned char tail[64] = { 0 };
+	size_t len = p->n - base;
+	uint64_t keep = (UINT64_C(1) << len) - 1;
 
-	memcpy(tail, b, len);
+	memcpy(tail, p->s + base, len);
+	jp_masks64(tail, &p->quotes, &p->specials);
 	/* the padding's NULs are no stops */
-	return jp_stops64(tail) & ((UINT64_C(1) << len) - 1);
+	p->specials &= keep;
 }
 
-/* Position of the first '"', '\\' or NUL in s[i..n), or n. The stops of one
- * 64-byte block are found at once and kept: most strings are short names
- * and values, and a search per string mispredicted its exit branch for
- * every length. */
-static inline __attribute__((always_inline)) size_t jp_string_stop(jp_scan *p, size_t i)
+/* The block at base (a multiple of 64) into p's masks. */
+static inline __attribute__((always_inline)) void jp_load_block(jp_scan *p, size_t base)
 {
-	while (i < p->n) {
-		size_t base = i & ~(size_t)63;
-		uint64_t m;
-
-		if (base != p->blk) {
-			p->stops = p->n - base >= 64 ? jp_stops64(p->s + base) : jp_stops_tail(p->s + base, p->n - base);
-			p->blk = base;
-		}
-		m = p->stops >> (i - base);
-		if (m)
-			return i + (size_t)__builtin_ctzll(m);
-		i = base + 64;
-	}
-	return p->n;
+	if (p->n - base >= 64)
+		jp_masks64(p->s + base, &p->quotes, &p->specials);
+	else
+		jp_masks_tail(p, base);
+	p->blk = base;
 }
 
 /* A string at p->i (its opening quote). Raw control bytes pass: cJSON takes
@@ -121,16 +121,33 @@ static inline __attribute__((always_inline)) bool jp_string(jp_scan *p, bool *es
 	size_t i = p->i + 1;
 
 	*esc = false;
-	for (;;) {
+	/* The ends of one 64-byte block are found at once and kept in p: most
+	 * strings are short names and values, and a search per string
+	 * mispredicted its exit for every length. Which stop comes first is told
+	 * by the masks, not by loading the byte. */
+	while (i < p->n) {
+		size_t base = i & ~(size_t)63;
+		uint64_t q;
+		uint64_t x;
+		size_t qo;
+		size_t xo;
 		unsigned char c;
 
-		i = jp_string_stop(p, i);
-		if (i >= p->n)
-			return false;
-		if (p->s[i] == '"') {
-			p->i = i + 1;
+		if (base != p->blk)
+			jp_load_block(p, base);
+		q = p->quotes >> (i - base);
+		x = p->specials >> (i - base);
+		if (!(q | x)) {
+			i = base + 64;
+			continue;
+		}
+		qo = q ? (size_t)__builtin_ctzll(q) : 64;
+		xo = x ? (size_t)__builtin_ctzll(x) : 64;
+		if (qo < xo) {
+			p->i = i + qo + 1;
 			return true;
 		}
+		i += xo;
 		*esc = true;
 		if (!p->s[i]) {
 			i++;
@@ -163,6 +180,7 @@ static inline __attribute__((always_inline)) bool jp_string(jp_scan *p, bool *es
 			return false;
 		}
 	}
+	return false;
 }
 
 static inline __attribute__((always_inline)) bool jp_digits(jp_scan *p)
@@ -560,7 +578,7 @@ static cJSON *jp_value(jp_scan *p, const jsonprune_node *node)
 
 cJSON *jsonprune_parse(const char *s, size_t n, const jsonprune_node *schema, int max_depth, bool *nul_escape)
 {
-	jp_scan p = { (const unsigned char *)s, n, 0, 0, max_depth, false, SIZE_MAX, 0 };
+	jp_scan p = { (const unsigned char *)s, n, 0, 0, max_depth, false, SIZE_MAX, 0, 0 };
 	cJSON *root;
 
 	if (!s)
