@@ -18,9 +18,9 @@ struct tlsread {
 	unsigned char tr_buf[TLSREAD_BUF];
 };
 
-/* Slot fd: the buffer of the connection on that socket. Each slot is written
- * by its connection's thread only; atomics since a slot may be read by a
- * later connection's thread after the socket number is reused. */
+/* Slot fd: the buffer of the connection on that socket (so a found buffer's
+ * tr_fd is always fd). Written by that connection's thread; atomics since
+ * the socket number, once closed, may come back on another thread. */
 static _Atomic(tlsread *) *tlsread_by_fd;
 static unsigned tlsread_users; /* servers started and not stopped (main thread only) */
 
@@ -60,7 +60,7 @@ static ssize_t tlsread_pull(gnutls_transport_ptr_t ptr, void *data, size_t len)
 	tlsread *r = tlsread_of(ptr);
 	size_t n;
 
-	if (!r || r->tr_fd != (int)(intptr_t)ptr)
+	if (!r)
 		return recv((int)(intptr_t)ptr, data, len, 0);
 	if (r->tr_off == r->tr_len) {
 		ssize_t got;
@@ -89,7 +89,7 @@ static int tlsread_pull_timeout(gnutls_transport_ptr_t ptr, unsigned int ms)
 	tlsread *r = tlsread_of(ptr);
 	struct pollfd pfd = { .fd = (int)(intptr_t)ptr, .events = POLLIN };
 
-	if (r && r->tr_fd == pfd.fd && r->tr_off < r->tr_len)
+	if (r && r->tr_off < r->tr_len)
 		return 1;
 	return poll(&pfd, 1, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : (int)ms);
 }
@@ -121,7 +121,8 @@ void tlsread_detach(tlsread *r)
 	if (!r)
 		return;
 	mine = r;
-	/* Only our own slot: the number may already serve a new connection. */
+	/* Only our own slot (libmicrohttpd detaches before it closes the
+	 * socket, so the number cannot serve another connection yet). */
 	(void)atomic_compare_exchange_strong(&tlsread_by_fd[r->tr_fd], &mine, NULL);
 	free(r);
 }

@@ -11,9 +11,6 @@
 #ifndef ARMORGATE_WEBHOOK_TLSREAD_H
 #define ARMORGATE_WEBHOOK_TLSREAD_H
 
-#include <stdbool.h>
-#include <stddef.h>
-
 #include <gnutls/gnutls.h>
 
 #include "err.h"
