@@ -118,6 +118,44 @@ Test(jsonprune, skipped_parts_are_still_checked)
 		expect_refused(bad[i]);
 }
 
+/* Compact JSON takes the fast paths; whitespace between any two tokens, in
+ * skipped and kept parts, must give the same tree (and none elsewhere). */
+Test(jsonprune, whitespace_between_any_tokens)
+{
+	static const char compact[] =
+		"{\"skip\":{\"a\":[1,{\"b\":null},\"s\",[]],\"c\":{}},\"keep\":{\"x\":[true,-2.5]},"
+		"\"list\":[{\"name\":\"n\",\"i\":[0]},{}],\"obj\":{\"z\":false,\"name\":\"o\"}}";
+	static const char *const ws[] = { " ", "\t", "\r\n", " \n\t " };
+	char *want = printed(compact);
+
+	for (size_t w = 0; w < sizeof(ws) / sizeof(ws[0]); w++) {
+		char spaced[1024];
+		size_t o = 0;
+		bool in_str = false;
+
+		for (const char *c = compact; *c; c++) {
+			if (*c == '"')
+				in_str = !in_str;
+			if (!in_str && *c != '"' && strchr("{}[]:,", *c)) {
+				o += (size_t)snprintf(spaced + o, sizeof(spaced) - o, "%s%c%s", ws[w], *c, ws[w]);
+				continue;
+			}
+			spaced[o++] = *c;
+		}
+		spaced[o] = '\0';
+		expect_pruned(spaced, want);
+	}
+	free(want);
+	expect_refused("{\"skip\":[1 2]}");
+	expect_refused("{\"skip\":{\"a\" \"b\":1}}");
+	expect_refused("{\"skip\":{\"a\":1 \"b\":2}}");
+	expect_refused("{\"skip\":[1 , ]}");
+	expect_refused("{\"skip\":{ , }}");
+	expect_refused("{\"skip\":t rue}");
+	expect_refused("{\"skip\":[\"a\" x]}");
+	expect_refused("{\"skip\":\f1}"); /* form feed is no JSON whitespace */
+}
+
 /* What cJSON treats its own way goes back to cJSON. */
 Test(jsonprune, cjson_corner_cases_go_back)
 {

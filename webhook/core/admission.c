@@ -297,9 +297,30 @@ static int json_escn(buf *b, const char *s, size_t n)
 	int rc = 0;
 
 	for (; s < end; s++) {
-		unsigned char c = (unsigned char)*s;
+		unsigned char c;
 		char e[7];
 
+#if defined(__SSE2__)
+		/* Sixteen bytes at a time to the next byte that needs escaping:
+		 * denial messages run to hundreds of bytes with none. */
+		while (end - s >= 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+			/* bytes < 0x20: min(v, 0x1f) == v, unsigned */
+			__m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+			unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+				ctl, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+						  _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')))));
+
+			if (m) {
+				s += __builtin_ctz(m);
+				break;
+			}
+			s += 16;
+		}
+		if (s == end)
+			break;
+#endif
+		c = (unsigned char)*s;
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
 		rc |= buf_append(b, run, (size_t)(s - run));
@@ -661,6 +682,39 @@ static void res_text(admission_result *res, int status, const char *verdict, con
 		buf_reset(&res->body);
 }
 
+/* Log reasons on the allow and patch paths without snprintf, whose setup
+ * cost ~1 % of a review (callgrind). text is cut to fit, as snprintf would. */
+static void res_reason(admission_result *res, const char *text)
+{
+	size_t n = strlen(text);
+
+	if (n >= sizeof(res->reason))
+		n = sizeof(res->reason) - 1;
+	memcpy(res->reason, text, n);
+	res->reason[n] = '\0';
+}
+
+/* "<head><count><tail>" into the reason; head and tail are short literals. */
+static void res_reason_count(admission_result *res, const char *head, size_t count, const char *tail)
+{
+	char num[24];
+	size_t k = sizeof(num);
+	size_t h = strlen(head);
+	size_t t = strlen(tail);
+
+	do {
+		num[--k] = (char)('0' + count % 10);
+		count /= 10;
+	} while (count);
+	if (h + (sizeof(num) - k) + t >= sizeof(res->reason)) {
+		res_reason(res, head);
+		return;
+	}
+	memcpy(res->reason, head, h);
+	memcpy(res->reason + h, num + k, sizeof(num) - k);
+	memcpy(res->reason + h + (sizeof(num) - k), tail, t + 1);
+}
+
 static void res_oom(admission_result *res)
 {
 	res_text(res, 500, "error", "out of memory while building the response");
@@ -710,7 +764,7 @@ static void res_deny(admission_result *res, const char *uid, const char *text)
 		res_oom(res);
 		return;
 	}
-	snprintf(res->reason, sizeof(res->reason), "%s", text);
+	res_reason(res, text);
 	res_review(res, uid, false, NULL, NULL, text);
 }
 
@@ -934,8 +988,7 @@ static void mutate_pod(const char *uid, const cJSON *obj, admission_result *res)
 			res_oom(res);
 			goto out;
 		}
-		snprintf(res->reason, sizeof(res->reason), "patched: %zu custom profile(s) pinned by nodeSelector",
-			 nused);
+		res_reason_count(res, "patched: ", nused, " custom profile(s) pinned by nodeSelector");
 		res_review(res, uid, true, &patch, NULL, NULL);
 		buf_cleanup(&patch);
 	}

@@ -22,9 +22,9 @@ typedef struct jp_scan {
 	int depth;
 	int max_depth;
 	bool nul; /* a \u0000 escape was seen */
-	size_t blk;        /* offset of the 64-byte block in quotes/specials, or SIZE_MAX */
+	size_t blk;        /* offset (a multiple of 64) of the block in quotes/stops */
 	uint64_t quotes;   /* bit k: s[blk + k] is '"' */
-	uint64_t specials; /* bit k: s[blk + k] is '\\' or NUL */
+	uint64_t stops;    /* bit k: s[blk + k] is '"', '\\' or NUL */
 } jp_scan;
 
 static bool jp_at(const jp_scan *p, unsigned char c)
@@ -98,18 +98,20 @@ __attribute__((noinline)) static void jp_masks_tail(jp_scan *p, size_t base)
 	uint64_t keep = (UINT64_C(1) << len) - 1;
 
 	memcpy(tail, p->s + base, len);
-	jp_masks64(tail, &p->quotes, &p->specials);
+	jp_masks64(tail, &p->quotes, &p->stops);
 	/* the padding's NULs are no stops */
-	p->specials &= keep;
+	p->stops = (p->stops & keep) | p->quotes;
 }
 
 /* The block at base (a multiple of 64) into p's masks. */
 static inline __attribute__((always_inline)) void jp_load_block(jp_scan *p, size_t base)
 {
-	if (p->n - base >= 64)
-		jp_masks64(p->s + base, &p->quotes, &p->specials);
-	else
+	if (p->n - base >= 64) {
+		jp_masks64(p->s + base, &p->quotes, &p->stops);
+		p->stops |= p->quotes;
+	} else {
 		jp_masks_tail(p, base);
+	}
 	p->blk = base;
 }
 
@@ -126,28 +128,25 @@ static inline __attribute__((always_inline)) bool jp_string(jp_scan *p, bool *es
 	 * mispredicted its exit for every length. Which stop comes first is told
 	 * by the masks, not by loading the byte. */
 	while (i < p->n) {
-		size_t base = i & ~(size_t)63;
-		uint64_t q;
-		uint64_t x;
-		size_t qo;
-		size_t xo;
+		size_t sh = i - p->blk;
+		uint64_t m;
 		unsigned char c;
 
-		if (base != p->blk)
-			jp_load_block(p, base);
-		q = p->quotes >> (i - base);
-		x = p->specials >> (i - base);
-		if (!(q | x)) {
-			i = base + 64;
+		if (sh >= 64) {
+			jp_load_block(p, i & ~(size_t)63);
+			sh = i & 63;
+		}
+		m = p->stops >> sh;
+		if (!m) {
+			i = p->blk + 64;
 			continue;
 		}
-		qo = q ? (size_t)__builtin_ctzll(q) : 64;
-		xo = x ? (size_t)__builtin_ctzll(x) : 64;
-		if (qo < xo) {
-			p->i = i + qo + 1;
+		sh += (size_t)__builtin_ctzll(m);
+		i = p->blk + sh;
+		if (p->quotes >> sh & 1) {
+			p->i = i + 1;
 			return true;
 		}
-		i += xo;
 		*esc = true;
 		if (!p->s[i]) {
 			i++;
@@ -248,18 +247,22 @@ static bool jp_name(jp_scan *p, size_t *k, size_t *len, bool *esc)
 	if (!jp_at(p, '"') || !jp_string(p, esc))
 		return false;
 	*len = p->i - 1 - *k;
-	jp_ws(p);
-	if (!jp_at(p, ':'))
-		return false;
+	if (!jp_at(p, ':')) {
+		jp_ws(p);
+		if (!jp_at(p, ':'))
+			return false;
+	}
 	p->i++;
-	jp_ws(p);
+	if (p->i < p->n && jp_is_ws(p->s[p->i]))
+		jp_ws(p);
 	return true;
 }
 
 /* After a member or item: 0 past a comma, 1 past the closing bracket, -1 else. */
 static int jp_next(jp_scan *p, unsigned char close)
 {
-	jp_ws(p);
+	if (!jp_at(p, ',') && !jp_at(p, close))
+		jp_ws(p);
 	if (jp_at(p, ',')) {
 		p->i++;
 		jp_ws(p);
@@ -276,7 +279,7 @@ static int jp_next(jp_scan *p, unsigned char close)
  * max_depth) gives false, so cJSON decides. */
 enum { JP_SKIP_LEVELS = 128 };
 
-/* Any value at p->i (no whitespace before it), skipped: the grammar above
+/* Any value at p->i (callers have skipped the whitespace before it), skipped: the grammar above
  * in one loop with an explicit stack of open containers, since the skipped
  * members (env, volumes, probes, managedFields...) are most of a review and a
  * call per token cost more than the token. */
@@ -294,6 +297,12 @@ value:
 		return false;
 	c = s[i];
 	switch (c) {
+	case ' ':
+	case '\t':
+	case '\n':
+	case '\r':
+		i++;
+		goto value;
 	case '"': {
 		bool esc;
 
@@ -336,9 +345,17 @@ value:
 	}
 key:
 	/* jp_name's steps, on the local position: calling it here cost 13 %
-	 * more instructions per review (callgrind). */
-	if (i >= n || s[i] != '"')
+	 * more instructions per review (callgrind). Whitespace is looked for
+	 * only where the expected byte is not: the API server sends compact
+	 * JSON, and a skip loop before every token was a tenth of the scan. */
+	if (i >= n)
 		return false;
+	if (s[i] != '"') {
+		if (!jp_is_ws(s[i]))
+			return false;
+		i++;
+		goto key;
+	}
 	{
 		bool esc;
 
@@ -347,36 +364,40 @@ key:
 			return false;
 		i = p->i;
 	}
+	if (i < n && s[i] == ':') {
+		i++;
+		goto value;
+	}
 	while (i < n && jp_is_ws(s[i]))
 		i++;
 	if (i >= n || s[i] != ':')
 		return false;
 	i++;
-	while (i < n && jp_is_ws(s[i]))
-		i++;
 	goto value;
 after:
 	if (open == 0) {
 		p->i = i;
 		return true;
 	}
-	while (i < n && jp_is_ws(s[i]))
-		i++;
+after_ws:
 	if (i >= n)
 		return false;
-	if (s[i] == ',') {
+	c = s[i];
+	if (c == ',') {
 		i++;
-		while (i < n && jp_is_ws(s[i]))
-			i++;
 		if (object[open - 1])
 			goto key;
 		goto value;
 	}
-	if (s[i] != (object[open - 1] ? '}' : ']'))
+	if (c == (object[open - 1] ? '}' : ']')) {
+		i++;
+		open--;
+		goto after;
+	}
+	if (!jp_is_ws(c))
 		return false;
 	i++;
-	open--;
-	goto after;
+	goto after_ws;
 }
 
 /* The value at p->i kept whole: cJSON parses exactly its span. */
@@ -576,11 +597,12 @@ static cJSON *jp_value(jp_scan *p, const jsonprune_node *node)
 
 cJSON *jsonprune_parse(const char *s, size_t n, const jsonprune_node *schema, int max_depth, bool *nul_escape)
 {
-	jp_scan p = { (const unsigned char *)s, n, 0, 0, max_depth, false, SIZE_MAX, 0, 0 };
+	jp_scan p = { (const unsigned char *)s, n, 0, 0, max_depth, false, 0, 0, 0 };
 	cJSON *root;
 
 	if (!s)
 		return NULL;
+	jp_load_block(&p, 0);
 	jp_ws(&p);
 	root = jp_value(&p, schema);
 	if (!root)
