@@ -155,6 +155,10 @@ webhook_pids() { echo "$wpid"; }
 # Closed-loop peaks, webhook and nginx alternating round by round so both see
 # the same machine; the best round of each side is kept.
 peak='' ceil='' peak_rps=0 ceil_rps=0 pair_ratios=() cpu_ratios=()
+# CPU time the hypervisor gave to other guests while measuring (/proc/stat
+# "steal"): a run with a few percent of it is not comparable to a quiet one.
+host_ticks() { awk '$1 == "cpu" { t = 0; for (i = 2; i <= NF; i++) t += $i; print $9, t }' /proc/stat; }
+read -r steal0 total0 < <(host_ticks)
 for r in $(seq "$rounds"); do
   p=$(lg_cpu "$port" webhook_pids "${reqs[@]}")
   echo "  round $r webhook peak (closed loop): $p"
@@ -172,6 +176,8 @@ halfrun=$(lg "$port" --rate "$half" "${reqs[@]}")
 echo "  webhook at $half/s (open loop):  $halfrun"
 cease=$(lg "$nport" --rate "$half" "${reqs[@]}")
 echo "  nginx at $half/s (open loop):    $cease"
+read -r steal1 total1 < <(host_ticks)
+steal_pct=$(awk "BEGIN { d = $total1 - $total0; printf \"%.1f\", (d > 0 ? 100 * ($steal1 - $steal0) / d : 0) }")
 rss=$(rss_kb "$wpid")
 kill -TERM "$wpid"
 wait "$wpid" || { echo "webhook exit status $?" >&2; }
@@ -184,5 +190,5 @@ echo "RESULT reviews_per_s=$peak_rps p50_ms=$(field p50_ms "$peak") p99_ms=$(fie
   "ratio=$(awk "BEGIN { printf \"%.2f\", $peak_rps / $ceil_rps }")" \
   "nginx_p99_ms_at_same_half_rate=$(field p99_ms "$cease")" \
   "cpu_us_per_review=$(field cpu_us_per_req "$peak") nginx_cpu_us_per_req=$(field cpu_us_per_req "$ceil")" \
-  "round_ratio_median=$(median "${pair_ratios[@]}") cpu_ratio_median=$(median "${cpu_ratios[@]}")" "loadavg=$(cut -d' ' -f1 /proc/loadavg)"
+  "round_ratio_median=$(median "${pair_ratios[@]}") cpu_ratio_median=$(median "${cpu_ratios[@]}")" "loadavg=$(cut -d' ' -f1 /proc/loadavg) steal_pct=$steal_pct"
 echo "targets (2 cores): >= 20000 reviews/s, ratio >= 0.8, p99 at half rate < 2 ms, RSS < 20480 kB"
