@@ -3,22 +3,20 @@
  * ceiling and the Content-Length is checked before any byte is buffered.
  *
  * Answers leave in one TLS record and one send: libmicrohttpd 0.9.75 hands
- * GnuTLS the header and the body separately (two records, two sendmsg) and
- * keeps the socket TCP-corked, pushing with TCP_NODELAY after each answer.
+ * GnuTLS the header and the body separately (two records, two sendmsg).
  * So the review path corks the GnuTLS session before queueing its answer
  * and server_flush uncorks it once libmicrohttpd is done with the answer
- * (the completion callback, which 0.9.75 runs right after the last send);
- * the socket's own cork is taken off once per connection so that one send
- * goes out at once. Only small answers are corked, and a flush that cannot
- * complete (a client that does not read) closes that connection after a
- * short wait, so nothing is held back indefinitely. */
+ * (the completion callback, which 0.9.75 runs right after the last send).
+ * The socket itself is never TCP-corked (server_send). Only small answers
+ * are corked, and a flush that cannot complete (a client that does not read)
+ * closes that connection after a short wait, so nothing is held back
+ * indefinitely. */
 #include "server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -45,6 +43,7 @@ enum {
 	 * headers plus one read need. Bodies stream through in pieces anyway. */
 	SERVER_CONN_POOL = 16u << 10,
 	SERVER_CORK_MAX = 8u << 10,     /* larger answers take libmicrohttpd's own two-record path */
+	SERVER_BODY_BLOCK = 64u << 10,  /* largest piece of an answer handed to libmicrohttpd at once */
 	SERVER_FLUSH_WAIT_MS = 100,     /* a client that does not read its answer gets this long */
 };
 
@@ -70,7 +69,6 @@ typedef struct server_req {
 
 /* Per connection (libmicrohttpd's socket context). */
 typedef struct server_conn {
-	bool sc_uncorked; /* TCP_CORK taken off the socket (once per connection) */
 	bool sc_read_tried; /* read-ahead attached, or found impossible */
 	tlsread *sc_read;   /* NULL: GnuTLS's own reads */
 } server_conn;
@@ -101,15 +99,59 @@ static double server_elapsed(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-static enum MHD_Result server_send(server *s, struct MHD_Connection *conn, unsigned int status, const char *ctype,
-				   char *body, size_t len, enum MHD_ResponseMemoryMode mode, const char *allow)
+/* An answer body handed to libmicrohttpd's content reader. */
+typedef struct server_body {
+	char *sb_data;
+	size_t sb_len;
+	bool sb_free; /* sb_data is ours to free() */
+} server_body;
+
+static ssize_t server_body_read(void *cls, uint64_t pos, char *out, size_t max)
 {
-	struct MHD_Response *r;
+	const server_body *b = cls;
+	size_t n;
+
+	if (pos >= b->sb_len)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	n = b->sb_len - (size_t)pos;
+	if (n > max)
+		n = max;
+	memcpy(out, b->sb_data + pos, n);
+	return (ssize_t)n;
+}
+
+static void server_body_free(void *cls)
+{
+	server_body *b = cls;
+
+	if (b->sb_free)
+		free(b->sb_data);
+	free(b);
+}
+
+/* Answers are content-reader responses of known size: libmicrohttpd 0.9.75
+ * then pushes the header instead of corking the socket for it, so after the
+ * first answer its socket state reads "not corked, TCP_NODELAY on" and no
+ * answer costs a setsockopt. A buffer response under 1,400 bytes gets
+ * TCP_CORK for its header and a TCP_NODELAY push after its body on every
+ * answer (mhd_send.c, pre_send_setopt / post_send_setopt); an iovec response
+ * of one element is turned into a buffer one, of two corks between them.
+ * body is freed with free() when must_free, also on failure. */
+static enum MHD_Result server_send(server *s, struct MHD_Connection *conn, unsigned int status, const char *ctype,
+				   char *body, size_t len, bool must_free, const char *allow)
+{
+	server_body *b = malloc(sizeof(*b));
+	struct MHD_Response *r = NULL;
 	enum MHD_Result ret;
 
-	r = MHD_create_response_from_buffer(len, body, mode);
+	if (b) {
+		*b = (server_body){ body, len, must_free };
+		r = MHD_create_response_from_callback(len, len < SERVER_BODY_BLOCK ? (len ? len : 1) : SERVER_BODY_BLOCK,
+						      server_body_read, b, server_body_free);
+	}
 	if (!r) {
-		if (mode == MHD_RESPMEM_MUST_FREE)
+		free(b);
+		if (must_free)
 			free(body);
 		return MHD_NO;
 	}
@@ -138,7 +180,7 @@ static enum MHD_Result server_reject(server *s, server_req *rq, struct MHD_Conne
 	metrics_add(s->s_metrics, SERVER_M_REQUESTS, labels, 1);
 	log_kv(LOG_LVL_DEBUG, "request rejected", "endpoint", endpoint, "reason", text, (char *)NULL);
 	return server_send(s, conn, status, "text/plain; charset=utf-8", (char *)(uintptr_t)text, strlen(text),
-			   MHD_RESPMEM_PERSISTENT, allow);
+			   false, allow);
 }
 
 /* application/json, any case, optional parameters (charset=utf-8). */
@@ -200,10 +242,8 @@ static bool server_was_profile_check(const admission_result *res)
 static void server_cork(server_req *rq, struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-	const union MHD_ConnectionInfo *sci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
-	/* Without its context (OOM) the socket's cork could not be taken off. */
-	if (!ci || !ci->tls_session || !sci || !sci->socket_context)
+	if (!ci || !ci->tls_session)
 		return;
 	gnutls_record_cork(ci->tls_session);
 	rq->sr_tls = ci->tls_session;
@@ -214,8 +254,6 @@ static void server_flush(server *s, struct MHD_Connection *conn, server_req *rq)
 {
 	gnutls_session_t tls = rq->sr_tls;
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	const union MHD_ConnectionInfo *sci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	server_conn *sc = sci ? sci->socket_context : NULL;
 	int fd = ci ? ci->connect_fd : -1;
 	int waited = 0;
 	int r;
@@ -240,13 +278,6 @@ static void server_flush(server *s, struct MHD_Connection *conn, server_req *rq)
 		metrics_add(s->s_metrics, SERVER_M_CUT, "", 1);
 		(void)shutdown(fd, SHUT_RDWR);
 		return;
-	}
-	if (sc && !sc->sc_uncorked) {
-		int off = 0;
-
-		/* Pushes this answer; later ones go out with their send. */
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
-		sc->sc_uncorked = true;
 	}
 }
 
@@ -310,10 +341,9 @@ static enum MHD_Result server_answer(server *s, server_req *rq, struct MHD_Conne
 		server_cork(rq, conn);
 	if (!body)
 		return server_send(s, conn, (unsigned int)res.http_status, "text/plain; charset=utf-8", (char *)(uintptr_t) "",
-				   0, MHD_RESPMEM_PERSISTENT, NULL);
+				   0, false, NULL);
 	return server_send(s, conn, (unsigned int)res.http_status,
-			   res.content_type ? res.content_type : "application/json", body, len, MHD_RESPMEM_MUST_FREE,
-			   NULL);
+			   res.content_type ? res.content_type : "application/json", body, len, true, NULL);
 }
 
 static enum MHD_Result server_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,

@@ -84,6 +84,30 @@ curl -sS --cacert "$WH_CA" -o /dev/null -w '%{num_connects}\n' -H 'Content-Type:
 [ "$(tr '\n' ' ' <"$t/conns")" = "1 0 " ] || wh_fail "keep-alive: connects per request $(cat "$t/conns")"
 wh_ok "reviews answered (allow, deny, patch), keep-alive"
 
+# No socket option per answer (server.c, server_send): libmicrohttpd's buffer
+# responses cork the socket for the header and push each answer with its own
+# TCP_NODELAY setsockopt, and a corked socket whose answer leaves after that
+# push sits out the kernel's 200 ms cork timer. strace watches 10 reviews
+# over one new connection: one TCP_NODELAY for the connection, never a cork.
+strace -f -e trace=setsockopt -o "$t/sockopts" -p "$WH_PID" 2>"$t/strace.err" &
+st=$!
+attached() { grep -q attached "$t/strace.err"; }
+wh_wait_for 10 attached || wh_fail "strace did not attach: $(cat "$t/strace.err")"
+args=()
+for i in $(seq 10); do
+  [ "$i" -gt 1 ] && args+=(--next)
+  args+=(--cacert "$WH_CA" -sS -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json'
+    --data-binary "@$t/allow.json" "https://127.0.0.1:$WH_PORT/validate")
+done
+curl "${args[@]}" >"$t/codes"
+kill -INT "$st"
+wait "$st" 2>/dev/null || true
+[ "$(sort -u "$t/codes")" = 200 ] || wh_fail "10 reviews on one connection: $(tr '\n' ' ' <"$t/codes")"
+! grep -q TCP_CORK "$t/sockopts" || wh_fail "socket corked: $(grep TCP_CORK "$t/sockopts" | head -3)"
+[ "$(grep -c TCP_NODELAY "$t/sockopts")" -le 1 ] ||
+  wh_fail "TCP_NODELAY set $(grep -c TCP_NODELAY "$t/sockopts") times for 10 answers on one connection"
+wh_ok "no socket option per answer (one TCP_NODELAY per connection, no cork)"
+
 # Back-to-back reviews on one connection: every answer whole and in order
 # (each answer leaves as one corked TLS record, flushed after it is queued;
 # the requests arrive several per recv through tlsread's buffer, and the last
