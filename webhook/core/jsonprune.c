@@ -55,9 +55,9 @@ static int jp_hex(unsigned char c)
 	return -1;
 }
 
-/* Bits k of *quotes and *specials: byte k of the 64 at b is '"', and is
+/* Bits k of *quotes and *stops: byte k of the 64 at b is '"', and is '"',
  * '\\' or NUL. */
-static void jp_masks64(const unsigned char *b, uint64_t *quotes, uint64_t *specials)
+static void jp_masks64(const unsigned char *b, uint64_t *quotes, uint64_t *stops)
 {
 #if defined(__SSE2__)
 	const __m128i quote = _mm_set1_epi8('"');
@@ -75,7 +75,7 @@ static void jp_masks64(const unsigned char *b, uint64_t *quotes, uint64_t *speci
 		     << (16 * k);
 	}
 	*quotes = q;
-	*specials = x;
+	*stops = q | x;
 #else
 	uint64_t q = 0;
 	uint64_t x = 0;
@@ -85,7 +85,7 @@ static void jp_masks64(const unsigned char *b, uint64_t *quotes, uint64_t *speci
 		x |= (uint64_t)(b[k] == '\\' || !b[k]) << k;
 	}
 	*quotes = q;
-	*specials = x;
+	*stops = q | x;
 #endif
 }
 
@@ -100,18 +100,16 @@ __attribute__((noinline)) static void jp_masks_tail(jp_scan *p, size_t base)
 	memcpy(tail, p->s + base, len);
 	jp_masks64(tail, &p->quotes, &p->stops);
 	/* the padding's NULs are no stops */
-	p->stops = (p->stops & keep) | p->quotes;
+	p->stops &= keep;
 }
 
 /* The block at base (a multiple of 64) into p's masks. */
 static inline __attribute__((always_inline)) void jp_load_block(jp_scan *p, size_t base)
 {
-	if (p->n - base >= 64) {
+	if (p->n - base >= 64)
 		jp_masks64(p->s + base, &p->quotes, &p->stops);
-		p->stops |= p->quotes;
-	} else {
+	else
 		jp_masks_tail(p, base);
-	}
 	p->blk = base;
 }
 
@@ -253,14 +251,14 @@ static bool jp_name(jp_scan *p, size_t *k, size_t *len, bool *esc)
 			return false;
 	}
 	p->i++;
-	if (p->i < p->n && jp_is_ws(p->s[p->i]))
-		jp_ws(p);
+	jp_ws(p);
 	return true;
 }
 
 /* After a member or item: 0 past a comma, 1 past the closing bracket, -1 else. */
 static int jp_next(jp_scan *p, unsigned char close)
 {
+	/* compact JSON: the whitespace scan only when neither byte is next */
 	if (!jp_at(p, ',') && !jp_at(p, close))
 		jp_ws(p);
 	if (jp_at(p, ',')) {
