@@ -11,17 +11,22 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static const jsonprune_member sc_members[] = {
+	JSONPRUNE_MEMBER("appArmorProfile", NULL),
+};
+static const jsonprune_node sc_node = { sc_members, 1, NULL };
 static const jsonprune_member ctr_members[] = {
 	JSONPRUNE_MEMBER("name", NULL),
-	JSONPRUNE_MEMBER("securityContext", NULL),
+	JSONPRUNE_MEMBER("securityContext", &sc_node),
 };
 static const jsonprune_node ctr_node = { ctr_members, 2, NULL };
 static const jsonprune_node ctrs_node = { NULL, 0, &ctr_node };
 static const jsonprune_member spec_members[] = {
 	JSONPRUNE_MEMBER("containers", &ctrs_node),
+	JSONPRUNE_MEMBER("securityContext", &sc_node),
 	JSONPRUNE_MEMBER("nodeSelector", NULL),
 };
-static const jsonprune_node spec_node = { spec_members, 2, NULL };
+static const jsonprune_node spec_node = { spec_members, 3, NULL };
 static const jsonprune_member obj_members[] = {
 	JSONPRUNE_MEMBER("metadata", NULL),
 	JSONPRUNE_MEMBER("spec", &spec_node),

@@ -121,9 +121,15 @@ static const char *jstr(const cJSON *o, const char *k)
  * member read below must be listed here: the golden and unit tests run
  * through this path. */
 #define ADM_NODE(members) { (members), sizeof(members) / sizeof((members)[0]), NULL }
+/* Of a securityContext only its presence and appArmorProfile matter: the
+ * rest (capabilities, user ids, seccomp) is skipped, not built. */
+static const jsonprune_member adm_sc_members[] = {
+	JSONPRUNE_MEMBER("appArmorProfile", NULL),
+};
+static const jsonprune_node adm_sc_node = ADM_NODE(adm_sc_members);
 static const jsonprune_member adm_ctr_members[] = {
 	JSONPRUNE_MEMBER("name", NULL),
-	JSONPRUNE_MEMBER("securityContext", NULL),
+	JSONPRUNE_MEMBER("securityContext", &adm_sc_node),
 };
 static const jsonprune_node adm_ctr_node = ADM_NODE(adm_ctr_members);
 static const jsonprune_node adm_ctrs_node = { NULL, 0, &adm_ctr_node };
@@ -131,7 +137,7 @@ static const jsonprune_member adm_spec_members[] = {
 	JSONPRUNE_MEMBER("containers", &adm_ctrs_node),
 	JSONPRUNE_MEMBER("initContainers", &adm_ctrs_node),
 	JSONPRUNE_MEMBER("ephemeralContainers", &adm_ctrs_node),
-	JSONPRUNE_MEMBER("securityContext", NULL),
+	JSONPRUNE_MEMBER("securityContext", &adm_sc_node),
 	JSONPRUNE_MEMBER("nodeName", NULL),
 	JSONPRUNE_MEMBER("nodeSelector", NULL),
 };
