@@ -5,6 +5,9 @@
 # real apparmor_parser, then edits the fake securityfs profile list) stands in
 # for loading. The real kernel path is covered by the node VM test.
 # Usage: fake_root.sh AGENT_BINARY   (KUBECONFIG set, kubectl on PATH)
+# With ARMORGATE_MEMCHECK=1 (memcheck_agent_fake_root) the agent runs under
+# valgrind memcheck, waits are 4x longer, and any memory error or definite
+# leak fails the run.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -54,7 +57,15 @@ YAML
 
 PORT=$(agent_free_port)
 AGENT_LOG=$T/agent.log
-"$AGENT" --node-name "$NODE" --kubeconfig "$KUBECONFIG" --profiles-dir "$T/src" --host-profiles-dir "$T/host" \
+wrap=()
+if [ "${ARMORGATE_MEMCHECK:-0}" = 1 ]; then
+	mkdir "$T/vg"
+	# valgrind runs the agent in its own process: $PID gets the signals.
+	wrap=(valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite
+		--num-callers=30 "--log-file=$T/vg/vg.%p.log")
+	export AGENT_WAIT_SCALE=4
+fi
+"${wrap[@]}" "$AGENT" --node-name "$NODE" --kubeconfig "$KUBECONFIG" --profiles-dir "$T/src" --host-profiles-dir "$T/host" \
 	--parser-path "$T/bin/apparmor_parser" --sysfs-root "$T/sys" --securityfs-root "$T/securityfs" \
 	--proc-root "$T/proc" --poll-interval 1 --probe-listen "127.0.0.1:$PORT" --log-level debug 2>"$AGENT_LOG" &
 PID=$!
@@ -137,4 +148,12 @@ agent_stop "$PID"
 PID=""
 after=$(sort "$T/securityfs/apparmor/profiles")
 [ "$before" = "$after" ] || agent_fail "profiles changed on shutdown"
+if [ "${ARMORGATE_MEMCHECK:-0}" = 1 ]; then
+	for f in "$T"/vg/vg.*.log; do
+		[ -s "$f" ] || continue
+		cat "$f" >&2
+		agent_fail "valgrind: memory errors or definite leaks in the agent (above)"
+	done
+	echo "valgrind memcheck clean"
+fi
 echo PASS

@@ -34,9 +34,10 @@ agent_free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# agent_wait SECONDS DESCRIPTION CMD...: retries CMD every 0.2 s.
+# agent_wait SECONDS DESCRIPTION CMD...: retries CMD every 0.2 s, for
+# SECONDS times AGENT_WAIT_SCALE (default 1; the valgrind run sets more).
 agent_wait() {
-	secs=$1 what=$2
+	secs=$(($1 * ${AGENT_WAIT_SCALE:-1})) what=$2
 	shift 2
 	end=$(($(date +%s) + secs))
 	while ! "$@" >/dev/null 2>&1; do
@@ -76,7 +77,8 @@ agent_stop() {
 	i=0
 	while kill -0 "$1" 2>/dev/null; do
 		i=$((i + 1))
-		[ $i -lt 100 ] || { kill -KILL "$1"; agent_fail "agent did not exit within 10 s of SIGTERM"; }
+		[ $i -lt $((100 * ${AGENT_WAIT_SCALE:-1})) ] ||
+			{ kill -KILL "$1"; agent_fail "agent did not exit within $((10 * ${AGENT_WAIT_SCALE:-1})) s of SIGTERM"; }
 		sleep 0.1
 	done
 	rc=0
