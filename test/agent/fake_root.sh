@@ -59,10 +59,11 @@ PORT=$(agent_free_port)
 AGENT_LOG=$T/agent.log
 wrap=()
 if [ "${ARMORGATE_MEMCHECK:-0}" = 1 ]; then
+	. "$here/../valgrind/lib.sh"
 	mkdir "$T/vg"
+	vg_opts "$T/vg"
 	# valgrind runs the agent in its own process: $PID gets the signals.
-	wrap=(valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite
-		--num-callers=30 "--log-file=$T/vg/vg.%p.log")
+	wrap=(valgrind "${VG_OPTS[@]}")
 	export AGENT_WAIT_SCALE=4
 fi
 "${wrap[@]}" "$AGENT" --node-name "$NODE" --kubeconfig "$KUBECONFIG" --profiles-dir "$T/src" --host-profiles-dir "$T/host" \
@@ -149,11 +150,7 @@ PID=""
 after=$(sort "$T/securityfs/apparmor/profiles")
 [ "$before" = "$after" ] || agent_fail "profiles changed on shutdown"
 if [ "${ARMORGATE_MEMCHECK:-0}" = 1 ]; then
-	for f in "$T"/vg/vg.*.log; do
-		[ -s "$f" ] || continue
-		cat "$f" >&2
-		agent_fail "valgrind: memory errors or definite leaks in the agent (above)"
-	done
+	vg_findings "$T/vg" || agent_fail "valgrind: memory errors or definite leaks in the agent (above)"
 	echo "valgrind memcheck clean"
 fi
 echo PASS

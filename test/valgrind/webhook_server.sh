@@ -14,31 +14,22 @@ WEBHOOK=$1
 src=$2
 # shellcheck source=../webhook/lib.sh
 . "$src/test/webhook/lib.sh"
+# shellcheck source=lib.sh
+. "$src/test/valgrind/lib.sh"
 t=$(mktemp -d "${TMPDIR:-/tmp}/armorgate-memcheck-webhook.XXXXXX")
 trap 'wh_cleanup; rm -rf "$t"' EXIT
 WH_CA=$t/ca.crt
 WH_BODY=$t/body
 
 wh_certs "$t"
-mkdir -p "$t/certs/..v1" "$t/vg"
-cp "$t/a.crt" "$t/certs/..v1/tls.crt"
-cp "$t/a.key" "$t/certs/..v1/tls.key"
-ln -s ..v1 "$t/certs/..data"
-ln -s ..data/tls.crt "$t/certs/tls.crt"
-ln -s ..data/tls.key "$t/certs/tls.key"
-
-# valgrind execs the webhook in its own process: $! is the server, SIGTERM reaches it.
-valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \
-  --num-callers=30 --log-file="$t/vg/vg.%p.log" \
-  "$WEBHOOK" --tls-cert "$t/certs/tls.crt" --tls-key "$t/certs/tls.key" --listen 127.0.0.1:0 \
-  --probe-listen 127.0.0.1:0 --nodes-file "$src/test/data/admission/nodes.json" --threads 2 2>"$t/log" &
-WH_PID=$!
-wh_pids+=("$WH_PID")
-started() { grep -q '"msg":"serving admission reviews"' "$t/log"; }
-wh_wait_for 120 started || { cat "$t/log" >&2; wh_fail "webhook did not start under valgrind within 120 s"; }
-line=$(grep -m1 '"msg":"serving admission reviews"' "$t/log")
-WH_PORT=$(sed -n 's/.*"port":"\([0-9]*\)".*/\1/p' <<<"$line")
-WH_PROBE=$(sed -n 's/.*"probePort":"\([0-9]*\)".*/\1/p' <<<"$line")
+wh_certs_swap "$t/certs" v1 "$t/a.crt" "$t/a.key"
+mkdir "$t/vg"
+vg_opts "$t/vg"
+# valgrind execs the webhook in its own process: WH_PID is the server, SIGTERM reaches it.
+WH_WRAP=(valgrind "${VG_OPTS[@]}")
+WH_START_S=120
+wh_start "$t/log" --tls-cert "$t/certs/tls.crt" --tls-key "$t/certs/tls.key" --listen 127.0.0.1:0 \
+  --probe-listen 127.0.0.1:0 --nodes-file "$src/test/data/admission/nodes.json" --threads 2
 
 for p in healthz readyz metrics nothere; do
   curl -s -o /dev/null --max-time 60 "http://127.0.0.1:$WH_PROBE/$p" || wh_fail "probe /$p"
@@ -63,7 +54,7 @@ for f in "$src"/test/data/admission/*.json "$src"/test/fuzz/corpus/admission/*; 
   case $f in *.expected.json | *.pod.json | */nodes.json) continue ;; esac
   inputs+=("$f")
 done
-n=0
+n=$((2 * ${#inputs[@]}))
 for path in /mutate /validate; do
   : >"$t/curl.cfg"
   for f in "${inputs[@]}"; do
@@ -71,7 +62,6 @@ for path in /mutate /validate; do
     printf 'url = "https://127.0.0.1:%s%s"\ncacert = "%s"\nheader = "Content-Type: application/json"\n' \
       "$WH_PORT" "$path" "$WH_CA" >>"$t/curl.cfg"
     printf 'data-binary = "@%s"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\nmax-time = 120\n' "$f" >>"$t/curl.cfg"
-    n=$((n + 1))
   done
   curl -sS -K "$t/curl.cfg" >>"$t/codes" || wh_fail "curl batch to $path: $(tail -3 "$t/codes")"
 done
@@ -80,27 +70,19 @@ done
 wh_ok "$n reviews answered ($(sort "$t/codes" | uniq -c | tr -s ' \n' ' '))"
 
 # Pipelined reviews on one connection, and a client that never reads (cut off).
-cp "$src/test/data/admission/validate-custom-loaded.json" "$t/review.json" 2>/dev/null ||
-  cp "${inputs[0]}" "$t/review.json"
-python3 "$src/test/webhook/pipeline_client.py" pipeline "$WH_PORT" "$WH_CA" "$t/review.json" 20 >"$t/pipe" 2>&1 ||
+review=$src/test/data/admission/validate-custom-loaded.json
+python3 "$src/test/webhook/pipeline_client.py" pipeline "$WH_PORT" "$WH_CA" "$review" 20 >"$t/pipe" 2>&1 ||
   wh_fail "pipelined reviews: $(cat "$t/pipe")"
-python3 "$src/test/webhook/pipeline_client.py" stall "$WH_PORT" "$WH_CA" "$t/review.json" 120 >"$t/stall" 2>&1 ||
+python3 "$src/test/webhook/pipeline_client.py" stall "$WH_PORT" "$WH_CA" "$review" 120 >"$t/stall" 2>&1 ||
   wh_fail "stalled client not cut off: $(cat "$t/stall")"
 wh_ok "pipelined and stalled clients"
 
 # Certificate rotation (the reload path), then a refused mismatched pair.
-mkdir "$t/certs/..v2" "$t/certs/..v3"
-cp "$t/b.crt" "$t/certs/..v2/tls.crt"
-cp "$t/b.key" "$t/certs/..v2/tls.key"
-ln -s ..v2 "$t/certs/..data_tmp"
-mv -T "$t/certs/..data_tmp" "$t/certs/..data"
+wh_certs_swap "$t/certs" v2 "$t/b.crt" "$t/b.key"
 fb=$(wh_fingerprint "$t/b.crt")
 served_b() { [ "$(wh_served_fingerprint "$WH_PORT")" = "$fb" ]; }
 wh_wait_for 60 served_b || wh_fail "rotated cert not served"
-cp "$t/a.crt" "$t/certs/..v3/tls.crt"
-cp "$t/b.key" "$t/certs/..v3/tls.key"
-ln -s ..v3 "$t/certs/..data_tmp"
-mv -T "$t/certs/..data_tmp" "$t/certs/..data"
+wh_certs_swap "$t/certs" v3 "$t/a.crt" "$t/b.key"
 refused() { grep -q 'new serving certificate refused' "$t/log"; }
 wh_wait_for 60 refused || wh_fail "mismatched pair not refused"
 wh_ok "certificate reloaded and a bad pair refused"
@@ -110,11 +92,5 @@ status=0
 wait "$WH_PID" || status=$?
 wh_pids=()
 [ "$status" = 0 ] || { tail -5 "$t/log" >&2; wh_fail "webhook exit status $status after SIGTERM"; }
-bad=0
-for f in "$t"/vg/vg.*.log; do
-  [ -s "$f" ] || continue
-  bad=$((bad + 1))
-  cat "$f" >&2
-done
-[ "$bad" = 0 ] || wh_fail "valgrind: memory errors or definite leaks in the webhook (above)"
+vg_findings "$t/vg" || wh_fail "valgrind: memory errors or definite leaks in the webhook (above)"
 wh_ok "SIGTERM: exit 0; valgrind memcheck clean"

@@ -4,6 +4,8 @@
 # (install it with: trap wh_cleanup EXIT).
 
 wh_pids=()
+WH_WRAP=()   # a command the webhook is started under (valgrind), empty by default
+WH_START_S=10
 wh_fail() { echo "FAIL: $*" >&2; exit 1; }
 wh_ok() { echo "ok - $*"; }
 
@@ -35,6 +37,21 @@ wh_certs() {
   done
 }
 
+# wh_certs_swap DIR TAG CRT KEY: DIR/tls.{crt,key} as kubelet lays out a
+# Secret volume (tls.crt -> ..data/tls.crt, ..data -> ..TAG), now pointing at
+# a copy of CRT and KEY: the first call creates the layout, later ones swap
+# ..data atomically the way kubelet updates it.
+wh_certs_swap() {
+  local d=$1 tag=$2
+  mkdir -p "$d/..$tag"
+  cp "$3" "$d/..$tag/tls.crt"
+  cp "$4" "$d/..$tag/tls.key"
+  ln -s "..$tag" "$d/..data_tmp"
+  mv -T "$d/..data_tmp" "$d/..data"
+  [ -L "$d/tls.crt" ] || ln -s ..data/tls.crt "$d/tls.crt"
+  [ -L "$d/tls.key" ] || ln -s ..data/tls.key "$d/tls.key"
+}
+
 # wh_fingerprint CERTFILE -> SHA-256 fingerprint as openssl prints it.
 wh_fingerprint() { openssl x509 -in "$1" -noout -fingerprint -sha256 | cut -d= -f2; }
 
@@ -44,21 +61,22 @@ wh_served_fingerprint() {
     openssl x509 -noout -fingerprint -sha256 2>/dev/null | cut -d= -f2
 }
 
-# wh_start LOG ARGS...: starts the webhook (binary $WEBHOOK) with ephemeral
-# ports unless given; sets WH_PID, WH_PORT and WH_PROBE from its start log line.
+# wh_start LOG ARGS...: starts the webhook (binary $WEBHOOK, under WH_WRAP
+# if set) with ephemeral ports unless given; waits WH_START_S seconds for it;
+# sets WH_PID, WH_PORT and WH_PROBE from its start log line.
 wh_start() {
   local log=$1 i line
   shift
-  "$WEBHOOK" "$@" 2>"$log" &
+  "${WH_WRAP[@]}" "$WEBHOOK" "$@" 2>"$log" &
   WH_PID=$!
   wh_pids+=("$WH_PID")
-  for i in $(seq 100); do
+  for i in $(seq $((WH_START_S * 10))); do
     line=$(grep -m1 '"msg":"serving admission reviews"' "$log" 2>/dev/null || true)
     [ -n "$line" ] && break
     kill -0 "$WH_PID" 2>/dev/null || { cat "$log" >&2; wh_fail "webhook exited during start"; }
     sleep 0.1
   done
-  [ -n "$line" ] || { cat "$log" >&2; wh_fail "webhook did not start within 10 s"; }
+  [ -n "$line" ] || { cat "$log" >&2; wh_fail "webhook did not start within $WH_START_S s"; }
   WH_PORT=$(sed -n 's/.*"port":"\([0-9]*\)".*/\1/p' <<<"$line")
   WH_PROBE=$(sed -n 's/.*"probePort":"\([0-9]*\)".*/\1/p' <<<"$line")
 }

@@ -20,12 +20,7 @@ WH_BODY=$t/body
 
 wh_certs "$t"
 # Kubelet's Secret volume layout: tls.crt -> ..data/tls.crt, ..data -> ..<timestamp>.
-mkdir -p "$t/certs/..v1"
-cp "$t/a.crt" "$t/certs/..v1/tls.crt"
-cp "$t/a.key" "$t/certs/..v1/tls.key"
-ln -s ..v1 "$t/certs/..data"
-ln -s ..data/tls.crt "$t/certs/tls.crt"
-ln -s ..data/tls.key "$t/certs/tls.key"
+wh_certs_swap "$t/certs" v1 "$t/a.crt" "$t/a.key"
 
 cat >"$t/nodes.json" <<'JSON'
 {"kind":"NodeList","apiVersion":"v1","items":[
@@ -145,22 +140,14 @@ wh_ok "TLS 1.1 and weak suites refused; 1.2 and 1.3 served"
 fa=$(wh_fingerprint "$t/a.crt")
 fb=$(wh_fingerprint "$t/b.crt")
 [ "$(wh_served_fingerprint "$WH_PORT")" = "$fa" ] || wh_fail "serves cert A at start"
-mkdir "$t/certs/..v2"
-cp "$t/b.crt" "$t/certs/..v2/tls.crt"
-cp "$t/b.key" "$t/certs/..v2/tls.key"
-ln -s ..v2 "$t/certs/..data_tmp"
-mv -T "$t/certs/..data_tmp" "$t/certs/..data"
+wh_certs_swap "$t/certs" v2 "$t/b.crt" "$t/b.key"
 served_b() { [ "$(wh_served_fingerprint "$WH_PORT")" = "$fb" ]; }
 wh_wait_for 10 served_b || wh_fail "rotated cert B not served within 10 s"
 grep -q '"serving certificate reloaded' "$t/log" || wh_fail "reload logged"
 wh_ok "certificate rotated on disk is served without restart"
 
 # A bad pair (key of A with cert of... garbage) is refused; B stays.
-mkdir "$t/certs/..v3"
-cp "$t/a.crt" "$t/certs/..v3/tls.crt"
-cp "$t/b.key" "$t/certs/..v3/tls.key"
-ln -s ..v3 "$t/certs/..data_tmp"
-mv -T "$t/certs/..data_tmp" "$t/certs/..data"
+wh_certs_swap "$t/certs" v3 "$t/a.crt" "$t/b.key"
 refused() { grep -q 'new serving certificate refused' "$t/log"; }
 wh_wait_for 10 refused || wh_fail "mismatched pair not refused"
 served_b || wh_fail "old pair kept after a refused one"
