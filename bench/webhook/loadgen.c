@@ -5,6 +5,10 @@
  * request when the answer arrives: peak rate); with --rate an open loop on a
  * fixed schedule, latency counted from the scheduled send time so a slow
  * server cannot hide queueing (no coordinated omission).
+ * In the open loop a thread that only sleeps on a 1 ms grid measures how late
+ * this machine wakes a thread (hypervisor steal, scheduling): stall_p99_ms is
+ * that lateness per slot, counted like the requests' (a slot missed during a
+ * stall is late too), so a server's p99 below it says nothing about the server.
  * Prints one line of key=value figures. Talks to loopback only in practice;
  * certificate checks are off (it measures, it does not trust). */
 #include <errno.h>
@@ -79,6 +83,9 @@ static SSL_CTX *lg_ctx;
 static uint64_t lg_t_start;
 static uint64_t lg_t_measure;
 static uint64_t lg_t_end;
+static uint64_t *lg_stall_hist; /* per 1 ms slot of the measured window: lateness in us */
+static uint64_t lg_stall_slots;
+static uint64_t lg_stall_max_ns;
 
 static uint64_t lg_now(void)
 {
@@ -361,6 +368,34 @@ out:
 	return NULL;
 }
 
+enum { LG_STALL_SLOT_NS = 1000000 };
+
+/* The stall meter (open loop only): sleeps to each 1 ms slot of the measured
+ * window and records how late it woke, for every slot it passed. */
+static void *lg_stall_run(void *arg)
+{
+	uint64_t due = lg_t_measure;
+
+	(void)arg;
+	while (due < lg_t_end) {
+		struct timespec ts = { .tv_sec = (time_t)(due / 1000000000u), .tv_nsec = (long)(due % 1000000000u) };
+		uint64_t now;
+
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		now = lg_now();
+		for (; due <= now && due < lg_t_end; due += LG_STALL_SLOT_NS) {
+			uint64_t late = now - due;
+			uint64_t us = late / 1000;
+
+			lg_stall_hist[us < LG_HIST_US ? us : LG_HIST_US - 1]++;
+			lg_stall_slots++;
+			if (late > lg_stall_max_ns)
+				lg_stall_max_ns = late;
+		}
+	}
+	return NULL;
+}
+
 static double lg_pct(const uint64_t *hist, uint64_t total, double p)
 {
 	uint64_t want = (uint64_t)((double)total * p);
@@ -386,6 +421,7 @@ static void lg_usage(void)
 
 int main(int argc, char **argv)
 {
+	pthread_t stall_th;
 	lg_thread *ts;
 	uint64_t *hist;
 	uint64_t *hist_sent;
@@ -456,6 +492,11 @@ int main(int argc, char **argv)
 	lg_t_start = lg_now();
 	lg_t_measure = lg_t_start + (uint64_t)(lg_warmup * 1e9);
 	lg_t_end = lg_t_measure + (uint64_t)(lg_duration * 1e9);
+	if (lg_rate > 0) {
+		lg_stall_hist = calloc(LG_HIST_US, sizeof(uint64_t));
+		if (!lg_stall_hist || pthread_create(&stall_th, NULL, lg_stall_run, NULL) != 0)
+			lg_die("stall meter");
+	}
 	for (int i = 0; i < lg_nthreads; i++)
 		pthread_create(&ts[i].th, NULL, lg_run, &ts[i]);
 	for (int i = 0; i < lg_nthreads; i++) {
@@ -470,6 +511,8 @@ int main(int argc, char **argv)
 		if (ts[i].max_ns > max_ns)
 			max_ns = ts[i].max_ns;
 	}
+	if (lg_stall_hist)
+		pthread_join(stall_th, NULL);
 	secs = lg_duration;
 	for (int i = 0; i < lg_nthreads; i++) {
 		free(ts[i].hist);
@@ -481,16 +524,28 @@ int main(int argc, char **argv)
 		printf("requests=0 errors=%llu\n", (unsigned long long)errors);
 		free(hist);
 		free(hist_sent);
+		free(lg_stall_hist);
 		return 1;
 	}
 	/* p*_ms count from the scheduled time (open loop) or the send (closed
 	 * loop); sent_p*_ms always from the actual send, which leaves out the
 	 * generator's own lateness (a busy machine delays its timer). */
 	printf("requests=%llu rps=%.0f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f sent_p50_ms=%.3f "
-	       "sent_p99_ms=%.3f non200=%llu errors=%llu\n",
+	       "sent_p99_ms=%.3f non200=%llu errors=%llu",
 	       (unsigned long long)done, (double)done / secs, lg_pct(hist, done, 0.50), lg_pct(hist, done, 0.90),
 	       lg_pct(hist, done, 0.99), (double)max_ns / 1e6, lg_pct(hist_sent, done, 0.50),
 	       lg_pct(hist_sent, done, 0.99), (unsigned long long)non200, (unsigned long long)errors);
+	if (lg_stall_slots) {
+		uint64_t over2 = 0;
+
+		for (size_t b = 2000; b < LG_HIST_US; b++)
+			over2 += lg_stall_hist[b];
+		printf(" stall_p99_ms=%.3f stall_max_ms=%.3f stall_over_2ms_pct=%.2f",
+		       lg_pct(lg_stall_hist, lg_stall_slots, 0.99), (double)lg_stall_max_ns / 1e6,
+		       100.0 * (double)over2 / (double)lg_stall_slots);
+	}
+	putchar('\n');
+	free(lg_stall_hist);
 	free(hist);
 	free(hist_sent);
 	return errors ? 1 : 0;

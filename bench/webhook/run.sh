@@ -190,5 +190,7 @@ echo "RESULT reviews_per_s=$peak_rps p50_ms=$(field p50_ms "$peak") p99_ms=$(fie
   "ratio=$(awk "BEGIN { printf \"%.2f\", $peak_rps / $ceil_rps }")" \
   "nginx_p99_ms_at_same_half_rate=$(field p99_ms "$cease")" \
   "cpu_us_per_review=$(field cpu_us_per_req "$peak") nginx_cpu_us_per_req=$(field cpu_us_per_req "$ceil")" \
-  "round_ratio_median=$(median "${pair_ratios[@]}") cpu_ratio_median=$(median "${cpu_ratios[@]}")" "loadavg=$(cut -d' ' -f1 /proc/loadavg) steal_pct=$steal_pct"
+  "round_ratio_median=$(median "${pair_ratios[@]}") cpu_ratio_median=$(median "${cpu_ratios[@]}")" "loadavg=$(cut -d' ' -f1 /proc/loadavg) steal_pct=$steal_pct" \
+  "stall_p99_ms_at_half_rate=$(field stall_p99_ms "$halfrun") (nginx run: $(field stall_p99_ms "$cease"))" \
+  "stall_over_2ms_pct=$(field stall_over_2ms_pct "$halfrun") (nginx run: $(field stall_over_2ms_pct "$cease"))"
 echo "targets (2 cores): >= 20000 reviews/s, ratio >= 0.8, p99 at half rate < 2 ms, RSS < 20480 kB"
