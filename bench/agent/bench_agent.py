@@ -168,6 +168,11 @@ def bench_label_latency(api, agent, kubeconfig, tmp, n):
             confirm_to_label.append(seen[key] - tc)
             time.sleep(0.3)
         stop_ev.set()
+        # One more event lets the watch see stop_ev and close its stream: an
+        # open watch held the test apiserver's shutdown for its full 15 s.
+        api.req("PATCH", "/api/v1/nodes/%s" % node, {"metadata": {"annotations": {"bench.armorgate.io/done": "1"}}},
+                "application/merge-patch+json")
+        th.join(10)
         return total, to_confirm, confirm_to_label
     finally:
         stop(p)
