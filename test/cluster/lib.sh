@@ -3,7 +3,8 @@
 # Sourced, not run. A cluster directory DIR holds: pki/ (certs and keys),
 # etcd/ (data), logs/, *.pid, state (ports and binary dir, shell syntax),
 # kubeconfig, token-kubeconfig, tokens.csv, env.
-# Everything listens on 127.0.0.1 only.
+# Everything listens on 127.0.0.1 only, except with --nodes (lib-nodes.sh):
+# then the daemons run in the cluster's own network namespace.
 
 cl_die() { echo "test/cluster: $*" >&2; exit 1; }
 
@@ -85,15 +86,51 @@ cl_spawn() {
   echo $! >"$pidfile"
 }
 
+# cl_nsx: the command prefix that runs a daemon where the control plane
+# lives: nothing for the loopback-only cluster, `ip netns exec NS` when it
+# has node VMs (NETNS in the state file).
+cl_nsx() {
+  NSX=()
+  if [ -n "${NETNS:-}" ]; then NSX=(ip netns exec "$NETNS"); fi
+}
+
 # cl_apiserver_args DIR: the kube-apiserver command line (uses the state vars).
 cl_apiserver_args() {
   local d=$1
+  cl_nsx
   # shellcheck disable=SC2034,SC2054 # used by the callers; commas are in flag values
-  APISERVER_ARGS=(
-    "$BIN/kube-apiserver"
-    --bind-address=127.0.0.1
-    --advertise-address=127.0.0.1
-    --secure-port="$APISERVER_PORT"
+  APISERVER_ARGS=("${NSX[@]}" "$BIN/kube-apiserver")
+  if [ -n "${NETNS:-}" ]; then
+    # With nodes: inside the cluster's network namespace, on 443 so that the
+    # "kubernetes" Service (10.96.0.1:443, a local address of the namespace)
+    # reaches it from pods without a kube-proxy; the webhook Service is
+    # called at its endpoints (pod IPs, routed to the node VMs).
+    # shellcheck disable=SC2054 # commas are in flag values
+    APISERVER_ARGS+=(
+      --bind-address=0.0.0.0
+      --advertise-address="$CL_GATEWAY"
+      --secure-port=443
+      --kubelet-client-certificate="$d/pki/apiserver-kubelet-client.crt"
+      --kubelet-client-key="$d/pki/apiserver-kubelet-client.key"
+      --kubelet-preferred-address-types=InternalIP
+      --enable-aggregator-routing=true
+    )
+  else
+    APISERVER_ARGS+=(
+      --bind-address=127.0.0.1
+      --advertise-address=127.0.0.1
+      --secure-port="$APISERVER_PORT"
+      # ServiceAccount admission refuses pods whose service account does not
+      # exist; the "default" account is made by kube-controller-manager, which
+      # the loopback-only cluster does not run. Pods therefore carry no automatic token.
+      --disable-admission-plugins=ServiceAccount
+      # Endpoints of the "kubernetes" Service may not be loopback addresses;
+      # nothing in these tests routes to it.
+      --endpoint-reconciler-type=none
+    )
+  fi
+  # shellcheck disable=SC2054 # commas are in flag values
+  APISERVER_ARGS+=(
     --etcd-servers="http://127.0.0.1:$ETCD_CLIENT_PORT"
     --tls-cert-file="$d/pki/apiserver.crt"
     --tls-private-key-file="$d/pki/apiserver.key"
@@ -101,17 +138,10 @@ cl_apiserver_args() {
     --token-auth-file="$d/tokens.csv"
     --authorization-mode=Node,RBAC
     --enable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy,NodeRestriction
-    # ServiceAccount admission refuses pods whose service account does not
-    # exist; the "default" account is made by kube-controller-manager, which
-    # this harness does not run. Pods therefore carry no automatic token.
-    --disable-admission-plugins=ServiceAccount
     --service-account-issuer=https://kubernetes.default.svc.cluster.local
     --service-account-key-file="$d/pki/sa.pub"
     --service-account-signing-key-file="$d/pki/sa.key"
     --service-cluster-ip-range=10.96.0.0/16
-    # Endpoints of the "kubernetes" Service may not be loopback addresses;
-    # nothing in these tests routes to it.
-    --endpoint-reconciler-type=none
     --allow-privileged=true
     # The apiserver would otherwise write self-signed certs to /var/run/kubernetes.
     --cert-dir="$d/pki"
