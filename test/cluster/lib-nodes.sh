@@ -101,10 +101,9 @@ EOF
   (cd "$nd/cfg" && find config | cpio -o -H newc -R 0:0 --quiet) >"$nd/cfg.cpio"
   cat "$NODE_IMG/node-initrd.cpio" "$nd/cfg.cpio" >"$nd/initrd.cpio"
   rm -rf "$nd/cfg" "$nd/cfg.cpio" "$nd/kubelet.csr"
-  # The node's /var: containerd's images and snapshots, kubelet state; it
-  # survives node-reboot like a real disk.
-  truncate -s 6G "$nd/var.img"
-  mkfs.ext4 -q -F -L var "$nd/var.img"
+  # The node's /var: containerd's images (already imported, build-node) and
+  # snapshots, kubelet state; it survives node-reboot like a real disk.
+  cp --sparse=always "$NODE_IMG/var-base.img" "$nd/var.img"
   ip netns exec "$NETNS" ip tuntap add dev "$tap" mode tap
   ip netns exec "$NETNS" ip link set "$tap" master br0 up
   ip netns exec "$NETNS" ip route replace "$(cl_node_cidr "$name")" via "$ip"

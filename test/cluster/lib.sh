@@ -19,7 +19,8 @@ cl_alive() {
   pid=$(cat "$1")
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
-  [ "$comm" = "$2" ]
+  # The kernel keeps 15 bytes of a command name (kube-controller-manager).
+  [ "$comm" = "${2:0:15}" ]
 }
 
 # cl_stop_one PIDFILE NAME: SIGTERM, wait up to 15 s, then SIGKILL; removes the pid file.
