@@ -20,8 +20,13 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DARMORGATE_
  && strip --strip-debug -o /armorgate-webhook /build/webhook/armorgate-webhook
 
 FROM ${BASE}
-# Runtime libraries only: exactly the packages of the binary's DT_NEEDED
-# entries (checked by test/deploy/image_deps_test.sh against ldd + dpkg -S).
+# Runtime libraries: exactly the packages of the binary's DT_NEEDED entries
+# (checked by test/deploy/image_deps_test.sh against ldd + dpkg -S), plus
+# apparmor: the webhook compile-checks every submitted profile with
+# apparmor_parser -Q -K (no kernel, no cache), which needs the parser, the
+# /etc/apparmor.d tunables/abstractions/abi that profiles include,
+# /etc/apparmor/parser.conf and the feature ABI it names
+# (/usr/share/apparmor-features).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libmicrohttpd12 \
@@ -31,6 +36,7 @@ RUN apt-get update \
       libyaml-0-2 \
       libssl3 \
       libapparmor1 \
+      apparmor \
       ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /armorgate-webhook /usr/bin/armorgate-webhook
@@ -42,7 +48,9 @@ LABEL org.opencontainers.image.title="armorgate-webhook" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.source="https://github.com/armorgate/armorgate" \
       org.opencontainers.image.base.name="docker.io/library/debian:bookworm-20251229-slim"
-# Non-root (matches runAsUser 65532 in the manifests); no file needs writing.
+# Non-root (matches runAsUser 65532 in the manifests); the only writes are
+# apparmor_parser's input files, in $TMPDIR (default /tmp: an emptyDir in
+# the manifests, whose root filesystem is read-only).
 USER 65532:65532
 EXPOSE 8443 8081
 ENTRYPOINT ["/usr/bin/armorgate-webhook"]

@@ -4,12 +4,14 @@
 #   - each Dockerfile is multi-stage, its base pinned (dated tag or digest),
 #     its build stage builds the CMake target and installs the -dev package
 #     of every pkg-config module the product's CMake requires, OCI labels are set; the webhook
-#     runs as 65532, the agent image carries apparmor (apparmor_parser);
+#     runs as 65532; both images carry apparmor (apparmor_parser with its
+#     /etc/apparmor.d includes: the agent loads profiles, the webhook
+#     compile-checks them);
 #   - every DT_NEEDED library of the binary belongs (dpkg -S) to a package the
 #     runtime stage installs (or libc6);
 #   - every library ldd resolves (transitively) belongs to one of those
 #     packages or their Depends closure, i.e. apt will bring it in;
-#   - apparmor_parser's own libraries are covered the same way.
+#   - apparmor_parser's own libraries are covered the same way, in both.
 # usage: image_deps_test.sh WEBHOOK_BINARY AGENT_BINARY
 # shellcheck source=test/deploy/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -208,22 +210,29 @@ def webhook_checks(runtime, pkgs):
     users = [i for i in runtime if i.upper().startswith("USER ")]
     if not users or users[-1].split()[1].split(":")[0] != "65532":
         fail("webhook image does not run as USER 65532")
+    if "apparmor" not in pkgs:
+        fail("webhook image lacks the apparmor package (apparmor_parser compile-checks the profiles ConfigMap)")
 
 def agent_checks(runtime, pkgs):
     if "apparmor" not in pkgs:
         fail("agent image lacks the apparmor package (apparmor_parser)")
 
-check("armorgate-webhook", "deploy/images/webhook.Dockerfile", sys.argv[1], "armorgate-webhook", webhook_checks)
-closure = check("armorgate-agent", "deploy/images/agent.Dockerfile", sys.argv[2], "armorgate-agent", agent_checks)
+closures = {
+    "webhook": check("armorgate-webhook", "deploy/images/webhook.Dockerfile", sys.argv[1], "armorgate-webhook",
+                     webhook_checks),
+    "agent": check("armorgate-agent", "deploy/images/agent.Dockerfile", sys.argv[2], "armorgate-agent", agent_checks),
+}
 
-# apparmor_parser: the agent runs it; its libraries must be in the agent image too.
+# apparmor_parser: both daemons run it; its libraries must be in both images.
 r = subprocess.run(["dpkg-query", "-L", "apparmor"], capture_output=True, text=True, check=True)
 parser = [p for p in r.stdout.split() if p.endswith("/apparmor_parser")]
 if not parser:
     fail("apparmor package has no apparmor_parser")
-for so, path in ldd(parser[0]).items():
-    p = owner(path)
-    if p not in closure:
-        fail("apparmor_parser needs %s (package %s), missing from the agent image" % (so, p))
-log("ok: apparmor_parser's libraries covered by the agent image")
+parser_libs = ldd(parser[0])
+for image, closure in closures.items():
+    for so, path in parser_libs.items():
+        p = owner(path)
+        if p not in closure:
+            fail("apparmor_parser needs %s (package %s), missing from the %s image" % (so, p, image))
+    log("ok: apparmor_parser's libraries covered by the %s image" % image)
 PY
