@@ -299,6 +299,58 @@ static void agent_cycle_unsupported(agent_daemon *d, const agent_snapshot *s, ag
 	(void)s;
 }
 
+/* Before anything is unloaded the Node stops claiming it: publishes the
+ * labels and status of the kernel as it is, minus the profiles about to be
+ * removed, and waits until the Node has them. A label may claim less than the
+ * kernel holds, never more: when this cannot be published (API down, or the
+ * agent's RBAC already deleted during an uninstall) nothing is unloaded this
+ * cycle. Returns true when the removals may go ahead. */
+static bool agent_withdraw_labels(agent_daemon *d, const agent_plan *p)
+{
+	agent_klist k = { NULL, 0 }, keep = { NULL, 0 };
+	agent_pstatus *ps = NULL;
+	size_t n = 0;
+	bool any = false, ok = false;
+	ag_err e;
+
+	for (size_t i = 0; i < p->n; i++)
+		if (p->items[i].action == AGENT_ACT_REMOVE && p->items[i].in_kernel)
+			any = true;
+	if (!any)
+		return true;
+	if (agent_host_kernel_list(&d->host, &k, &e) != 0) {
+		log_kv(LOG_LVL_ERROR, "cannot read the kernel profile list", "error", e.msg, (char *)NULL);
+		return false;
+	}
+	keep.items = calloc(k.n ? k.n : 1, sizeof(*keep.items));
+	ps = calloc(k.n ? k.n : 1, sizeof(*ps));
+	if (!keep.items || !ps) {
+		log_error("out of memory withdrawing node labels");
+		goto out;
+	}
+	for (size_t i = 0; i < k.n; i++) {
+		const agent_plan_item *it = NULL;
+		for (size_t j = 0; j < p->n; j++)
+			if (strcmp(p->items[j].name, k.items[i].name) == 0)
+				it = &p->items[j];
+		if (it && it->action == AGENT_ACT_REMOVE)
+			continue;
+		/* Borrowed names: keep is freed as an array only. */
+		keep.items[keep.n++] = k.items[i];
+		if (agent_plan_managed_name(k.items[i].name))
+			agent_pstatus_fill(&ps[n++], k.items[i].name, it ? it->sha256 : "", &k, "loaded", "");
+	}
+	agent_publish(d, &keep, ps, n);
+	ok = agent_publisher_wait(d->pub, 5000);
+	if (!ok)
+		log_warn("cannot withdraw the node labels of the profiles to remove; keeping them loaded, retrying next cycle");
+out:
+	free(ps);
+	free(keep.items);
+	agent_kernel_list_cleanup(&k);
+	return ok;
+}
+
 /* Executes a plan; returns the per-profile status array (heap, *nout). */
 static agent_pstatus *agent_execute(agent_daemon *d, const agent_plan *p, const agent_desired *desired,
 				    agent_klist *k, size_t *nout)
@@ -314,6 +366,7 @@ static agent_pstatus *agent_execute(agent_daemon *d, const agent_plan *p, const 
 	bool *removed = calloc(p->n ? p->n : 1, sizeof(*removed));
 	agent_pstatus *ps = calloc(p->n ? p->n : 1, sizeof(*ps));
 	size_t nf = 0, n = 0;
+	bool unlabelled = false;
 	ag_err e;
 
 	*nout = 0;
@@ -402,11 +455,18 @@ static agent_pstatus *agent_execute(agent_daemon *d, const agent_plan *p, const 
 			}
 		}
 	}
-	/* 4. Removals: only what plan said is confining nothing. */
+	/* 4. Removals: only what plan said is confining nothing, and only once
+	 * the Node no longer claims it. */
+	unlabelled = agent_withdraw_labels(d, p);
 	for (size_t i = 0; i < p->n; i++) {
 		const agent_plan_item *it = &p->items[i];
 		if (it->action != AGENT_ACT_REMOVE)
 			continue;
+		if (it->in_kernel && !unlabelled) {
+			snprintf(rmerr[i], sizeof(rmerr[i]),
+				 "not unloaded yet: its node label could not be withdrawn first; retried each cycle");
+			continue;
+		}
 		if (it->in_kernel && agent_loader_remove(&d->loader, it->name, &e) != 0) {
 			snprintf(rmerr[i], sizeof(rmerr[i]), "%s", e.msg);
 			log_kv(LOG_LVL_ERROR, "cannot unload profile", "profile", it->name, "error", e.msg, (char *)NULL);
