@@ -23,18 +23,19 @@ cl_alive() {
   [ "$comm" = "${2:0:15}" ]
 }
 
-# cl_stop_one PIDFILE NAME: SIGTERM, wait up to 15 s, then SIGKILL; removes the pid file.
+# cl_stop_one PIDFILE NAME [GRACE_S]: SIGTERM, wait up to GRACE_S (default
+# 15) seconds, then SIGKILL; removes the pid file.
 cl_stop_one() {
-  local pidfile=$1 name=$2 pid i
+  local pidfile=$1 name=$2 grace=${3:-15} pid i
   if cl_alive "$pidfile" "$name"; then
     pid=$(cat "$pidfile")
     kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 150; i++)); do
+    for ((i = 0; i < grace * 10; i++)); do
       cl_alive "$pidfile" "$name" || break
       sleep 0.1
     done
     if cl_alive "$pidfile" "$name"; then
-      echo "test/cluster: $name (pid $pid) ignored SIGTERM for 15 s; sending SIGKILL" >&2
+      echo "test/cluster: $name (pid $pid) ignored SIGTERM for $grace s; sending SIGKILL" >&2
       kill -KILL "$pid" 2>/dev/null || true
       for ((i = 0; i < 50; i++)); do
         cl_alive "$pidfile" "$name" || break
