@@ -64,3 +64,52 @@ render --set app.profilesSource=volume --set profiles.create=false --set labelPo
 kubectl create namespace security >/dev/null
 "$HELM" template ag "$chart" --namespace security --set image.digest="sha256:$(printf '%064d' 0)" |
   check_apply "chart (release ag in namespace security)"
+
+# Blast radius (matchConditions): with the pod webhooks registered for real
+# and no webhook behind their Service (an armorgate outage), a pod without
+# an AppArmor annotation or Localhost profile is created; every kind of
+# AppArmor pod is refused (fail-closed).
+kubectl create namespace blast >/dev/null
+pod() { # NAME [POD_SECURITY_CONTEXT] [CONTAINER_SECURITY_CONTEXT] [ANNOTATIONS] [INIT_SECURITY_CONTEXT]
+  printf 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: %s\n  namespace: blast\n' "$1"
+  [ -z "${4:-}" ] || printf '  annotations: %s\n' "$4"
+  printf 'spec:\n'
+  [ -z "${2:-}" ] || printf '  securityContext: %s\n' "$2"
+  [ -z "${5:-}" ] || printf '  initContainers:\n  - name: init\n    image: busybox\n    securityContext: %s\n' "$5"
+  printf '  containers:\n  - name: app\n    image: busybox\n'
+  [ -z "${3:-}" ] || printf '    securityContext: %s\n' "$3"
+}
+localhost='{appArmorProfile: {type: Localhost, localhostProfile: custom.x}}'
+blast_radius() { # WHAT: stdin = the webhook configurations
+  local what=$1
+  kubectl apply -f - >/dev/null
+  # The apiserver's webhook cache catches up within a moment (a server dry
+  # run calls webhooks with sideEffects None, and creates nothing).
+  pod probe "$localhost" >"$TD_TMP/probe.yaml"
+  td_eventually 30 sh -c "kubectl create --dry-run=server -f $TD_TMP/probe.yaml 2>&1 | grep -q 'failed calling webhook'" ||
+    { kubectl create --dry-run=server -f "$TD_TMP/probe.yaml" >&2; td_fail "$what: the webhooks never took effect"; }
+  pod plain | kubectl create -f - >/dev/null 2>"$TD_TMP/err" || { cat "$TD_TMP/err" >&2; td_fail "$what: a plain pod was refused"; }
+  pod rtdefault '{appArmorProfile: {type: RuntimeDefault}}' | kubectl create -f - >/dev/null 2>"$TD_TMP/err" ||
+    { cat "$TD_TMP/err" >&2; td_fail "$what: a RuntimeDefault pod was refused"; }
+  local c
+  for c in "podlevel|$localhost" "container||$localhost" \
+    "annotated|||{container.apparmor.security.beta.kubernetes.io/app: localhost/custom.x}" \
+    "init||||$localhost"; do
+    IFS='|' read -r n a b ann init <<<"$c"
+    if pod "$n" "$a" "$b" "$ann" "$init" | kubectl create -f - >/dev/null 2>"$TD_TMP/err"; then
+      td_fail "$what: AppArmor pod $n was admitted with the webhook down"
+    fi
+    grep -q 'failed calling webhook' "$TD_TMP/err" || { cat "$TD_TMP/err" >&2; td_fail "$what: $n refused, but not by the webhook"; }
+  done
+  printf '{"securityContext":%s}\n' '{"appArmorProfile":{"type":"Localhost","localhostProfile":"custom.x"}}' >"$TD_TMP/debug.json"
+  if kubectl -n blast debug plain --image=busybox --custom="$TD_TMP/debug.json" >/dev/null 2>"$TD_TMP/err"; then
+    td_fail "$what: an ephemeral container with a Localhost profile was admitted with the webhook down"
+  fi
+  kubectl -n blast debug plain --image=busybox >/dev/null 2>"$TD_TMP/err" ||
+    { cat "$TD_TMP/err" >&2; td_fail "$what: a plain ephemeral container was refused"; }
+  kubectl delete mutatingwebhookconfigurations,validatingwebhookconfigurations -l app.kubernetes.io/name=armorgate >/dev/null
+  kubectl -n blast delete pods --all --wait=false >/dev/null
+  td_log "ok: $what: webhook down -> plain, RuntimeDefault and debug pods created; AppArmor pods (pod, container, init, annotation, ephemeral) refused"
+}
+render -s templates/webhook-admission.yaml | blast_radius "chart"
+sed "s|# caBundle: filled in.*|caBundle: $ca|" deploy/30-webhook-configurations.yaml | blast_radius "deploy/30-webhook-configurations.yaml"

@@ -105,12 +105,18 @@ pod() { # pod NAME NAMESPACE NODE [SERVICEACCOUNT]
     "$1" "$2" "$3" "${4:+  serviceAccountName: $4
 }"
 }
-if pod p1 apps node-a | kubectl create -f - >"$TD_TMP/o" 2>&1; then td_fail "pod created in a covered namespace with no webhook running (not fail-closed)"; fi
+# Only pods that use AppArmor need the webhook (matchConditions); those are
+# refused while it is down, every other pod is created.
+if pod p1 apps node-a | sed 's|^spec:|spec:\n  securityContext: {appArmorProfile: {type: Localhost, localhostProfile: custom.x}}|' |
+  kubectl create -f - >"$TD_TMP/o" 2>&1; then
+  td_fail "AppArmor pod created in a covered namespace with no webhook running (not fail-closed)"
+fi
 grep -q 'failed calling webhook' "$TD_TMP/o" || { cat "$TD_TMP/o" >&2; td_fail "pod refused for another reason"; }
+pod p2 apps node-a | kubectl create -f - >"$TD_TMP/o" 2>&1 || { cat "$TD_TMP/o" >&2; td_fail "a pod without AppArmor was refused with the webhook down"; }
 kubectl -n "$ns" create configmap unrelated --from-literal=a=b >/dev/null || td_fail "an unrelated ConfigMap in $ns was sent to the webhook"
 if kubectl apply -f deploy/02-profiles-configmap.yaml >"$TD_TMP/o" 2>&1; then td_fail "profiles ConfigMap accepted without the webhook"; fi
 grep -q 'validate-profiles.armorgate.io' "$TD_TMP/o" || { cat "$TD_TMP/o" >&2; td_fail "profiles ConfigMap refused for another reason"; }
-td_log "ok: fail-closed (pods in covered namespaces and the profiles ConfigMap need the webhook; others do not)"
+td_log "ok: fail-closed (AppArmor pods in covered namespaces and the profiles ConfigMap need the webhook; other pods and ConfigMaps do not)"
 
 # --- label-spoofing policy ---
 for n in node-a node-b; do
