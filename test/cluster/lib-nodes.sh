@@ -38,6 +38,27 @@ cl_net_down() {
   [ -n "$1" ] && ip netns del "$1" 2>/dev/null || true
 }
 
+# cl_bootstrap_token D: a bootstrap token (kube-system Secret) the kubelets
+# use to ask for their certificates, with the RBAC that lets them send CSRs
+# and has kube-controller-manager approve node client CSRs (and renewals).
+# Writes D/pki/bootstrap-token. Run once the apiserver is ready.
+cl_bootstrap_token() {
+  local d=$1 id secret k=("$BIN/kubectl" --kubeconfig "$1/kubeconfig")
+  id=$(openssl rand -hex 3)
+  secret=$(openssl rand -hex 8)
+  "${k[@]}" -n kube-system create secret generic "bootstrap-token-$id" --type bootstrap.kubernetes.io/token \
+    --from-literal=token-id="$id" --from-literal=token-secret="$secret" \
+    --from-literal=usage-bootstrap-authentication=true --from-literal=usage-bootstrap-signing=true \
+    --from-literal=expiration="$(date -u -d '+1 day' +%FT%TZ)" >/dev/null
+  "${k[@]}" create clusterrolebinding armorgate-test:kubelet-bootstrap \
+    --clusterrole=system:node-bootstrapper --group=system:bootstrappers >/dev/null
+  "${k[@]}" create clusterrolebinding armorgate-test:node-autoapprove-bootstrap \
+    --clusterrole=system:certificates.k8s.io:certificatesigningrequests:nodeclient --group=system:bootstrappers >/dev/null
+  "${k[@]}" create clusterrolebinding armorgate-test:node-autoapprove-renewal \
+    --clusterrole=system:certificates.k8s.io:certificatesigningrequests:selfnodeclient --group=system:nodes >/dev/null
+  (umask 077 && printf '%s.%s\n' "$id" "$secret" >"$d/pki/bootstrap-token")
+}
+
 # cl_node_prepare D NAME: the node's identity and disks (kept across reboots).
 cl_node_prepare() {
   local d=$1 name=$2 nd ip tap
@@ -46,16 +67,13 @@ cl_node_prepare() {
   tap=agtap$(cl_node_index "$name")
   rm -rf "$nd"
   mkdir -p "$nd/cfg/config"
-  # The kubelet's own identity: system:node:NAME in system:nodes, so the Node
-  # authorizer and NodeRestriction treat it as that node and nothing more.
-  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$nd/kubelet.key" 2>/dev/null
-  openssl req -new -key "$nd/kubelet.key" -subj "/O=system:nodes/CN=system:node:$name" -out "$nd/kubelet.csr"
-  openssl x509 -req -in "$nd/kubelet.csr" -CA "$d/pki/ca.crt" -CAkey "$d/pki/ca.key" -CAcreateserial \
-    -days 30 -sha256 -out "$nd/kubelet.crt" \
-    -extfile <(printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n') 2>/dev/null
   local c=$nd/cfg/config
   cp "$d/pki/ca.crt" "$c/ca.crt"
-  cat >"$c/kubelet.kubeconfig" <<EOF
+  # TLS bootstrapping, as kubeadm does it: the kubelet authenticates with the
+  # cluster's bootstrap token (cl_bootstrap_token), sends a CSR for
+  # system:node:NAME, kube-controller-manager approves and signs it, and the
+  # kubelet keeps its own key and certificate under /var/lib/kubelet/pki.
+  cat >"$c/bootstrap.kubeconfig" <<EOF
 apiVersion: v1
 kind: Config
 clusters:
@@ -64,14 +82,13 @@ clusters:
     server: https://$CL_GATEWAY:443
     certificate-authority-data: $(base64 -w0 <"$d/pki/ca.crt")
 users:
-- name: kubelet
+- name: kubelet-bootstrap
   user:
-    client-certificate-data: $(base64 -w0 <"$nd/kubelet.crt")
-    client-key-data: $(base64 -w0 <"$nd/kubelet.key")
+    token: $(cat "$d/pki/bootstrap-token")
 contexts:
-- name: kubelet
-  context: {cluster: armorgate-test, user: kubelet}
-current-context: kubelet
+- name: kubelet-bootstrap
+  context: {cluster: armorgate-test, user: kubelet-bootstrap}
+current-context: kubelet-bootstrap
 EOF
   cat >"$c/kubelet-config.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
@@ -97,10 +114,10 @@ EOF
   printf '%s\n' "$CL_GATEWAY" >"$c/gateway"
   cl_node_cidr "$name" >"$c/pod-cidr"
   openssl rand -hex 16 >"$c/machine-id"
-  chmod 600 "$c/kubelet.kubeconfig"
+  chmod 600 "$c/bootstrap.kubeconfig"
   (cd "$nd/cfg" && find config | cpio -o -H newc -R 0:0 --quiet) >"$nd/cfg.cpio"
   cat "$NODE_IMG/node-initrd.cpio" "$nd/cfg.cpio" >"$nd/initrd.cpio"
-  rm -rf "$nd/cfg" "$nd/cfg.cpio" "$nd/kubelet.csr"
+  rm -rf "$nd/cfg" "$nd/cfg.cpio"
   # The node's /var: containerd's images (already imported, build-node) and
   # snapshots, kubelet state; it survives node-reboot like a real disk.
   cp --sparse=always "$NODE_IMG/var-base.img" "$nd/var.img"

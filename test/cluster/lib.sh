@@ -116,6 +116,8 @@ cl_apiserver_args() {
       --kubelet-client-key="$d/pki/apiserver-kubelet-client.key"
       --kubelet-preferred-address-types=InternalIP
       --enable-aggregator-routing=true
+      # The kubelets' TLS bootstrapping (lib-nodes.sh: cl_bootstrap_token).
+      --enable-bootstrap-token-auth=true
     )
   else
     APISERVER_ARGS+=(
