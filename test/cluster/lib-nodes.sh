@@ -73,23 +73,8 @@ cl_node_prepare() {
   # cluster's bootstrap token (cl_bootstrap_token), sends a CSR for
   # system:node:NAME, kube-controller-manager approves and signs it, and the
   # kubelet keeps its own key and certificate under /var/lib/kubelet/pki.
-  cat >"$c/bootstrap.kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: armorgate-test
-  cluster:
-    server: https://$CL_GATEWAY:443
-    certificate-authority-data: $(base64 -w0 <"$d/pki/ca.crt")
-users:
-- name: kubelet-bootstrap
-  user:
-    token: $(cat "$d/pki/bootstrap-token")
-contexts:
-- name: kubelet-bootstrap
-  context: {cluster: armorgate-test, user: kubelet-bootstrap}
-current-context: kubelet-bootstrap
-EOF
+  cl_kubeconfig "https://$CL_GATEWAY:443" "$d/pki/ca.crt" kubelet-bootstrap \
+    token "$(cat "$d/pki/bootstrap-token")" >"$c/bootstrap.kubeconfig"
   cat >"$c/kubelet-config.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration

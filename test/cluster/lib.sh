@@ -190,3 +190,19 @@ cl_load_state() {
   # shellcheck disable=SC1091
   . "$1/state"
 }
+
+# cl_kubeconfig SERVER CA_FILE USER [FIELD VALUE]...: a kubeconfig on stdout,
+# all data inline, for one user whose credentials are the FIELD VALUE pairs
+# (client-certificate-data ..., token ...).
+cl_kubeconfig() {
+  local server=$1 ca=$2 user=$3
+  shift 3
+  printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: armorgate-test\n  cluster:\n    server: %s\n' "$server"
+  printf '    certificate-authority-data: %s\nusers:\n- name: %s\n  user:\n' "$(base64 -w0 <"$ca")" "$user"
+  while [ $# -ge 2 ]; do
+    printf '    %s: %s\n' "$1" "$2"
+    shift 2
+  done
+  printf 'contexts:\n- name: armorgate-test\n  context:\n    cluster: armorgate-test\n    user: %s\n' "$user"
+  printf 'current-context: armorgate-test\n'
+}
