@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aaparser.h"
 #include "agent_host.h"
 #include "agent_kernel.h"
 #include "agent_loader.h"
@@ -23,7 +24,6 @@
 #include "log.h"
 #include "metrics.h"
 #include "probe.h"
-#include "profile.h"
 #include "sig.h"
 
 /* What we remember about a key between cycles: the validation verdict for
@@ -171,11 +171,16 @@ static size_t agent_validate(agent_daemon *d, const agent_snapshot *s, agent_des
 		 * the load, batched, against this kernel's features
 		 * (agent_loader_load_checked): compiling here too would compile every
 		 * profile twice. Where nothing is loaded, it runs here. */
-		lim.compile = d->o->compile_check && !d->apparmor;
-		lim.parser.parser_path = d->loader.parser;
-		lim.parser.timeout_ms = d->o->parser_timeout_s * 1000;
 		double t0 = agent_now();
-		(void)profile_validate_all(todo, ntodo, &lim, &ce);
+		(void)profile_check_entries(todo, ntodo, &lim, &ce);
+		if (d->o->compile_check && !d->apparmor) {
+			aaparser_opts po;
+
+			memset(&po, 0, sizeof(po));
+			po.parser_path = d->loader.parser;
+			po.timeout_ms = d->o->parser_timeout_s * 1000;
+			(void)aaparser_compile_entries(todo, ntodo, &po);
+		}
 		metrics_observe(d->m, "armorgate_agent_validate_duration_seconds", "", agent_now() - t0);
 		for (size_t j = 0; j < ntodo; j++) {
 			agent_memo *m = agent_memo_get(d, s->keys[todo_idx[j]]);
@@ -405,7 +410,7 @@ static agent_pstatus *agent_execute(agent_daemon *d, const agent_plan *p, const 
 	if (nf > 0) {
 		agent_load_result *lr = calloc(nf, sizeof(*lr));
 		agent_load_stats ls = { 0, false, 0 };
-		profile_parser_opts po;
+		aaparser_opts po;
 		memset(&po, 0, sizeof(po));
 		po.parser_path = d->loader.parser;
 		po.timeout_ms = d->o->parser_timeout_s * 1000;

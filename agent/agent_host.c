@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "buf_file.h"
 
 enum { AGENT_HOST_PATH_MAX = 4096, AGENT_HOST_SMALL_MAX = 4096 };
 

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "agent_host.h"
-#include "profile.h"
+#include "aaparser.h"
 #include "run.h"
 
 enum { AGENT_LOADER_FIXED_ARGS = 8 };
@@ -69,7 +69,7 @@ static int agent_loader_exec(const agent_loader *l, const char *op, const char *
 		snprintf(msg, cap, "out of memory");
 		return -1;
 	}
-	/* No -O here or in profile_compile_check, on purpose: the tree options
+	/* No -O here or in aaparser_compile_check, on purpose: the tree options
 	 * that speed up abstractions/base keep the policy bytes but blow up on
 	 * some plausible profiles (ms -> > 10 s, GBs; bench/agent/compile_options.py). */
 	argv[a++] = l->parser;
@@ -129,9 +129,9 @@ static double agent_loader_now(void)
  * exactly the keys, each once (every file passed profile_check_text, so each
  * names its key; a hat, child or extra profile, also one brought in by an
  * include, adds a name and fails this); 0 otherwise (the caller then asks
- * profile_compile_check, per profile); -1 when the parser cannot run. */
+ * aaparser_compile_check, per profile); -1 when the parser cannot run. */
 static int agent_loader_names_ok(const agent_loader *l, const char *const *files, const char *const *keys, size_t n,
-				 const profile_parser_opts *popts, char *msg, size_t cap)
+				 const aaparser_opts *popts, char *msg, size_t cap)
 {
 	const char **argv = calloc(n + 12, sizeof(*argv));
 	bool *seen = calloc(n ? n : 1, sizeof(*seen));
@@ -200,7 +200,7 @@ static int agent_loader_names_ok(const agent_loader *l, const char *const *files
 }
 
 int agent_loader_load_checked(const agent_loader *l, const char *const *files, const char *const *keys,
-			      const char *const *texts, const size_t *lens, size_t n, const profile_parser_opts *popts,
+			      const char *const *texts, const size_t *lens, size_t n, const aaparser_opts *popts,
 			      agent_load_result *res, agent_load_stats *stats, ag_err *err)
 {
 	char msg[AGENT_MSG_CAP];
@@ -260,7 +260,7 @@ int agent_loader_load_checked(const agent_loader *l, const char *const *files, c
 
 			err_clear(&ce);
 			st.parser_runs += 2;
-			if (profile_compile_check(keys[i], texts[i], lens[i], popts, &ce) != 0) {
+			if (aaparser_compile_check(keys[i], texts[i], lens[i], popts, &ce) != 0) {
 				res[i].refused = true;
 				snprintf(res[i].message, sizeof(res[i].message), "%s", ce.msg);
 				continue;

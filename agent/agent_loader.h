@@ -13,7 +13,7 @@
 
 #include "agent_plan.h"
 #include "err.h"
-#include "profile.h"
+#include "aaparser.h"
 
 typedef struct agent_loader {
 	const char *parser;     /* path or name found in PATH */
@@ -48,11 +48,11 @@ int agent_loader_load(const agent_loader *l, const char *const *files, size_t n,
  * too); with a cache_dir on a real kernel, one compile-only run
  * (`-Q --write-cache`, nothing loaded) into the binary cache; then the
  * batched load, which reads that cache. Any failure sends each
- * profile through profile_compile_check (common/profile, the webhook's own
+ * profile through aaparser_compile_check (common/profile, the webhook's own
  * per-profile check: same verdict, same message); one refused there gets
  * res[i].refused and is never loaded; the others load one by one. */
 int agent_loader_load_checked(const agent_loader *l, const char *const *files, const char *const *keys,
-			      const char *const *texts, const size_t *lens, size_t n, const profile_parser_opts *popts,
+			      const char *const *texts, const size_t *lens, size_t n, const aaparser_opts *popts,
 			      agent_load_result *res, agent_load_stats *stats, ag_err *err) AG_WARN_UNUSED;
 /* One parser run over all files with no per-file fallback (the bench's
  * "batched" vs "one by one" comparison uses this). */

@@ -13,6 +13,7 @@
 
 #include "agent_host.h"
 #include "buf.h"
+#include "buf_file.h"
 #include "log.h"
 
 enum { AGENT_SRC_PATH_MAX = 4096 };

@@ -2,14 +2,11 @@
 #include "buf.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 void buf_init(buf *b, size_t max)
 {
@@ -34,7 +31,40 @@ void buf_reset(buf *b)
 		b->data[0] = '\0';
 }
 
-static int buf_reserve(buf *b, size_t extra)
+/* Doubling from cur until need fits; need itself when doubling would overflow. */
+static size_t buf_next_cap(size_t cur, size_t need)
+{
+	size_t ncap = cur ? cur : 1;
+
+	while (ncap < need)
+		ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
+	return ncap;
+}
+
+int buf_grow_items(void *items, size_t *cap, size_t need, size_t elem, size_t first)
+{
+	void **pp = items;
+	size_t ncap;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	ncap = buf_next_cap(*cap ? *cap : first, need);
+	if (elem && ncap > SIZE_MAX / elem) {
+		errno = ENOMEM;
+		return -1;
+	}
+	p = realloc(*pp, ncap * elem);
+	if (!p) {
+		errno = ENOMEM;
+		return -1;
+	}
+	*pp = p;
+	*cap = ncap;
+	return 0;
+}
+
+int buf_reserve(buf *b, size_t extra)
 {
 	size_t need;
 	size_t ncap;
@@ -49,9 +79,7 @@ static int buf_reserve(buf *b, size_t extra)
 		return 0;
 	/* Most buffers (a review's answer and patch, messages) fit 1 KiB: one
 	 * malloc instead of a chain of reallocs from 256 bytes. */
-	ncap = b->cap ? b->cap : 1024;
-	while (ncap < need)
-		ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
+	ncap = buf_next_cap(b->cap ? b->cap : 1024, need);
 	p = realloc(b->data, ncap);
 	if (!p) {
 		errno = ENOMEM;
@@ -123,92 +151,4 @@ void buf_consume(buf *b, size_t n)
 	memmove(b->data, b->data + n, b->len - n);
 	b->len -= n;
 	b->data[b->len] = '\0';
-}
-
-int buf_read_file(buf *b, const char *path, ag_err *err)
-{
-	struct stat st;
-	int fd;
-	int rc = -1;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return err_set(err, errno, "cannot read %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		err_set(err, EINVAL, "cannot read %s: not a regular file", path);
-		goto out;
-	}
-	/* One allocation for files that report their size; /proc and sysfs say 0. */
-	if (st.st_size > 0 && buf_reserve(b, (size_t)st.st_size <= b->max - b->len ? (size_t)st.st_size : b->max - b->len) != 0)
-		goto too_big;
-	for (;;) {
-		ssize_t n;
-
-		if (b->len == b->max) {
-			char probe;
-
-			n = read(fd, &probe, 1);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n > 0) {
-				errno = E2BIG;
-				goto too_big;
-			}
-		} else {
-			size_t room = b->cap > b->len + 1 ? b->cap - b->len - 1 : 0;
-
-			if (room == 0) {
-				if (buf_reserve(b, b->max - b->len < 4096 ? b->max - b->len : 4096) != 0)
-					goto too_big;
-				room = b->cap - b->len - 1;
-			}
-			if (room > b->max - b->len)
-				room = b->max - b->len;
-			n = read(fd, b->data + b->len, room);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n > 0) {
-				b->len += (size_t)n;
-				b->data[b->len] = '\0';
-				continue;
-			}
-		}
-		if (n < 0) {
-			err_set(err, errno, "cannot read %s: %s", path, strerror(errno));
-			goto out;
-		}
-		break;
-	}
-	rc = 0;
-	goto out;
-too_big:
-	if (errno == ENOMEM)
-		err_set(err, ENOMEM, "cannot read %s: out of memory", path);
-	else
-		err_set(err, E2BIG, "%s is larger than the %zu byte limit", path, b->max);
-out:
-	close(fd);
-	return rc;
-}
-
-int buf_read_file_dup(const char *path, size_t max, char **out, size_t *len, ag_err *err)
-{
-	buf b;
-
-	buf_init(&b, max);
-	*out = NULL;
-	if (len)
-		*len = 0;
-	if (buf_read_file(&b, path, err) != 0) {
-		if (b.data)
-			explicit_bzero(b.data, b.cap);
-		buf_cleanup(&b);
-		return -1;
-	}
-	if (len)
-		*len = b.len;
-	*out = buf_steal(&b);
-	if (!*out)
-		return err_set(err, ENOMEM, "cannot read %s: out of memory", path);
-	return 0;
 }

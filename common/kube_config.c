@@ -4,6 +4,7 @@
  * in-cluster service account. Trust boundary: the kubeconfig and the SA files
  * are operator input; every read has a ceiling, secrets are wiped on free. */
 #include "kube_internal.h"
+#include "buf_file.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,6 +4,7 @@
  * bearer token is re-read from its file when it rotates and wiped on free.
  * One curl easy handle per call: simple and thread-safe. */
 #include "kube_internal.h"
+#include "buf_file.h"
 
 #include <ctype.h>
 #include <errno.h>

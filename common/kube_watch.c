@@ -4,6 +4,7 @@
  * Trust boundary: every watch byte is untrusted; one line is at most
  * KUBE_WATCH_LINE_MAX bytes, a longer one ends the stream with E2BIG. */
 #include "kube_internal.h"
+#include "mono.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -228,6 +229,12 @@ static uint64_t kinf_rand(kube_inf *f)
 
 /* Sleeps about delay_ms (half fixed, half random) in short slices so the stop
  * flag is honoured promptly. */
+/* Doubles a retry delay up to KUBE_BACKOFF_MAX_MS. */
+static long kinf_backoff_next(long ms)
+{
+	return ms > KUBE_BACKOFF_MAX_MS / 2 ? KUBE_BACKOFF_MAX_MS : ms * 2;
+}
+
 static void kinf_sleep(kube_inf *f, long delay_ms)
 {
 	long half = delay_ms / 2;
@@ -421,8 +428,8 @@ int kube_informer_run(kube_client *c, const kube_informer_opts *opts, kube_infor
 		f.rng = (uint64_t)time(NULL) * 2654435761u + 1;
 
 	while (!kube_http_stopping(c)) {
-		struct timespec t0;
-		struct timespec t1;
+		int64_t t0;
+		int64_t t1;
 		int rc;
 
 		err_clear(&e);
@@ -434,23 +441,23 @@ int kube_informer_run(kube_client *c, const kube_informer_opts *opts, kube_infor
 					break;
 				kinf_state(&f, false, e.msg);
 				kinf_sleep(&f, backoff);
-				backoff = backoff * 2 > KUBE_BACKOFF_MAX_MS ? KUBE_BACKOFF_MAX_MS : backoff * 2;
+				backoff = kinf_backoff_next(backoff);
 				continue;
 			}
 			first = false;
 			backoff = KUBE_BACKOFF_MIN_MS;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+		t0 = mono_ms();
 		rc = kinf_watch(&f, &e);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
+		t1 = mono_ms();
 		if (kube_http_stopping(c))
 			break;
 		f.st->watch_restarts++;
 		if (rc == 0) {
 			/* A stream that ended at once with nothing in it must not spin. */
-			if (!f.got_bytes && !f.need_relist && t1.tv_sec - t0.tv_sec < 1) {
+			if (!f.got_bytes && !f.need_relist && t1 - t0 < 1000) {
 				kinf_sleep(&f, backoff);
-				backoff = backoff * 2 > KUBE_BACKOFF_MAX_MS ? KUBE_BACKOFF_MAX_MS : backoff * 2;
+				backoff = kinf_backoff_next(backoff);
 			} else {
 				backoff = KUBE_BACKOFF_MIN_MS;
 			}
@@ -460,7 +467,7 @@ int kube_informer_run(kube_client *c, const kube_informer_opts *opts, kube_infor
 		if (f.got_bytes)
 			backoff = KUBE_BACKOFF_MIN_MS;
 		kinf_sleep(&f, backoff);
-		backoff = backoff * 2 > KUBE_BACKOFF_MAX_MS ? KUBE_BACKOFF_MAX_MS : backoff * 2;
+		backoff = kinf_backoff_next(backoff);
 	}
 	kube_line_splitter_free(f.sp);
 	return 0;

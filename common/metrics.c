@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
+
 enum {
 	METRICS_SERIES_MAX = 1000,   /* per family: beyond this new series are dropped */
 	METRICS_BUCKETS_MAX = 64,
@@ -136,17 +138,8 @@ int metrics_define(metrics *m, const char *name, metrics_kind kind, const char *
 		errno = EEXIST;
 		goto out;
 	}
-	if (m->m_nfams == m->m_capfams) {
-		size_t ncap = m->m_capfams ? m->m_capfams * 2 : 16;
-		metrics_family *nf = realloc(m->m_fams, ncap * sizeof(*nf));
-
-		if (!nf) {
-			errno = ENOMEM;
-			goto out;
-		}
-		m->m_fams = nf;
-		m->m_capfams = ncap;
-	}
+	if (buf_grow_items(&m->m_fams, &m->m_capfams, m->m_nfams + 1, sizeof(*m->m_fams), 16) != 0)
+		goto out;
 	f = &m->m_fams[m->m_nfams];
 	memset(f, 0, sizeof(*f));
 	f->mf_kind = kind;
@@ -185,15 +178,8 @@ static metrics_series *metrics_series_get(metrics_family *f, const char *labels)
 			return &f->mf_series[i];
 	if (f->mf_nseries >= METRICS_SERIES_MAX || strlen(labels) > METRICS_LABELS_MAX)
 		return NULL;
-	if (f->mf_nseries == f->mf_capseries) {
-		size_t ncap = f->mf_capseries ? f->mf_capseries * 2 : 4;
-		metrics_series *ns = realloc(f->mf_series, ncap * sizeof(*ns));
-
-		if (!ns)
-			return NULL;
-		f->mf_series = ns;
-		f->mf_capseries = ncap;
-	}
+	if (buf_grow_items(&f->mf_series, &f->mf_capseries, f->mf_nseries + 1, sizeof(*f->mf_series), 4) != 0)
+		return NULL;
 	s = &f->mf_series[f->mf_nseries];
 	memset(s, 0, sizeof(*s));
 	s->ms_labels = strdup(labels);

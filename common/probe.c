@@ -27,6 +27,7 @@
 #include "buf.h"
 #include "config.h"
 #include "log.h"
+#include "mono.h"
 
 enum {
 	PROBE_CONN_LIMIT = 64,
@@ -60,14 +61,6 @@ struct probe_server {
 	int p_port;
 	probe_conn p_conns[PROBE_CONN_LIMIT];
 };
-
-static long long probe_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const char *probe_reason(int status)
 {
@@ -205,7 +198,7 @@ static void probe_conn_close(probe_conn *c)
  * destroy the response before the peer reads it). */
 static void probe_conn_linger(probe_conn *c)
 {
-	long long until = probe_now_ms() + PROBE_LINGER_MS;
+	long long until = mono_ms() + PROBE_LINGER_MS;
 
 	(void)shutdown(c->fd, SHUT_WR);
 	c->state = PC_LINGER;
@@ -292,7 +285,7 @@ static void probe_accept(probe_server *p)
 		slot->state = PC_READ;
 		slot->in_len = 0;
 		slot->in[0] = '\0';
-		slot->deadline_ms = probe_now_ms() + PROBE_CONN_TIMEOUT_S * 1000LL;
+		slot->deadline_ms = mono_ms() + PROBE_CONN_TIMEOUT_S * 1000LL;
 	}
 }
 
@@ -305,7 +298,7 @@ static void *probe_thread(void *arg)
 	for (;;) {
 		size_t n = 0;
 		size_t used = 0;
-		long long now = probe_now_ms();
+		long long now = mono_ms();
 		long long next = -1;
 		int timeout;
 		int pr;

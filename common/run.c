@@ -24,19 +24,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mono.h"
+
 #define RUN_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 /* After SIGTERM the group gets this long before SIGKILL. */
 enum { RUN_TERM_GRACE_MS = 1000, RUN_PATH_MAX = 4096, RUN_READ_CHUNK = 65536 };
 
 static const char *const run_default_env[] = {"PATH=" RUN_DEFAULT_PATH, NULL};
-
-static double run_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int run_ms_until(double t, double now)
 {
@@ -282,7 +276,7 @@ int run_program(const char *const argv[], const char *const envp[], const char *
 	memset(res, 0, sizeof(*res));
 	buf_init(&res->out, RUN_OUTPUT_MAX);
 	buf_init(&res->errout, RUN_OUTPUT_MAX);
-	start = run_now();
+	start = mono_sec();
 	t.deadline = timeout_ms > 0 ? start + (double)timeout_ms / 1000.0 : 0;
 
 	if (!argv || !argv[0])
@@ -363,7 +357,7 @@ int run_program(const char *const argv[], const char *const envp[], const char *
 		int nfds = 0;
 		int tmo = -1;
 		int pr;
-		double now = run_now();
+		double now = mono_sec();
 
 		if (run_enforce(&t, pid, now, true)) {
 			res->timed_out = 1;
@@ -442,7 +436,7 @@ int run_program(const char *const argv[], const char *const envp[], const char *
 	 * early, or takes its time over SIGTERM): keep enforcing the deadline.
 	 * The naps start tiny since usually the exit is a moment away. */
 	for (long nap_us = 200; !run_exited(pid);) {
-		double now = run_now();
+		double now = mono_sec();
 		struct timespec ts;
 
 		if (run_enforce(&t, pid, now, false))
@@ -491,7 +485,7 @@ out:
 	run_close(&rep_pipe[0]);
 	run_close(&rep_pipe[1]);
 	free(chunk);
-	res->seconds = run_now() - start;
+	res->seconds = mono_sec() - start;
 	if (rc != 0) {
 		res->exited = 0;
 		res->status = 0;

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "buf_file.h"
 
 enum { TEST_FILE_MAX = 16u << 20 };
 

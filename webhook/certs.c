@@ -20,6 +20,7 @@
 #include <openssl/x509.h>
 
 #include "buf.h"
+#include "buf_file.h"
 #include "log.h"
 
 /* A replaced pair stays allocated this long: a handshake that picked it just

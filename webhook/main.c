@@ -13,10 +13,13 @@
 
 #include <cjson/cJSON.h>
 
+#include "aaparser.h"
 #include "admission.h"
 #include "buf.h"
+#include "buf_file.h"
 #include "certs.h"
 #include "config.h"
+#include "contract.h"
 #include "kube.h"
 #include "log.h"
 #include "metrics.h"
@@ -50,7 +53,7 @@ static const config_option main_opts[] = {
 	  &opt_tls_key },
 	{ "listen", CONFIG_STRING, ":8443", 0, 0, "ADDR:PORT", "HTTPS address for /mutate and /validate", NULL,
 	  &opt_listen },
-	{ "profiles-configmap", CONFIG_STRING, "armorgate-system/armorgate-profiles", 0, 0, "NS/NAME",
+	{ "profiles-configmap", CONFIG_STRING, CONTRACT_CONFIGMAP_DEFAULT, 0, 0, "NS/NAME",
 	  "the profiles ConfigMap whose changes are validated", NULL, &opt_profiles_cm },
 	{ "probe-listen", CONFIG_STRING, ":8081", 0, 0, "ADDR:PORT", "plain-HTTP /healthz, /readyz, /metrics", NULL,
 	  &opt_probe_listen },
@@ -84,6 +87,12 @@ static bool main_is_ready(void *ud, char *why, size_t cap)
 		return true;
 	snprintf(why, cap, "node cache not synced yet");
 	return false;
+}
+
+/* admission_env.compile: the parser runs here, not in the pure core. */
+static size_t main_compile(void *ctx, profile_entry *entries, size_t n)
+{
+	return aaparser_compile_entries(entries, n, ctx);
 }
 
 static int main_define_metrics(metrics *m)
@@ -218,6 +227,7 @@ int main(int argc, char **argv)
 	probe_server *probe = NULL;
 	server *srv = NULL;
 	admission_env env;
+	aaparser_opts parser_opts; /* defaults: PATH lookup, no -M, default timeout */
 	server_opts so;
 	main_ready ready = { 0 };
 	char fp[80];
@@ -280,7 +290,9 @@ int main(int argc, char **argv)
 	env.nodes = nodes;
 	env.profiles_namespace = cm_ns;
 	env.profiles_name = cm_name;
-	env.limits.compile = true;
+	memset(&parser_opts, 0, sizeof(parser_opts));
+	env.compile = main_compile;
+	env.compile_ctx = &parser_opts;
 
 	probe = probe_server_start(opt_probe_listen, m, main_is_ready, &ready, &err);
 	if (!probe) {

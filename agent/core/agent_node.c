@@ -11,15 +11,15 @@ cJSON *agent_node_wanted_labels(bool apparmor, const agent_klist *kernel)
 	cJSON *o = cJSON_CreateObject();
 	if (!o)
 		return NULL;
-	if (!cJSON_AddStringToObject(o, AGENT_LABEL_APPARMOR, apparmor ? "enabled" : "unsupported"))
+	if (!cJSON_AddStringToObject(o, CONTRACT_LABEL_APPARMOR, apparmor ? "enabled" : "unsupported"))
 		goto fail;
 	if (!apparmor)
 		return o;
 	for (size_t i = 0; kernel && i < kernel->n; i++) {
-		char key[sizeof(AGENT_LABEL_PROFILE_PREFIX) + AGENT_NAME_CAP];
+		char key[sizeof(CONTRACT_LABEL_PROFILE_PREFIX) + AGENT_NAME_CAP];
 		if (!agent_plan_managed_name(kernel->items[i].name))
 			continue;
-		snprintf(key, sizeof(key), "%s%s", AGENT_LABEL_PROFILE_PREFIX, kernel->items[i].name);
+		snprintf(key, sizeof(key), "%s%s", CONTRACT_LABEL_PROFILE_PREFIX, kernel->items[i].name);
 		if (!cJSON_GetObjectItemCaseSensitive(o, key) && !cJSON_AddStringToObject(o, key, "loaded"))
 			goto fail;
 	}
@@ -69,7 +69,7 @@ char *agent_node_status_json(const agent_status *st, const char *observed_at)
 /* Is the current annotation the same as what we want, observedAt aside? */
 static bool agent_node_status_same(const cJSON *cur_annotations, const agent_status *st)
 {
-	const cJSON *a = cJSON_GetObjectItemCaseSensitive(cur_annotations, AGENT_ANNOTATION_STATUS);
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(cur_annotations, CONTRACT_ANNOTATION_STATUS);
 	bool same = false;
 	if (!cJSON_IsString(a) || !a->valuestring)
 		return false;
@@ -107,7 +107,7 @@ int agent_node_patch(const cJSON *cur_labels, const cJSON *cur_annotations, cons
 	}
 	const cJSON *c;
 	cJSON_ArrayForEach(c, cur_labels) {
-		if (!c->string || strncmp(c->string, AGENT_LABEL_PROFILE_PREFIX, sizeof(AGENT_LABEL_PROFILE_PREFIX) - 1) != 0)
+		if (!c->string || strncmp(c->string, CONTRACT_LABEL_PROFILE_PREFIX, sizeof(CONTRACT_LABEL_PROFILE_PREFIX) - 1) != 0)
 			continue;
 		if (cJSON_GetObjectItemCaseSensitive(wanted_labels, c->string))
 			continue;
@@ -120,7 +120,7 @@ int agent_node_patch(const cJSON *cur_labels, const cJSON *cur_annotations, cons
 	if (!agent_node_status_same(cur_annotations, st)) {
 		char *s = agent_node_status_json(st, observed_at);
 		cJSON *ann = s ? cJSON_AddObjectToObject(md, "annotations") : NULL;
-		if (!ann || !cJSON_AddStringToObject(ann, AGENT_ANNOTATION_STATUS, s)) {
+		if (!ann || !cJSON_AddStringToObject(ann, CONTRACT_ANNOTATION_STATUS, s)) {
 			free(s);
 			goto nomem;
 		}

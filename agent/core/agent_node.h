@@ -13,11 +13,8 @@
 
 #include "agent_kernel.h"
 #include "agent_plan.h"
+#include "contract.h"
 #include "err.h"
-
-#define AGENT_LABEL_APPARMOR "armorgate.io/apparmor"
-#define AGENT_LABEL_PROFILE_PREFIX "profiles.armorgate.io/"
-#define AGENT_ANNOTATION_STATUS "armorgate.io/status"
 
 typedef struct agent_pstatus {
 	char name[AGENT_NAME_CAP];

@@ -84,7 +84,7 @@ Test(shell, checked_load_compiles_once_and_refuses_like_the_webhook)
 {
 	char ta[512], tc[512], pa[128], pb[128], pc[128], pd[128];
 	agent_loader l = { agent_loader_find_parser(NULL), 60000, NULL, tmpdir, true };
-	profile_parser_opts po = { l.parser, NULL, NULL, 60000 };
+	aaparser_opts po = { l.parser, NULL, NULL, 60000 };
 	agent_load_result res[4];
 	agent_load_stats st;
 	ag_err e;

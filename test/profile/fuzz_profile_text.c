@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	ag_err err;
 	profile_entry e;
-	profile_limits lim = {.max_bytes = 0, .max_count = 0, .compile = false};
+	profile_limits lim = {.max_bytes = 0, .max_count = 0};
 	size_t refused;
 
 	err_clear(&err);
@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			klen = sizeof(key) - 1;
 		memcpy(key, data, klen);
 		key[klen] = '\0';
-		(void)profile_name_valid(key);
+		(void)contract_profile_name_valid(key);
 		e.key = key;
 		e.text = nl ? (const char *)nl + 1 : "";
 		e.len = nl ? size - klen - 1 : 0;
@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			e.len = 0; /* key was cut: keep text/len consistent */
 		e.ok = false;
 		e.message[0] = '\0';
-		refused = profile_validate_all(&e, 1, &lim, &err);
+		refused = profile_check_entries(&e, 1, &lim, &err);
 		if ((refused == 0) != e.ok || (!e.ok && e.message[0] == '\0'))
 			abort();
 	}

@@ -1,4 +1,4 @@
-/* Integration tests of profile_compile_check / profile_validate_all with the
+/* Integration tests of aaparser_compile_check / aaparser_compile_entries with the
  * real apparmor_parser in compile-only mode (no kernel, no root needed). */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "aaparser.h"
 #include "profile.h"
 #include "../test_util.h"
 
@@ -30,7 +31,7 @@ Test(profile_compile, seed_profile_compiles)
 	double t0 = now_s();
 
 	err_clear(&err);
-	cr_assert_eq(profile_compile_check("custom.deny-write-outside-home", text, len, NULL, &err), 0, "%s", err.msg);
+	cr_assert_eq(aaparser_compile_check("custom.deny-write-outside-home", text, len, NULL, &err), 0, "%s", err.msg);
 	fprintf(stderr, "compile check of the seed profile: %.1f ms\n", (now_s() - t0) * 1000.0);
 	free(text);
 }
@@ -53,7 +54,7 @@ Test(profile_compile, good_fixtures_compile)
 		snprintf(path, sizeof(path), "%s/good/%s", PROFILE_FIXTURES, de->d_name);
 		text = test_read_file(path, &len);
 		err_clear(&err);
-		cr_expect_eq(profile_compile_check(de->d_name, text, len, NULL, &err), 0, "%s: %s", path, err.msg);
+		cr_expect_eq(aaparser_compile_check(de->d_name, text, len, NULL, &err), 0, "%s: %s", path, err.msg);
 		free(text);
 		seen++;
 	}
@@ -90,7 +91,7 @@ Test(profile_compile, bad_fixtures_fail_with_key_and_reason)
 		err_clear(&err);
 		cr_expect_eq(profile_check_text(de->d_name, text, len, 0, &err), 0, "%s: %s", path, err.msg);
 		err_clear(&err);
-		cr_expect_eq(profile_compile_check(de->d_name, text, len, NULL, &err), -1, "%s compiled", path);
+		cr_expect_eq(aaparser_compile_check(de->d_name, text, len, NULL, &err), -1, "%s compiled", path);
 		cr_expect(strstr(err.msg, want) != NULL, "%s: [%s] lacks [%s]", path, err.msg, want);
 		cr_expect(strncmp(err.msg, de->d_name, strlen(de->d_name)) == 0, "%s: [%s] lacks the key", path, err.msg);
 		cr_expect(strstr(err.msg, "Cache read/write") == NULL, "noise in [%s]", err.msg);
@@ -108,7 +109,7 @@ Test(profile_compile, syntax_error_names_key_and_line)
 	ag_err err;
 
 	err_clear(&err);
-	cr_assert_eq(profile_compile_check("custom.syn", t, strlen(t), NULL, &err), -1);
+	cr_assert_eq(aaparser_compile_check("custom.syn", t, strlen(t), NULL, &err), -1);
 	cr_assert_str_eq(err.msg, "custom.syn: does not compile: AppArmor parser error for custom.syn in profile "
 				  "custom.syn at line 4: syntax error, unexpected TOK_CLOSE, expecting TOK_END_OF_RULE");
 }
@@ -119,7 +120,7 @@ Test(profile_compile, missing_include)
 	ag_err err;
 
 	err_clear(&err);
-	cr_assert_eq(profile_compile_check("custom.inc", t, strlen(t), NULL, &err), -1);
+	cr_assert_eq(aaparser_compile_check("custom.inc", t, strlen(t), NULL, &err), -1);
 	cr_assert(strstr(err.msg, "custom.inc: does not compile:"), "%s", err.msg);
 	cr_assert(strstr(err.msg, "Could not open 'abstractions/armorgate-nope'"), "%s", err.msg);
 }
@@ -127,7 +128,7 @@ Test(profile_compile, missing_include)
 Test(profile_compile, explicit_parser_options)
 {
 	const char *t = "include <tunables/global>\nprofile custom.opt {\n  include <abstractions/base>\n}\n";
-	profile_parser_opts o = {
+	aaparser_opts o = {
 		.parser_path = "/usr/sbin/apparmor_parser",
 		.features_file = "/usr/share/apparmor-features/features",
 		.base_dir = "/etc/apparmor.d",
@@ -136,21 +137,21 @@ Test(profile_compile, explicit_parser_options)
 	ag_err err;
 
 	err_clear(&err);
-	cr_assert_eq(profile_compile_check("custom.opt", t, strlen(t), &o, &err), 0, "%s", err.msg);
+	cr_assert_eq(aaparser_compile_check("custom.opt", t, strlen(t), &o, &err), 0, "%s", err.msg);
 	/* a features file that does not exist */
 	o.features_file = "/nonexistent/features";
-	cr_assert_eq(profile_compile_check("custom.opt", t, strlen(t), &o, &err), -1);
+	cr_assert_eq(aaparser_compile_check("custom.opt", t, strlen(t), &o, &err), -1);
 	cr_assert(strstr(err.msg, "custom.opt: does not compile:"), "%s", err.msg);
 }
 
 Test(profile_compile, missing_parser)
 {
 	const char *t = "profile custom.x {\n}\n";
-	profile_parser_opts o = {.parser_path = "/nonexistent/apparmor_parser"};
+	aaparser_opts o = {.parser_path = "/nonexistent/apparmor_parser"};
 	ag_err err;
 
 	err_clear(&err);
-	cr_assert_eq(profile_compile_check("custom.x", t, strlen(t), &o, &err), -1);
+	cr_assert_eq(aaparser_compile_check("custom.x", t, strlen(t), &o, &err), -1);
 	cr_assert(strstr(err.msg, "custom.x: cannot compile-check: cannot run /nonexistent/apparmor_parser"), "%s",
 		  err.msg);
 }
@@ -159,11 +160,11 @@ Test(profile_compile, parser_timeout)
 {
 	const char *t = "profile custom.x {\n}\n";
 	/* a stand-in parser that never finishes */
-	profile_parser_opts o = {.parser_path = PROFILE_FIXTURES "/../../profile/hang-parser", .timeout_ms = 200};
+	aaparser_opts o = {.parser_path = PROFILE_FIXTURES "/../../profile/hang-parser", .timeout_ms = 200};
 	ag_err err;
 
 	err_clear(&err);
-	cr_assert_eq(profile_compile_check("custom.x", t, strlen(t), &o, &err), -1);
+	cr_assert_eq(aaparser_compile_check("custom.x", t, strlen(t), &o, &err), -1);
 	cr_assert(strstr(err.msg, "custom.x: apparmor_parser did not finish within 200 ms"), "%s", err.msg);
 }
 
@@ -172,11 +173,11 @@ Test(profile_compile, parser_timeout)
 Test(profile_compile, parser_names_must_be_exactly_the_key)
 {
 	const char *t = "profile custom.x {\n}\n";
-	profile_parser_opts o = {.parser_path = PROFILE_FIXTURES "/../../profile/names-parser"};
+	aaparser_opts o = {.parser_path = PROFILE_FIXTURES "/../../profile/names-parser"};
 	ag_err err;
 
 	err_clear(&err);
-	cr_assert_eq(profile_compile_check("custom.x", t, strlen(t), &o, &err), -1);
+	cr_assert_eq(aaparser_compile_check("custom.x", t, strlen(t), &o, &err), -1);
 	cr_assert_str_eq(err.msg, "custom.x: apparmor_parser sees profile \"custom.x//sneaky\"; exactly one profile, "
 				  "\"custom.x\", without hats or child profiles is allowed (includes count too)");
 }
@@ -189,7 +190,7 @@ Test(profile_compile, parser_names_catch_a_hat)
 	ag_err err;
 
 	err_clear(&err);
-	cr_assert_eq(profile_compile_check("custom.h", t, strlen(t), NULL, &err), -1);
+	cr_assert_eq(aaparser_compile_check("custom.h", t, strlen(t), NULL, &err), -1);
 	cr_assert(strstr(err.msg, "custom.h: apparmor_parser sees profile \"custom.h//hat\""), "%s", err.msg);
 }
 
@@ -221,7 +222,6 @@ Test(profile_compile, validate_all_200_with_parser, .timeout = 240)
 	static char keys[N][64];
 	size_t len;
 	char *seed = test_read_file(PROFILE_FIXTURES "/custom.deny-write-outside-home", &len);
-	profile_limits lim = {.compile = true};
 	ag_err cerr;
 	double t0;
 	double dt;
@@ -240,9 +240,10 @@ Test(profile_compile, validate_all_200_with_parser, .timeout = 240)
 
 	err_clear(&cerr);
 	t0 = now_s();
-	refused = profile_validate_all(e, N, &lim, &cerr);
+	refused = profile_check_entries(e, N, NULL, &cerr);
+	refused += aaparser_compile_entries(e, N, NULL);
 	dt = now_s() - t0;
-	fprintf(stderr, "profile_validate_all: %d profiles with compile check in %.2f s (%.1f ms/profile)\n", N, dt,
+	fprintf(stderr, "profile_check_entries + aaparser_compile_entries: %d profiles with compile check in %.2f s (%.1f ms/profile)\n", N, dt,
 		dt * 1000.0 / N);
 	cr_assert_eq(refused, 2);
 	cr_assert_not(e[17].ok);

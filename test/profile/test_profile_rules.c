@@ -1,6 +1,6 @@
 /* Unit tests of the pure profile rules (common/profile.c): name rule, text
  * rules (table-driven), the fixture files under test/data/profiles, and
- * profile_validate_all without the parser. */
+ * profile_check_entries without the parser. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -58,13 +58,13 @@ static const struct {
 Test(profile_name, table)
 {
 	for (size_t i = 0; i < sizeof(name_cases) / sizeof(name_cases[0]); i++)
-		cr_expect_eq(profile_name_valid(name_cases[i].name), name_cases[i].ok, "name %s: expected %s",
+		cr_expect_eq(contract_profile_name_valid(name_cases[i].name), name_cases[i].ok, "name %s: expected %s",
 			     name_cases[i].name, name_cases[i].ok ? "valid" : "invalid");
 }
 
 Test(profile_name, null_is_invalid)
 {
-	cr_assert_not(profile_name_valid(NULL));
+	cr_assert_not(contract_profile_name_valid(NULL));
 }
 
 /* ---- text rules ---- */
@@ -236,7 +236,7 @@ Test(profile_text, size_limit)
 Test(profile_text, default_size_limit)
 {
 	ag_err err;
-	size_t len = PROFILE_DEFAULT_MAX_BYTES + 1;
+	size_t len = CONTRACT_PROFILE_MAX_BYTES + 1;
 	char *t = malloc(len);
 
 	cr_assert(t);
@@ -346,14 +346,14 @@ Test(profile_fixtures, seed_profile)
 	ag_err err;
 
 	err_clear(&err);
-	cr_assert(profile_name_valid("custom.deny-write-outside-home"));
+	cr_assert(contract_profile_name_valid("custom.deny-write-outside-home"));
 	cr_assert_eq(profile_check_text("custom.deny-write-outside-home", text, len, 0, &err), 0, "%s", err.msg);
 	free(text);
 }
 
 /* ---- validate_all without the parser ---- */
 
-Test(profile_validate_all, every_bad_key_gets_its_message)
+Test(profile_check_entries, every_bad_key_gets_its_message)
 {
 	const char *good = "profile custom.good {\n}\n";
 	const char *good2 = "profile custom.good2 {\n}\n";
@@ -366,15 +366,15 @@ Test(profile_validate_all, every_bad_key_gets_its_message)
 		{"custom.good2", good2, strlen(good2), false, ""},
 		{"custom.big", good, strlen(good), false, ""},
 	};
-	profile_limits lim = {.max_bytes = 10, .max_count = 0, .compile = false};
+	profile_limits lim = {.max_bytes = 10, .max_count = 0};
 	ag_err cerr;
 	size_t refused;
 
 	/* only custom.big is over a 10-byte limit: check others with the default */
 	err_clear(&cerr);
 	lim.max_bytes = 0;
-	e[5].len = PROFILE_DEFAULT_MAX_BYTES + 1; /* never read past strlen: size is checked first */
-	refused = profile_validate_all(e, 6, &lim, &cerr);
+	e[5].len = CONTRACT_PROFILE_MAX_BYTES + 1; /* never read past strlen: size is checked first */
+	refused = profile_check_entries(e, 6, &lim, &cerr);
 	cr_assert_eq(refused, 4);
 	cr_assert_eq(cerr.msg[0], '\0');
 	cr_assert(e[0].ok);
@@ -390,7 +390,7 @@ Test(profile_validate_all, every_bad_key_gets_its_message)
 	cr_assert(strstr(e[5].message, "custom.big: profile is 262145 bytes"), "%s", e[5].message);
 }
 
-Test(profile_validate_all, count_limit)
+Test(profile_check_entries, count_limit)
 {
 	const char *good = "profile custom.good {\n}\n";
 	profile_entry e[3] = {
@@ -402,19 +402,19 @@ Test(profile_validate_all, count_limit)
 	ag_err cerr;
 
 	err_clear(&cerr);
-	cr_assert_eq(profile_validate_all(e, 3, &lim, &cerr), 1);
+	cr_assert_eq(profile_check_entries(e, 3, &lim, &cerr), 1);
 	cr_assert_str_eq(cerr.msg, "the ConfigMap holds 3 profiles; the limit is 2");
 	for (int i = 0; i < 3; i++)
 		cr_assert_not(e[i].ok);
 	/* at the limit: fine */
 	err_clear(&cerr);
-	cr_assert_eq(profile_validate_all(e, 2, &lim, &cerr), 0);
+	cr_assert_eq(profile_check_entries(e, 2, &lim, &cerr), 0);
 	cr_assert(e[0].ok && e[1].ok);
 }
 
-Test(profile_validate_all, default_count_limit)
+Test(profile_check_entries, default_count_limit)
 {
-	size_t n = PROFILE_DEFAULT_MAX_COUNT + 1;
+	size_t n = CONTRACT_PROFILE_MAX_COUNT + 1;
 	profile_entry *e = calloc(n, sizeof(*e));
 	ag_err cerr;
 
@@ -425,17 +425,17 @@ Test(profile_validate_all, default_count_limit)
 		e[i].len = strlen(e[i].text);
 	}
 	err_clear(&cerr);
-	cr_assert_eq(profile_validate_all(e, n, NULL, &cerr), 1);
+	cr_assert_eq(profile_check_entries(e, n, NULL, &cerr), 1);
 	cr_assert(strstr(cerr.msg, "the limit is 200"), "%s", cerr.msg);
 	err_clear(&cerr);
-	cr_assert_eq(profile_validate_all(e, n - 1, NULL, &cerr), 0);
+	cr_assert_eq(profile_check_entries(e, n - 1, NULL, &cerr), 0);
 	free(e);
 }
 
-Test(profile_validate_all, empty)
+Test(profile_check_entries, empty)
 {
 	ag_err cerr;
 
 	err_clear(&cerr);
-	cr_assert_eq(profile_validate_all(NULL, 0, NULL, &cerr), 0);
+	cr_assert_eq(profile_check_entries(NULL, 0, NULL, &cerr), 0);
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "buf_file.h"
 
 Test(buf, ceiling_exact_and_past)
 {

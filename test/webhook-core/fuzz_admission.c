@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	env.nodes = fuzz_nodes();
 	env.profiles_namespace = "armorgate-system";
 	env.profiles_name = "armorgate-profiles";
-	env.limits.compile = false; /* no processes from the fuzzer */
+	/* env.compile stays NULL: no processes from the fuzzer */
 	for (int op = 0; op < 2; op++) {
 		admission_handle(op ? ADMISSION_VALIDATE : ADMISSION_MUTATE, (const char *)data, size, &env, &r);
 		if (!r.verdict || !r.http_status || !r.content_type)

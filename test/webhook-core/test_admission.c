@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "aaparser.h"
 #include "admission.h"
 
 #define AN "container.apparmor.security.beta.kubernetes.io/"
@@ -692,6 +693,14 @@ Test(admission, other_configmaps_untouched)
 	}
 }
 
+/* The compile check the webhook injects (webhook/main.c). */
+static aaparser_opts test_parser;
+
+static size_t test_compile(void *ctx, profile_entry *entries, size_t n)
+{
+	return aaparser_compile_entries(entries, n, ctx);
+}
+
 Test(admission, configmap_compile_check)
 {
 	char *rv;
@@ -699,9 +708,10 @@ Test(admission, configmap_compile_check)
 
 	if (access("/sbin/apparmor_parser", X_OK) != 0 && access("/usr/sbin/apparmor_parser", X_OK) != 0)
 		cr_skip_test("apparmor_parser not installed");
-	env.limits.compile = true;
-	env.limits.parser.parser_path =
+	test_parser.parser_path =
 		access("/sbin/apparmor_parser", X_OK) == 0 ? "/sbin/apparmor_parser" : "/usr/sbin/apparmor_parser";
+	env.compile = test_compile;
+	env.compile_ctx = &test_parser;
 	rv = cm_review("armorgate-system", "armorgate-profiles", "CREATE",
 		       "{\"data\":{\"custom.a\":\"" GOOD_PROFILE "\",\"custom.b\":\"profile custom.b {\\n  /tmp/x rwzq,\\n}\\n\"}}");
 	m = validate_msg(rv);
@@ -730,8 +740,9 @@ Test(admission, configmap_update_compiles_only_changed)
 
 	if (!parser)
 		cr_skip_test("apparmor_parser not installed");
-	env.limits.compile = true;
-	env.limits.parser.parser_path = parser;
+	test_parser.parser_path = parser;
+	env.compile = test_compile;
+	env.compile_ctx = &test_parser;
 	/* Unchanged since oldObject: not compiled again. */
 	rv = malloc(cap);
 	snprintf(rv, cap,

@@ -504,7 +504,7 @@ static bool aa_agree(aa_ref a, aa_ref b)
 
 static bool aa_is_custom(const char *p)
 {
-	return strncmp(p, PROFILE_PREFIX, strlen(PROFILE_PREFIX)) == 0;
+	return strncmp(p, CONTRACT_PROFILE_PREFIX, strlen(CONTRACT_PROFILE_PREFIX)) == 0;
 }
 
 static const char *aa_type_name(aa_type t)
@@ -877,7 +877,7 @@ static int patch_aa_value(buf *ops, aa_ref r)
 /* Collects distinct custom profiles worth a nodeSelector. */
 static void used_add(const char **used, size_t *n, size_t cap, aa_ref r)
 {
-	if (r.type != AA_LOCALHOST || !aa_is_custom(r.profile) || !profile_name_valid(r.profile))
+	if (r.type != AA_LOCALHOST || !aa_is_custom(r.profile) || !contract_profile_name_valid(r.profile))
 		return;
 	for (size_t i = 0; i < *n; i++)
 		if (strcmp(used[i], r.profile) == 0)
@@ -955,24 +955,24 @@ static void mutate_pod(const char *uid, const cJSON *obj, admission_result *res)
 		rc |= patch_op(&ops, "add");
 		rc |= buf_appends(&ops, "/spec/nodeSelector\",\"value\":{");
 		for (size_t i = 0; i < nused; i++) {
-			rc |= buf_appends(&ops, i ? ",\"" PROFILE_LABEL_PREFIX : "\"" PROFILE_LABEL_PREFIX);
+			rc |= buf_appends(&ops, i ? ",\"" CONTRACT_LABEL_PROFILE_PREFIX : "\"" CONTRACT_LABEL_PROFILE_PREFIX);
 			rc |= json_esc(&ops, used[i]);
-			rc |= buf_appends(&ops, "\":\"" NODESET_PROFILE_LOADED "\"");
+			rc |= buf_appends(&ops, "\":\"" CONTRACT_PROFILE_LOADED "\"");
 		}
 		rc |= buf_appends(&ops, "}}");
 	} else if (nused && cJSON_IsObject(p.node_selector)) {
 		for (size_t i = 0; i < nused; i++) {
-			char key[sizeof(PROFILE_LABEL_PREFIX) + PROFILE_NAME_MAX + 1];
+			char key[sizeof(CONTRACT_LABEL_PROFILE_PREFIX) + CONTRACT_PROFILE_NAME_MAX + 1];
 			const char *have;
 
-			snprintf(key, sizeof(key), PROFILE_LABEL_PREFIX "%s", used[i]);
+			snprintf(key, sizeof(key), CONTRACT_LABEL_PROFILE_PREFIX "%s", used[i]);
 			have = jstr(p.node_selector, key);
-			if (have && strcmp(have, NODESET_PROFILE_LOADED) == 0)
+			if (have && strcmp(have, CONTRACT_PROFILE_LOADED) == 0)
 				continue;
 			rc |= patch_op(&ops, "add");
 			rc |= buf_appends(&ops, "/spec/nodeSelector/");
 			rc |= ptr_tok(&ops, key);
-			rc |= buf_appends(&ops, "\",\"value\":\"" NODESET_PROFILE_LOADED "\"}");
+			rc |= buf_appends(&ops, "\",\"value\":\"" CONTRACT_PROFILE_LOADED "\"}");
 		}
 	}
 	if (rc) {
@@ -1013,7 +1013,7 @@ static void check_profile(const admission_env *env, const adm_pod *p, adm_msg *m
 
 	if (!aa_is_custom(profile))
 		return;
-	if (!profile_name_valid(profile)) {
+	if (!contract_profile_name_valid(profile)) {
 		msg_add(m,
 			"%s \"%.253s\" uses AppArmor profile \"%.253s\", which is not a valid armorgate profile name "
 			"(custom.<name>: lower-case letters, digits, '-', '.', '_', at most 63 characters)",
@@ -1029,15 +1029,15 @@ static void check_profile(const admission_env *env, const adm_pod *p, adm_msg *m
 			msg_add(m,
 				"%s \"%.253s\" uses AppArmor profile \"%s\", but node \"%.253s\" cannot run it (%s). Add "
 				"the key \"%s\" to ConfigMap %s/%s and wait until the node reports it: kubectl get nodes -L "
-				PROFILE_LABEL_PREFIX "%s",
+				CONTRACT_LABEL_PROFILE_PREFIX "%s",
 				what, name, profile, p->node_name, why, profile, env->profiles_namespace,
 				env->profiles_name, profile);
 		else
 			/* Loading the profile would not help: another node is needed. */
 			msg_add(m,
 				"%s \"%.253s\" uses AppArmor profile \"%s\", but node \"%.253s\" cannot run it (%s). Pick a "
-				"node that has AppArmor and the profile: kubectl get nodes -L " NODESET_APPARMOR_LABEL
-				"," PROFILE_LABEL_PREFIX "%s",
+				"node that has AppArmor and the profile: kubectl get nodes -L " CONTRACT_LABEL_APPARMOR
+				"," CONTRACT_LABEL_PROFILE_PREFIX "%s",
 				what, name, profile, p->node_name, why, profile);
 		return;
 	}
@@ -1045,7 +1045,7 @@ static void check_profile(const admission_env *env, const adm_pod *p, adm_msg *m
 		return;
 	msg_add(m,
 		"%s \"%.253s\" uses AppArmor profile \"%s\", which no node has loaded. Add the key \"%s\" to "
-		"ConfigMap %s/%s and wait until a node reports it: kubectl get nodes -L " PROFILE_LABEL_PREFIX "%s",
+		"ConfigMap %s/%s and wait until a node reports it: kubectl get nodes -L " CONTRACT_LABEL_PROFILE_PREFIX "%s",
 		what, name, profile, profile, env->profiles_namespace, env->profiles_name, profile);
 }
 
@@ -1135,16 +1135,13 @@ out:
  * update of a large ConfigMap inside the webhook timeout. */
 static void cm_check(profile_entry *entries, size_t n, const cJSON *old_data, const admission_env *env, ag_err *cerr)
 {
-	profile_limits rules = env->limits;
 	profile_entry *sub = NULL;
 	size_t *idx = NULL;
 	size_t m = 0;
-	ag_err e2;
 
-	rules.compile = false;
-	if (profile_validate_all(entries, n, &rules, cerr) > 0 && cerr->msg[0])
+	if (profile_check_entries(entries, n, &env->limits, cerr) > 0 && cerr->msg[0])
 		return; /* over the count limit: nothing was checked */
-	if (!env->limits.compile || !n)
+	if (!env->compile || !n)
 		return;
 	sub = calloc(n, sizeof(*sub));
 	idx = calloc(n, sizeof(*idx));
@@ -1165,8 +1162,7 @@ static void cm_check(profile_entry *entries, size_t n, const cJSON *old_data, co
 		sub[m] = entries[i];
 		idx[m++] = i;
 	}
-	err_clear(&e2);
-	if (m && profile_validate_all(sub, m, &env->limits, &e2) > 0) {
+	if (m && env->compile(env->compile_ctx, sub, m) > 0) {
 		for (size_t j = 0; j < m; j++) {
 			if (sub[j].ok)
 				continue;
@@ -1318,8 +1314,8 @@ void admission_handle(admission_op op, const char *body, size_t len, const admis
 	if (env)
 		envd = *env;
 	if (!envd.profiles_namespace || !envd.profiles_name) {
-		envd.profiles_namespace = "armorgate-system";
-		envd.profiles_name = "armorgate-profiles";
+		envd.profiles_namespace = CONTRACT_NAMESPACE_DEFAULT;
+		envd.profiles_name = CONTRACT_CONFIGMAP_DEFAULT_NAME;
 	}
 	env = &envd;
 	if (!body || !len) {

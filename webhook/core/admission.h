@@ -2,8 +2,8 @@
  * Bytes in (the request body, already size-checked by the server), a
  * response out: no sockets, no files, no globals. Trust boundary: the body is
  * untrusted; parsing is bounded (ADMISSION_JSON_DEPTH_MAX nesting) and no
- * input makes it crash. The only I/O is optional: with env->limits.compile
- * the profiles ConfigMap path runs apparmor_parser through common/profile.h.
+ * input makes it crash. The ConfigMap compile check is the caller's
+ * (admission_env.compile).
  *
  * Mutate (Pod CREATE): AppArmor annotations -> securityContext.appArmorProfile
  * and spec.nodeSelector["profiles.armorgate.io/<p>"]="loaded" for every
@@ -19,6 +19,7 @@
 
 #include "buf.h"
 #include "nodeset.h"
+#include "contract.h"
 #include "profile.h"
 
 enum {
@@ -32,11 +33,18 @@ enum {
 
 typedef enum { ADMISSION_MUTATE, ADMISSION_VALIDATE } admission_op;
 
+/* The compile check, injected so the core runs no program itself (the
+ * webhook passes aaparser_compile_entries): checks the entries still ok,
+ * marks refused ones (ok=false, message) and returns how many it refused. */
+typedef size_t (*admission_compile_fn)(void *ctx, profile_entry *entries, size_t n);
+
 typedef struct admission_env {
 	nodeset *nodes;                 /* borrowed; NULL behaves like an empty set (fails closed) */
 	const char *profiles_namespace; /* the profiles ConfigMap (--profiles-configmap NS/NAME), borrowed; NULL = DESIGN.md default */
 	const char *profiles_name;
-	profile_limits limits;          /* common/profile.h; compile=true in production */
+	profile_limits limits;          /* common/profile.h text rules */
+	admission_compile_fn compile;   /* NULL: text rules only (no parser run) */
+	void *compile_ctx;              /* passed to compile */
 } admission_env;
 
 typedef struct admission_result {

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "profile.h"
+#include "contract.h"
 
 /* One node as the webhook needs it. profiles: the names from
  * profiles.armorgate.io/<p>=loaded labels (the node's own copies). */
@@ -176,7 +176,7 @@ static ns_node *ns_node_from_json(const cJSON *obj)
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(meta, "name");
 	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(meta, "labels");
 	const cJSON *l;
-	const size_t plen = strlen(PROFILE_LABEL_PREFIX);
+	const size_t plen = strlen(CONTRACT_LABEL_PROFILE_PREFIX);
 	size_t cap = 0;
 	ns_node *n;
 
@@ -196,12 +196,12 @@ static ns_node *ns_node_from_json(const cJSON *obj)
 
 		if (!l->string || !cJSON_IsString(l))
 			continue;
-		if (strcmp(l->string, NODESET_APPARMOR_LABEL) == 0) {
-			n->enabled = strcmp(l->valuestring, NODESET_APPARMOR_ENABLED) == 0;
+		if (strcmp(l->string, CONTRACT_LABEL_APPARMOR) == 0) {
+			n->enabled = strcmp(l->valuestring, CONTRACT_APPARMOR_ENABLED) == 0;
 			continue;
 		}
-		if (strncmp(l->string, PROFILE_LABEL_PREFIX, plen) != 0 || !l->string[plen] ||
-		    strcmp(l->valuestring, NODESET_PROFILE_LOADED) != 0)
+		if (strncmp(l->string, CONTRACT_LABEL_PROFILE_PREFIX, plen) != 0 || !l->string[plen] ||
+		    strcmp(l->valuestring, CONTRACT_PROFILE_LOADED) != 0)
 			continue;
 		if (n->nprofiles == cap) {
 			cap = cap ? cap * 2 : 8;

@@ -18,10 +18,6 @@
 
 #include "kube.h"
 
-#define NODESET_APPARMOR_LABEL "armorgate.io/apparmor"
-#define NODESET_APPARMOR_ENABLED "enabled"
-#define NODESET_PROFILE_LOADED "loaded"
-
 typedef struct nodeset nodeset;
 
 /* NULL only when out of memory. Free with nodeset_free (NULL is fine). */
