@@ -416,84 +416,88 @@ static int kube_transport_error(kube_xfer *x, CURLcode cc, const char *ebuf, ag_
 	}
 }
 
-int kube_http_perform(kube_client *c, const kube_req *r, bool *aborted, ag_err *err)
+/* The request's header list (*hdrs, the caller frees it and wipes it: it
+ * holds the token). auth is the Authorization header, built here. */
+static int kube_http_headers(kube_client *c, const kube_req *r, buf *auth, struct curl_slist **hdrs, ag_err *err)
 {
-	CURL *h = NULL;
-	struct curl_slist *hdrs = NULL;
-	struct curl_slist *tmp;
-	struct curl_blob ca_blob;
-	struct curl_blob cert_blob;
-	struct curl_blob key_blob;
-	char ebuf[CURL_ERROR_SIZE] = "";
-	buf url;
-	buf auth;
+	const char *lines[4];
+	size_t n = 0;
 	buf hb;
-	kube_xfer x;
-	CURLcode cc;
 	int rc = -1;
 
-	buf_init(&url, KUBE_PATH_MAX + 512);
-	buf_init(&auth, KUBE_TOKEN_MAX + 64);
 	buf_init(&hb, KUBE_PATH_MAX);
-	memset(&x, 0, sizeof(x));
-	x.c = c;
-	x.r = r;
-	buf_init(&x.errbody, KUBE_ERROR_BODY_MAX);
-	if (aborted)
-		*aborted = false;
-	err_clear(err);
-	if (kube_http_stopping(c)) {
-		x.aborted = true;
-		err_set(err, ECANCELED, "stopping");
+	if (buf_appendf(&hb, "Accept: %s", r->accept ? r->accept : "application/json") < 0 || buf_append(&hb, "", 1) < 0 ||
+	    (r->body && buf_appendf(&hb, "Content-Type: %s", r->content_type ? r->content_type : "application/json") < 0)) {
+		err_set(err, E2BIG, "Accept or Content-Type header too long");
 		goto out;
 	}
-	if (!r->path || r->path[0] != '/') {
-		err_set(err, EINVAL, "API path must start with '/'");
+	if (kube_auth_header(c, auth, err) < 0)
 		goto out;
-	}
-	if (buf_appendf(&url, "%s%s", c->cfg.server, r->path) < 0) {
-		err_set(err, E2BIG, "API path too long");
-		goto out;
-	}
-	if (kube_auth_header(c, &auth, err) < 0)
-		goto out;
-	h = kube_handle_get(c);
-	if (!h) {
-		err_set(err, ENOMEM, "curl_easy_init failed");
-		goto out;
-	}
-	x.h = h;
+	/* hb holds "Accept: ...\0Content-Type: ..." */
+	lines[n++] = hb.data;
+	if (r->body)
+		lines[n++] = hb.data + strlen(hb.data) + 1;
+	if (auth->len > 0)
+		lines[n++] = buf_cstr(auth);
+	lines[n++] = "Expect:"; /* no 100-continue round trip on POST/PATCH */
+	for (size_t i = 0; i < n; i++) {
+		struct curl_slist *tmp = curl_slist_append(*hdrs, lines[i]);
 
-#define HDR(s)                                               \
-	do {                                                 \
-		tmp = curl_slist_append(hdrs, (s));          \
-		if (!tmp) {                                  \
-			err_set(err, ENOMEM, "out of memory"); \
-			goto out;                            \
-		}                                            \
-		hdrs = tmp;                                  \
-	} while (0)
-
-	buf_reset(&hb);
-	if (buf_appendf(&hb, "Accept: %s", r->accept ? r->accept : "application/json") < 0) {
-		err_set(err, E2BIG, "Accept header too long");
-		goto out;
-	}
-	HDR(buf_cstr(&hb));
-	if (r->body) {
-		buf_reset(&hb);
-		if (buf_appendf(&hb, "Content-Type: %s", r->content_type ? r->content_type : "application/json") < 0) {
-			err_set(err, E2BIG, "Content-Type header too long");
+		if (!tmp) {
+			err_set(err, ENOMEM, "out of memory");
 			goto out;
 		}
-		HDR(buf_cstr(&hb));
+		*hdrs = tmp;
 	}
-	if (auth.len > 0)
-		HDR(buf_cstr(&auth));
-	HDR("Expect:"); /* no 100-continue round trip on POST/PATCH */
-#undef HDR
+	rc = 0;
+out:
+	buf_cleanup(&hb);
+	return rc;
+}
 
-	curl_easy_setopt(h, CURLOPT_URL, buf_cstr(&url));
+/* Blobs curl reads during the transfer (CURL_BLOB_NOCOPY): they live in the caller's frame. */
+typedef struct kube_tls_blobs {
+	struct curl_blob ca;
+	struct curl_blob cert;
+	struct curl_blob key;
+} kube_tls_blobs;
+
+/* TLS: the kubeconfig's CA only (no system bundle), client cert/key from memory. */
+static void kube_http_tls_opts(CURL *h, const kube_client *c, kube_tls_blobs *b)
+{
+	if (c->cfg.ca_pem) {
+		b->ca.data = c->cfg.ca_pem;
+		b->ca.len = strlen(c->cfg.ca_pem);
+		b->ca.flags = CURL_BLOB_NOCOPY;
+		curl_easy_setopt(h, CURLOPT_CAINFO, NULL);
+		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &b->ca);
+	} else if (c->cfg.ca_file) {
+		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->cfg.ca_file);
+	}
+	if (c->cfg.cert_pem && c->cfg.key_pem) {
+		b->cert.data = c->cfg.cert_pem;
+		b->cert.len = strlen(c->cfg.cert_pem);
+		b->cert.flags = CURL_BLOB_NOCOPY;
+		b->key.data = c->cfg.key_pem;
+		b->key.len = strlen(c->cfg.key_pem);
+		b->key.flags = CURL_BLOB_NOCOPY;
+		curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+		curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &b->cert);
+		curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+		curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &b->key);
+	}
+	if (c->cfg.insecure_skip_verify) {
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+}
+
+static void kube_http_opts(CURL *h, const kube_client *c, const kube_req *r, kube_xfer *x, const char *url,
+			   struct curl_slist *hdrs, char *ebuf)
+{
+	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, c->ua);
@@ -514,76 +518,92 @@ int kube_http_perform(kube_client *c, const kube_req *r, bool *aborted, ag_err *
 		curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)KUBE_REQUEST_TIMEOUT_S);
 	}
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, kube_write_cb);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, kube_header_cb);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, kube_xferinfo_cb);
-	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x);
-	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
-			 (curl_off_t)(r->idle_timeout_s > 0 ? 0 : KUBE_RESPONSE_MAX));
-
-	/* TLS: the kubeconfig's CA only (no system bundle), client cert/key from memory. */
-	if (c->cfg.ca_pem) {
-		ca_blob.data = c->cfg.ca_pem;
-		ca_blob.len = strlen(c->cfg.ca_pem);
-		ca_blob.flags = CURL_BLOB_NOCOPY;
-		curl_easy_setopt(h, CURLOPT_CAINFO, NULL);
-		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
-		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca_blob);
-	} else if (c->cfg.ca_file) {
-		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
-		curl_easy_setopt(h, CURLOPT_CAINFO, c->cfg.ca_file);
-	}
-	if (c->cfg.cert_pem && c->cfg.key_pem) {
-		cert_blob.data = c->cfg.cert_pem;
-		cert_blob.len = strlen(c->cfg.cert_pem);
-		cert_blob.flags = CURL_BLOB_NOCOPY;
-		key_blob.data = c->cfg.key_pem;
-		key_blob.len = strlen(c->cfg.key_pem);
-		key_blob.flags = CURL_BLOB_NOCOPY;
-		curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-		curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cert_blob);
-		curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
-		curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &key_blob);
-	}
-	if (c->cfg.insecure_skip_verify) {
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
+	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)(r->idle_timeout_s > 0 ? 0 : KUBE_RESPONSE_MAX));
 	if (strcmp(r->method, "GET") != 0)
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
 	if (r->body) {
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(r->body));
 	}
+}
 
-	cc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &x.status);
-	if (x.aborted && kube_http_stopping(c)) {
+/* The outcome of a finished transfer as 0 or an error. */
+static int kube_http_outcome(const kube_client *c, const kube_req *r, kube_xfer *x, CURLcode cc, const char *ebuf,
+			     ag_err *err)
+{
+	if (x->aborted && kube_http_stopping(c))
+		return err_set(err, ECANCELED, "stopping");
+	if (x->aborted)
+		return err_set(err, ECANCELED, "%s %s: stream ended by the reader", r->method, r->path);
+	if (x->too_big || cc == CURLE_FILESIZE_EXCEEDED)
+		return err_set(err, E2BIG, "%s %s: response larger than the %zu byte limit", r->method, r->path,
+			       r->resp ? r->resp->max : (size_t)KUBE_RESPONSE_MAX);
+	if (x->status >= 300 || (cc == CURLE_OK && x->status < 200)) {
+		/* An HTTP error wins over a transport error after it (the body is the Status). */
+		kube_http_error(x, err);
+		return -1;
+	}
+	if (cc != CURLE_OK) {
+		kube_transport_error(x, cc, ebuf, err);
+		return -1;
+	}
+	return 0;
+}
+
+int kube_http_perform(kube_client *c, const kube_req *r, bool *aborted, ag_err *err)
+{
+	CURL *h = NULL;
+	struct curl_slist *hdrs = NULL;
+	kube_tls_blobs blobs;
+	char ebuf[CURL_ERROR_SIZE] = "";
+	buf url;
+	buf auth;
+	kube_xfer x;
+	CURLcode cc;
+	int rc = -1;
+
+	buf_init(&url, KUBE_PATH_MAX + 512);
+	buf_init(&auth, KUBE_TOKEN_MAX + 64);
+	memset(&x, 0, sizeof(x));
+	memset(&blobs, 0, sizeof(blobs));
+	x.c = c;
+	x.r = r;
+	buf_init(&x.errbody, KUBE_ERROR_BODY_MAX);
+	if (aborted)
+		*aborted = false;
+	err_clear(err);
+	if (kube_http_stopping(c)) {
+		x.aborted = true;
 		err_set(err, ECANCELED, "stopping");
 		goto out;
 	}
-	if (x.aborted) {
-		err_set(err, ECANCELED, "%s %s: stream ended by the reader", r->method, r->path);
+	if (!r->path || r->path[0] != '/') {
+		err_set(err, EINVAL, "API path must start with '/'");
 		goto out;
 	}
-	if (x.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
-		err_set(err, E2BIG, "%s %s: response larger than the %zu byte limit", r->method, r->path,
-			r->resp ? r->resp->max : (size_t)KUBE_RESPONSE_MAX);
+	if (buf_appendf(&url, "%s%s", c->cfg.server, r->path) < 0) {
+		err_set(err, E2BIG, "API path too long");
 		goto out;
 	}
-	if (x.status >= 300 || (cc == CURLE_OK && x.status < 200)) {
-		/* An HTTP error wins over a transport error after it (the body is the Status). */
-		kube_http_error(&x, err);
+	if (kube_http_headers(c, r, &auth, &hdrs, err) < 0)
+		goto out;
+	h = kube_handle_get(c);
+	if (!h) {
+		err_set(err, ENOMEM, "curl_easy_init failed");
 		goto out;
 	}
-	if (cc != CURLE_OK) {
-		kube_transport_error(&x, cc, ebuf, err);
-		goto out;
-	}
-	rc = 0;
+	x.h = h;
+	kube_http_opts(h, c, r, &x, buf_cstr(&url), hdrs, ebuf);
+	kube_http_tls_opts(h, c, &blobs);
+	cc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &x.status);
+	rc = kube_http_outcome(c, r, &x, cc, ebuf, err);
 out:
 	if (aborted)
 		*aborted = x.aborted;
@@ -597,7 +617,6 @@ out:
 		explicit_bzero(auth.data, auth.cap);
 	buf_cleanup(&auth);
 	buf_cleanup(&url);
-	buf_cleanup(&hb);
 	buf_cleanup(&x.errbody);
 	return rc;
 }

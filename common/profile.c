@@ -362,16 +362,107 @@ static int profile_check_header(const char *key, profile_lex *lx, const profile_
 	return 0;
 }
 
+/* Where the walk over a profile's tokens stands. */
+typedef struct profile_walk {
+	const char *key;
+	profile_lex lx;
+	int depth;
+	int profiles;
+	int first_line;
+	bool stmt_start;
+	profile_tok first; /* first token of the current statement */
+	bool all_qualifiers;
+} profile_walk;
+
+/* A word at the start of a statement may be an include, a variable, the
+ * profile header, a child profile or a hat. -1 refused, 1 consumed, 0 an
+ * ordinary word. */
+static int profile_check_word(profile_walk *w, const profile_tok *t, ag_err *err)
+{
+	char shown[80];
+	const char *key = w->key;
+
+	if (!w->stmt_start)
+		return 0;
+	if (profile_tok_is(t, "include"))
+		return profile_check_include(key, &w->lx, t->line, err) != 0 ? -1 : 1;
+	if (w->depth == 0 && (t->p[0] == '@' || t->p[0] == '$')) {
+		/* variable / tunable assignment: runs to the end of the line */
+		while (w->lx.pos < w->lx.len && w->lx.s[w->lx.pos] != '\n')
+			w->lx.pos++;
+		return 1;
+	}
+	if (w->depth == 0 && profile_tok_is(t, "profile")) {
+		if (w->profiles > 0)
+			return err_set(err, EINVAL,
+				       "%s: line %d: a second top-level profile; the text must declare exactly one profile, "
+				       "\"%s\"",
+				       key, t->line, key);
+		if (profile_check_header(key, &w->lx, t, err) != 0)
+			return -1;
+		w->profiles++;
+		w->first_line = t->line;
+		w->depth = 1;
+		w->stmt_start = true;
+		return 1;
+	}
+	if (w->depth > 0 && profile_tok_is(t, "profile")) {
+		profile_lex peek = w->lx;
+		profile_tok nm = profile_next(&peek);
+
+		return err_set(err, EINVAL, "%s: line %d: child profile \"%s\" is not allowed (no hats or child profiles)",
+			       key, t->line, profile_shown(shown, sizeof(shown), nm.p, nm.n));
+	}
+	if (t->p[0] == '^' || profile_tok_is(t, "hat")) {
+		profile_tok nm = *t;
+
+		if (t->p[0] != '^') {
+			profile_lex peek = w->lx;
+
+			nm = profile_next(&peek);
+		}
+		return err_set(err, EINVAL, "%s: line %d: hat \"%s\" is not allowed (no hats or child profiles)", key,
+			       t->line, profile_shown(shown, sizeof(shown), nm.p, nm.n));
+	}
+	return 0;
+}
+
+/* `{` is allowed only after the profile header and in conditionals or
+ * qualifier blocks (`audit {`), never as a hat or child block. */
+static int profile_check_lbrace(profile_walk *w, const profile_tok *t, ag_err *err)
+{
+	char shown[80];
+	const char *key = w->key;
+	const profile_tok *first = &w->first;
+
+	if (w->stmt_start)
+		return err_set(err, EINVAL, "%s: line %d: unexpected `{`", key, t->line);
+	if (w->depth == 0)
+		return err_set(err, EINVAL, "%s: line %d: profile \"%s\" must be declared as `profile %s [flags=(...)] {`",
+			       key, first->line, profile_shown(shown, sizeof(shown), first->p, first->n), key);
+	if (!w->all_qualifiers && !profile_tok_is(first, "if") && !profile_tok_is(first, "else"))
+		return err_set(err, EINVAL,
+			       "%s: line %d: nested block \"%s ... {\" is not allowed (no hats or child profiles)", key,
+			       first->line, profile_shown(shown, sizeof(shown), first->p, first->n));
+	w->depth++;
+	w->stmt_start = true;
+	return 0;
+}
+
+static int profile_check_eof(const profile_walk *w, ag_err *err)
+{
+	if (w->depth > 0)
+		return err_set(err, EINVAL, "%s: unbalanced braces: the profile opened at line %d is not closed", w->key,
+			       w->first_line);
+	if (w->profiles == 0)
+		return err_set(err, EINVAL, "%s: no profile declared; the text must declare `profile %s {...}`", w->key,
+			       w->key);
+	return 0;
+}
+
 int profile_check_text(const char *key, const char *text, size_t len, size_t max_bytes, ag_err *err)
 {
-	profile_lex lx;
-	int depth = 0;
-	int profiles = 0;
-	int first_line = 0;
-	bool stmt_start = true;
-	profile_tok first = {TK_EOF, NULL, 0, 0}; /* first token of the current statement */
-	bool all_qualifiers = true;
-	char shown[80];
+	profile_walk w;
 
 	if (!key)
 		key = "(no key)";
@@ -384,101 +475,47 @@ int profile_check_text(const char *key, const char *text, size_t len, size_t max
 	if (memchr(text, '\0', len))
 		return err_set(err, EINVAL, "%s: profile contains a NUL byte", key);
 
-	lx.s = text;
-	lx.len = len;
-	lx.pos = 0;
-	lx.line = 1;
-	lx.error = NULL;
+	memset(&w, 0, sizeof(w));
+	w.key = key;
+	w.lx.s = text;
+	w.lx.len = len;
+	w.lx.line = 1;
+	w.stmt_start = true;
+	w.first.kind = TK_EOF;
+	w.all_qualifiers = true;
 	for (;;) {
-		profile_tok t = profile_next(&lx);
+		profile_tok t = profile_next(&w.lx);
+		int r;
 
 		switch (t.kind) {
 		case TK_EOF:
-			if (depth > 0)
-				return err_set(err, EINVAL, "%s: unbalanced braces: the profile opened at line %d is not closed",
-					       key, first_line);
-			if (profiles == 0)
-				return err_set(err, EINVAL, "%s: no profile declared; the text must declare `profile %s {...}`",
-					       key, key);
-			return 0;
+			return profile_check_eof(&w, err);
 		case TK_ERROR:
-			return err_set(err, EINVAL, "%s: line %d: %s", key, t.line, lx.error);
+			return err_set(err, EINVAL, "%s: line %d: %s", key, t.line, w.lx.error);
 		case TK_HASHINCLUDE:
-			if (profile_check_include(key, &lx, t.line, err) != 0)
+			if (profile_check_include(key, &w.lx, t.line, err) != 0)
 				return -1;
-			stmt_start = true;
+			w.stmt_start = true;
 			continue;
 		case TK_WORD:
-			if (stmt_start && profile_tok_is(&t, "include")) {
-				if (profile_check_include(key, &lx, t.line, err) != 0)
-					return -1;
+			r = profile_check_word(&w, &t, err);
+			if (r < 0)
+				return -1;
+			if (r > 0)
 				continue;
-			}
-			if (stmt_start && depth == 0 && (t.p[0] == '@' || t.p[0] == '$')) {
-				/* variable / tunable assignment: runs to the end of the line */
-				while (lx.pos < lx.len && text[lx.pos] != '\n')
-					lx.pos++;
-				continue;
-			}
-			if (stmt_start && depth == 0 && profile_tok_is(&t, "profile")) {
-				if (profiles > 0)
-					return err_set(err, EINVAL,
-						       "%s: line %d: a second top-level profile; the text must declare exactly "
-						       "one profile, \"%s\"",
-						       key, t.line, key);
-				if (profile_check_header(key, &lx, &t, err) != 0)
-					return -1;
-				profiles++;
-				first_line = t.line;
-				depth = 1;
-				stmt_start = true;
-				continue;
-			}
-			if (stmt_start && depth > 0 && profile_tok_is(&t, "profile")) {
-				profile_lex peek = lx;
-				profile_tok nm = profile_next(&peek);
-
-				return err_set(err, EINVAL,
-					       "%s: line %d: child profile \"%s\" is not allowed (no hats or child profiles)", key,
-					       t.line, profile_shown(shown, sizeof(shown), nm.p, nm.n));
-			}
-			if (stmt_start && (t.p[0] == '^' || profile_tok_is(&t, "hat"))) {
-				profile_tok nm = t;
-
-				if (t.p[0] != '^') {
-					profile_lex peek = lx;
-
-					nm = profile_next(&peek);
-				}
-				return err_set(err, EINVAL, "%s: line %d: hat \"%s\" is not allowed (no hats or child profiles)",
-					       key, t.line, profile_shown(shown, sizeof(shown), nm.p, nm.n));
-			}
 			break;
 		case TK_LBRACE:
-			if (depth == 0) {
-				if (stmt_start)
-					return err_set(err, EINVAL, "%s: line %d: unexpected `{`", key, t.line);
-				return err_set(err, EINVAL,
-					       "%s: line %d: profile \"%s\" must be declared as `profile %s [flags=(...)] {`",
-					       key, first.line, profile_shown(shown, sizeof(shown), first.p, first.n), key);
-			}
-			if (stmt_start)
-				return err_set(err, EINVAL, "%s: line %d: unexpected `{`", key, t.line);
-			if (!all_qualifiers && !profile_tok_is(&first, "if") && !profile_tok_is(&first, "else"))
-				return err_set(err, EINVAL,
-					       "%s: line %d: nested block \"%s ... {\" is not allowed (no hats or child profiles)",
-					       key, first.line, profile_shown(shown, sizeof(shown), first.p, first.n));
-			depth++;
-			stmt_start = true;
+			if (profile_check_lbrace(&w, &t, err) != 0)
+				return -1;
 			continue;
 		case TK_RBRACE:
-			if (depth == 0)
+			if (w.depth == 0)
 				return err_set(err, EINVAL, "%s: line %d: unbalanced `}`", key, t.line);
-			depth--;
-			stmt_start = true;
+			w.depth--;
+			w.stmt_start = true;
 			continue;
 		case TK_COMMA:
-			stmt_start = true; /* also after a stray ",": a hat cannot hide behind ",," */
+			w.stmt_start = true; /* also after a stray ",": a hat cannot hide behind ",," */
 			continue;
 		case TK_STRING:
 		case TK_LPAREN:
@@ -486,13 +523,13 @@ int profile_check_text(const char *key, const char *text, size_t len, size_t max
 		case TK_EQ:
 			break;
 		}
-		if (stmt_start) {
-			first = t;
-			all_qualifiers = true;
-			stmt_start = false;
+		if (w.stmt_start) {
+			w.first = t;
+			w.all_qualifiers = true;
+			w.stmt_start = false;
 		}
 		if (t.kind != TK_WORD || !profile_qualifier(&t))
-			all_qualifiers = false;
+			w.all_qualifiers = false;
 	}
 }
 
