@@ -1,6 +1,11 @@
 /* err: the one error convention of common/ and both daemons.
  * A failing function returns -1 (or NULL) and fills an ag_err the caller owns;
- * the message is one line an operator can act on. No heap: safe anywhere. */
+ * the message is one line an operator can act on. No heap: safe anywhere.
+ * The one exception: primitives whose only failure is running out of room
+ * (buf_*, metrics_*) return -1 with errno ENOMEM or E2BIG, as libc does —
+ * their caller knows what it was building and says so.
+ * Kinds of failure a caller must tell apart are ag_err.code values (errno
+ * names), never prefixes of the message. */
 #ifndef ARMORGATE_ERR_H
 #define ARMORGATE_ERR_H
 
