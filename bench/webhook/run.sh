@@ -42,9 +42,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { # a loopback port nobody listens on
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
+# shellcheck source=test/lib.sh
+. "$here/../../test/lib.sh"
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
   -addext subjectAltName=IP:127.0.0.1 -keyout "$t/tls.key" -out "$t/tls.crt" 2>/dev/null
@@ -55,8 +54,7 @@ sed 's/@APP@/custom.p3/; s/@SIDECAR@/custom.nothere/' "$here/review.json.in" >"$
 reqs=(--req "/mutate=$t/allow.json" --req "/validate=$t/allow.json" --req "/mutate=$t/deny.json"
   --req "/validate=$t/deny.json")
 
-port=$(free_port)
-probe=$(free_port)
+{ read -r port; read -r probe; } < <(free_port 2)
 "$WEBHOOK" --tls-cert "$t/tls.crt" --tls-key "$t/tls.key" --listen "127.0.0.1:$port" \
   --probe-listen "127.0.0.1:$probe" --nodes-file "$t/nodes.json" --threads "$whthreads" --log-level warn \
   2>"$t/webhook.log" &
@@ -88,19 +86,20 @@ hz=$(getconf CLK_TCK)
 cpu_ticks() { # PIDs... -> utime+stime ticks summed
   local sum=0 p f
   for p in "$@"; do
-    f=$(cut -d')' -f2- "/proc/$p/stat" 2>/dev/null) || continue
-    set -- $f
-    sum=$((sum + ${12} + ${13}))
+    # After "(comm)": state is field 0, utime 11, stime 12.
+    read -ra f < <(cut -d')' -f2- "/proc/$p/stat" 2>/dev/null) || continue
+    sum=$((sum + f[11] + f[12]))
   done
   echo "$sum"
 }
 # lg_cpu PORT PIDS-CMD ARGS...: a closed-loop run; prints its line plus cpu_us_per_req=
 lg_cpu() {
-  local port=$1 pidcmd=$2 a b out req
+  local port=$1 pidcmd=$2 a b out req ps
   shift 2
-  { sleep 1; cpu_ticks $($pidcmd) >"$t/cpu0"; } &
+  { sleep 1; read -ra ps <<<"$($pidcmd)"; cpu_ticks "${ps[@]}" >"$t/cpu0"; } &
   out=$(lg "$port" "$@")
-  b=$(cpu_ticks $($pidcmd))
+  read -ra ps <<<"$($pidcmd)"
+  b=$(cpu_ticks "${ps[@]}")
   wait
   a=$(cat "$t/cpu0")
   req=$(field requests "$out")

@@ -1,11 +1,11 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # End to end on the real control plane of this machine (no AppArmor here):
 # the agent labels its Node armorgate.io/apparmor=unsupported, clears stale
 # profiles.armorgate.io/* labels, reports refused profiles, stays up and
 # healthy, survives an apiserver restart and publishes again after it.
 # Starts and stops its OWN cluster (it restarts the apiserver).
 # Usage: e2e_unsupported.sh AGENT_BINARY CLUSTER_DIR
-set -eu
+set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
@@ -13,12 +13,12 @@ AGENT=$1
 CDIR=$2
 PID=""
 cleanup() {
-	[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null || true
+	if [ -n "$PID" ]; then kill -KILL "$PID" 2>/dev/null || true; fi
 	"$src/test/cluster/stop" "$CDIR" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 "$src/test/cluster/stop" "$CDIR" >/dev/null 2>&1 || true
-"$src/test/cluster/start" "$CDIR" >"$CDIR.start.log" 2>&1 || { cat "$CDIR.start.log"; agent_fail "cluster start"; }
+"$src/test/cluster/start" "$CDIR" >"$CDIR.start.log" 2>&1 || { cat "$CDIR.start.log"; die "cluster start"; }
 # shellcheck disable=SC1091
 . "$CDIR/env"
 NODE=e2e-node
@@ -43,7 +43,7 @@ profile custom.good {
 kubectl create configmap -n armorgate-system armorgate-profiles --from-literal=custom.good="$good" \
 	--from-literal=custom.bad='profile custom.bad { nonsense }' >/dev/null
 
-PORT=$(agent_free_port)
+PORT=$(free_port 1)
 AGENT_LOG=$CDIR/agent.log
 # No AppArmor roots exist under this fake sysfs root on purpose: on a host
 # that has AppArmor the test still exercises the unsupported path.
@@ -59,14 +59,14 @@ labels.get("armorgate.io/apparmor") == "unsupported" and
 not any(k.startswith("profiles.armorgate.io/") for k in labels) and
 labels.get("kubernetes.io/hostname") == "'"$NODE"'" and
 st["apparmor"] == "unsupported" and profiles["custom.bad"]["state"] == "error" and "custom.good" not in profiles'
-agent_http_ok "http://127.0.0.1:$PORT/healthz" || agent_fail "healthz"
-[ "$(grep -c 'AppArmor is not usable' "$AGENT_LOG")" -eq 1 ] || agent_fail "unsupported not logged exactly once"
-[ ! -e "$CDIR/host/custom.good" ] || agent_fail "something was written on an unsupported node"
+agent_http_ok "http://127.0.0.1:$PORT/healthz" || die "healthz"
+[ "$(grep -c 'AppArmor is not usable' "$AGENT_LOG")" -eq 1 ] || die "unsupported not logged exactly once"
+[ ! -e "$CDIR/host/custom.good" ] || die "something was written on an unsupported node"
 
 echo "2. apiserver restart: agent stays up and healthy"
-"$src/test/cluster/restart-apiserver" "$CDIR" >/dev/null 2>&1 || agent_fail "restart-apiserver"
-kill -0 "$PID" || agent_fail "agent died during the apiserver restart"
-agent_http_ok "http://127.0.0.1:$PORT/healthz" || agent_fail "healthz after restart"
+"$src/test/cluster/restart-apiserver" "$CDIR" >/dev/null 2>&1 || die "restart-apiserver"
+kill -0 "$PID" || die "agent died during the apiserver restart"
+agent_http_ok "http://127.0.0.1:$PORT/healthz" || die "healthz after restart"
 
 echo "3. after the restart: drift repaired and ConfigMap changes seen again"
 kubectl label node "$NODE" profiles.armorgate.io/custom.stale3=loaded armorgate.io/apparmor=enabled --overwrite >/dev/null
@@ -80,7 +80,7 @@ agent_wait 40 "new ConfigMap content reported" agent_node_query "$NODE" '
 echo "4. ConfigMap deleted: no desired profiles, still healthy"
 kubectl delete configmap -n armorgate-system armorgate-profiles >/dev/null
 agent_wait 20 "status emptied" agent_node_query "$NODE" 'profiles == {} and labels.get("armorgate.io/apparmor") == "unsupported"'
-agent_http_ok "http://127.0.0.1:$PORT/readyz" || agent_fail "readyz"
+agent_http_ok "http://127.0.0.1:$PORT/readyz" || die "readyz"
 
 echo "5. SIGTERM -> exit 0"
 agent_stop "$PID"

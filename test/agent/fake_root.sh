@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Fake-root test of the "AppArmor supported" path, against the real control
 # plane: temp dirs stand in for sysfs, securityfs and /proc, and
 # fake-apparmor-parser (a MOCK of the kernel side only: it compiles with the
@@ -8,7 +8,7 @@
 # With ARMORGATE_MEMCHECK=1 (memcheck_agent_fake_root) the agent runs under
 # valgrind memcheck, waits are 4x longer, and any memory error or definite
 # leak fails the run.
-set -eu
+set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 AGENT=$1
@@ -55,7 +55,7 @@ metadata:
     profiles.armorgate.io/custom.gone: loaded
 YAML
 
-PORT=$(agent_free_port)
+PORT=$(free_port 1)
 AGENT_LOG=$T/agent.log
 wrap=()
 if [ "${ARMORGATE_MEMCHECK:-0}" = 1 ]; then
@@ -83,20 +83,20 @@ labels.get("profiles.armorgate.io/custom.b") == "loaded" and
 profiles["custom.a"]["state"] == "loaded" and profiles["custom.a"]["mode"] == "enforce" and
 profiles["custom.bad"]["state"] == "error" and "custom.bad" in profiles["custom.bad"]["message"] and
 st["bootID"] == "11111111-2222-3333-4444-555555555555"'
-grep -qx '/usr/bin/foo (enforce)' "$T/securityfs/apparmor/profiles" || agent_fail "a non-custom profile was touched"
-grep -qx 'docker-default (enforce)' "$T/securityfs/apparmor/profiles" || agent_fail "a non-custom profile was touched"
-grep -q 'custom.stale' "$T/securityfs/apparmor/profiles" && agent_fail "custom.stale not removed"
-[ -f "$T/host/custom.a" ] && [ -f "$T/host/custom.b" ] || agent_fail "profiles not written to the host dir"
-[ ! -e "$T/host/custom.bad" ] || agent_fail "refused profile written to the host dir"
-cmp -s "$T/host/custom.a" "$T/src/..v1/custom.a" || agent_fail "host file differs from the source"
-kubectl get events -n default --field-selector "involvedObject.name=$NODE,reason=ProfileRefused" -o name | grep -q . ||
-	agent_fail "no ProfileRefused Event on the Node"
+grep -qx '/usr/bin/foo (enforce)' "$T/securityfs/apparmor/profiles" || die "a non-custom profile was touched"
+grep -qx 'docker-default (enforce)' "$T/securityfs/apparmor/profiles" || die "a non-custom profile was touched"
+grep -q 'custom.stale' "$T/securityfs/apparmor/profiles" && die "custom.stale not removed"
+{ [ -f "$T/host/custom.a" ] && [ -f "$T/host/custom.b" ]; } || die "profiles not written to the host dir"
+[ ! -e "$T/host/custom.bad" ] || die "refused profile written to the host dir"
+cmp -s "$T/host/custom.a" "$T/src/..v1/custom.a" || die "host file differs from the source"
+[ -n "$(kubectl get events -n default --field-selector "involvedObject.name=$NODE,reason=ProfileRefused" -o name)" ] ||
+	die "no ProfileRefused Event on the Node"
 
 echo "2. no change -> no Node write across polls"
 rv1=$(kubectl get node "$NODE" -o jsonpath='{.metadata.resourceVersion}')
 sleep 3.5
 rv2=$(kubectl get node "$NODE" -o jsonpath='{.metadata.resourceVersion}')
-[ "$rv1" = "$rv2" ] || agent_fail "the Node was written although nothing changed ($rv1 -> $rv2)"
+[ "$rv1" = "$rv2" ] || die "the Node was written although nothing changed ($rv1 -> $rv2)"
 
 echo "3. custom.b leaves the ConfigMap while a process is confined by it -> removal-deferred, still labelled"
 mkdir -p "$T/proc/4242/attr"
@@ -107,14 +107,14 @@ cm_swap v2
 agent_wait 10 "custom.b removal-deferred" agent_node_query "$NODE" '
 profiles.get("custom.b", {}).get("state") == "removal-deferred" and "1 process" in profiles["custom.b"]["message"] and
 labels.get("profiles.armorgate.io/custom.b") == "loaded"'
-grep -q '^custom.b ' "$T/securityfs/apparmor/profiles" || agent_fail "custom.b unloaded while confining a process"
+grep -q '^custom.b ' "$T/securityfs/apparmor/profiles" || die "custom.b unloaded while confining a process"
 
 echo "4. the process exits -> custom.b removed from kernel, disk and labels"
 rm -rf "$T/proc/4242"
 agent_wait 10 "custom.b removed" agent_node_query "$NODE" '
 "custom.b" not in profiles and "profiles.armorgate.io/custom.b" not in labels'
-grep -q '^custom.b ' "$T/securityfs/apparmor/profiles" && agent_fail "custom.b still in the kernel list"
-[ ! -e "$T/host/custom.b" ] || agent_fail "custom.b still on disk"
+grep -q '^custom.b ' "$T/securityfs/apparmor/profiles" && die "custom.b still in the kernel list"
+[ ! -e "$T/host/custom.b" ] || die "custom.b still on disk"
 
 echo "5. a bad update of custom.a keeps the last good version loaded and on disk"
 mkdir "$T/src/..v3"
@@ -122,7 +122,7 @@ printf 'profile custom.a { nonsense here }\n' >"$T/src/..v3/custom.a"
 cm_swap v3
 agent_wait 10 "custom.a error, still labelled" agent_node_query "$NODE" '
 profiles["custom.a"]["state"] == "error" and labels.get("profiles.armorgate.io/custom.a") == "loaded"'
-cmp -s "$T/host/custom.a" "$T/src/..v1/custom.a" || agent_fail "last good custom.a was overwritten on disk"
+cmp -s "$T/host/custom.a" "$T/src/..v1/custom.a" || die "last good custom.a was overwritten on disk"
 
 echo "6. a fixed update loads again (changed content, new hash)"
 mkdir "$T/src/..v4"
@@ -130,7 +130,7 @@ prof custom.a 'capability net_raw,' >"$T/src/..v4/custom.a"
 cm_swap v4
 agent_wait 10 "custom.a loaded again" agent_node_query "$NODE" '
 profiles["custom.a"]["state"] == "loaded" and "custom.bad" not in profiles'
-cmp -s "$T/host/custom.a" "$T/src/..v4/custom.a" || agent_fail "new custom.a not on disk"
+cmp -s "$T/host/custom.a" "$T/src/..v4/custom.a" || die "new custom.a not on disk"
 
 echo "7. the kernel loses custom.a (reboot) -> label removed, then reloaded"
 : >"$T/securityfs/apparmor/profiles.new"
@@ -141,16 +141,16 @@ agent_wait 10 "custom.a labelled" agent_node_query "$NODE" 'labels.get("profiles
 
 echo "8. metrics exposed"
 python3 -c 'import sys,urllib.request; b=urllib.request.urlopen(sys.argv[1]).read().decode(); sys.exit(0 if "armorgate_agent_profiles{state=\"loaded\"} 1" in b and "armorgate_agent_reconcile_duration_seconds_count" in b else 1)' \
-	"http://127.0.0.1:$PORT/metrics" || agent_fail "metrics missing"
+	"http://127.0.0.1:$PORT/metrics" || die "metrics missing"
 
 echo "9. SIGTERM -> exit 0, nothing unloaded"
 before=$(sort "$T/securityfs/apparmor/profiles")
 agent_stop "$PID"
 PID=""
 after=$(sort "$T/securityfs/apparmor/profiles")
-[ "$before" = "$after" ] || agent_fail "profiles changed on shutdown"
+[ "$before" = "$after" ] || die "profiles changed on shutdown"
 if [ "${ARMORGATE_MEMCHECK:-0}" = 1 ]; then
-	vg_findings "$T/vg" || agent_fail "valgrind: memory errors or definite leaks in the agent (above)"
+	vg_findings "$T/vg" || die "valgrind: memory errors or definite leaks in the agent (above)"
 	echo "valgrind memcheck clean"
 fi
 echo PASS

@@ -1,9 +1,9 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # The --profiles-dir source reacts to kubelet's ..data swap through inotify:
 # with --poll-interval 3600 nothing but inotify can make the agent see a
 # change within seconds. Unsupported node (no AppArmor roots), shared cluster.
 # Usage: inotify.sh AGENT_BINARY   (KUBECONFIG set)
-set -eu
+set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 AGENT=$1
@@ -18,7 +18,7 @@ kind: Node
 metadata:
   name: $NODE
 YAML
-PORT=$(agent_free_port)
+PORT=$(free_port 1)
 AGENT_LOG=$T/agent.log
 "$AGENT" --node-name "$NODE" --kubeconfig "$KUBECONFIG" --profiles-dir "$T/src" --sysfs-root "$T/none" \
 	--securityfs-root "$T/none" --host-profiles-dir "$T/host" --poll-interval 3600 \

@@ -1,14 +1,16 @@
+# shellcheck shell=bash
 # Helpers shared by the agent's shell tests (sourced). Needs KUBECONFIG and
 # kubectl on PATH (from the cluster's env file).
-set -eu
+# shellcheck source=test/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+DIE_PREFIX="FAIL: "
 
-agent_fail() {
-	echo "FAIL: $*" >&2
+# die shows the agent's last words.
+on_die() {
 	if [ -n "${AGENT_LOG:-}" ] && [ -f "$AGENT_LOG" ]; then
-		echo "--- agent log (last 40 lines) ---" >&2
-		tail -n 40 "$AGENT_LOG" >&2
+		echo "--- agent log (last 40 lines) ---"
+		tail -n 40 "$AGENT_LOG"
 	fi
-	exit 1
 }
 
 # agent_test_setup NAME: the shared-cluster test's scratch dir $T, a Node name
@@ -25,25 +27,18 @@ agent_test_setup() {
 }
 
 agent_test_cleanup() {
-	[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null || true
+	if [ -n "$PID" ]; then kill -KILL "$PID" 2>/dev/null || true; fi
 	kubectl delete node "$NODE" --ignore-not-found >/dev/null 2>&1 || true
 	rm -rf "$T"
 }
 
-agent_free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# agent_wait SECONDS DESCRIPTION CMD...: retries CMD every 0.2 s, for
-# SECONDS times AGENT_WAIT_SCALE (default 1; the valgrind run sets more).
+# agent_wait SECONDS DESCRIPTION CMD...: wait_until CMD succeeds (quietly,
+# every 0.2 s), for SECONDS times AGENT_WAIT_SCALE (default 1; the valgrind
+# run sets more), or die.
 agent_wait() {
-	secs=$(($1 * ${AGENT_WAIT_SCALE:-1})) what=$2
+	local secs=$(($1 * ${AGENT_WAIT_SCALE:-1})) what=$2
 	shift 2
-	end=$(($(date +%s) + secs))
-	while ! "$@" >/dev/null 2>&1; do
-		[ "$(date +%s)" -lt "$end" ] || agent_fail "timed out after ${secs}s waiting for: $what"
-		sleep 0.2
-	done
+	wait_until "$secs" 0.2 "$@" >/dev/null 2>&1 || die "timed out after ${secs}s waiting for: $what"
 }
 
 # agent_node_query NODE PYEXPR: evaluates PYEXPR with m = node metadata,
@@ -78,10 +73,10 @@ agent_stop() {
 	while kill -0 "$1" 2>/dev/null; do
 		i=$((i + 1))
 		[ $i -lt $((100 * ${AGENT_WAIT_SCALE:-1})) ] ||
-			{ kill -KILL "$1"; agent_fail "agent did not exit within $((10 * ${AGENT_WAIT_SCALE:-1})) s of SIGTERM"; }
+			{ kill -KILL "$1"; die "agent did not exit within $((10 * ${AGENT_WAIT_SCALE:-1})) s of SIGTERM"; }
 		sleep 0.1
 	done
 	rc=0
 	wait "$1" || rc=$?
-	[ "$rc" -eq 0 ] || agent_fail "agent exited $rc after SIGTERM, want 0"
+	[ "$rc" -eq 0 ] || die "agent exited $rc after SIGTERM, want 0"
 }

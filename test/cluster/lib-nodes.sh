@@ -30,12 +30,13 @@ cl_net_up() {
   ip netns exec "$ns" ip addr add "$CL_GATEWAY/24" dev br0
   ip netns exec "$ns" ip link set br0 up
   # Routes between node VMs' pod subnets; replies from 10.96.0.1 leave by br0.
+  # shellcheck disable=SC2016 # $f belongs to the inner sh
   ip netns exec "$ns" sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward;
     for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo 0 >"$f"; done'
 }
 
 cl_net_down() {
-  [ -n "$1" ] && ip netns del "$1" 2>/dev/null || true
+  if [ -n "$1" ]; then ip netns del "$1" 2>/dev/null || true; fi
 }
 
 # cl_bootstrap_token D: a bootstrap token (kube-system Secret) the kubelets
@@ -119,7 +120,7 @@ cl_node_boot() {
   nd=$d/nodes/$name
   tap=agtap$(cl_node_index "$name")
   mac=$(printf '52:54:00:88:00:%02x' $((10 + $(cl_node_index "$name"))))
-  vm_alive "$nd/qemu.pid" && cl_die "$name is already running"
+  vm_alive "$nd/qemu.pid" && die "$name is already running"
   sockdir=$(mktemp -d /tmp/agvm.XXXXXX)
   ln -sfn "$sockdir/cmd.sock" "$nd/cmd.sock"
   sed -i '/^SOCKDIR=/d' "$nd/state"
@@ -147,11 +148,11 @@ cl_node_boot() {
   until python3 "$VM_LIB/chan.py" "$nd/cmd.sock" exec --connect-timeout 2 --timeout 3 -- true 2>/dev/null; do
     if ! kill -0 "$(cat "$nd/wrapper.pid")" 2>/dev/null; then
       tail -n 30 "$nd/console.log" >&2; tail -n 5 "$nd/qemu.log" >&2
-      cl_die "$name: qemu exited during boot"
+      die "$name: qemu exited during boot"
     fi
     if [ "$(date +%s)" -ge "$deadline" ]; then
       tail -n 30 "$nd/console.log" >&2
-      cl_die "$name: no command channel within ${ARMORGATE_VM_START_TIMEOUT:-180} s"
+      die "$name: no command channel within ${ARMORGATE_VM_START_TIMEOUT:-180} s"
     fi
     sleep 0.3
   done

@@ -6,7 +6,9 @@
 # Everything listens on 127.0.0.1 only, except with --nodes (lib-nodes.sh):
 # then the daemons run in the cluster's own network namespace.
 
-cl_die() { echo "test/cluster: $*" >&2; exit 1; }
+# shellcheck source=test/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+DIE_PREFIX="test/cluster: "
 
 # cl_abs DIR: absolute path of DIR (created if missing).
 cl_abs() { mkdir -p "$1" && (cd "$1" && pwd); }
@@ -42,39 +44,9 @@ cl_stop_one() {
         sleep 0.1
       done
     fi
-    cl_alive "$pidfile" "$name" && cl_die "$name (pid $pid) still running after SIGKILL"
+    cl_alive "$pidfile" "$name" && die "$name (pid $pid) still running after SIGKILL"
   fi
   rm -f "$pidfile"
-}
-
-# cl_used_ports: every TCP port in LISTEN state (IPv4 and IPv6), in decimal.
-cl_used_ports() {
-  local f
-  for f in /proc/net/tcp /proc/net/tcp6; do
-    [ -r "$f" ] || continue
-    # local_address is "ADDR:PORT" in hex; state 0A is LISTEN.
-    while read -r _ local _ st _; do
-      [ "$st" = 0A ] && echo $((16#${local##*:}))
-    done < <(tail -n +2 "$f")
-  done
-}
-
-# cl_free_ports N: N distinct TCP ports nobody uses, from below the kernel's
-# ephemeral range (ip_local_port_range), so an outgoing connection can never
-# hold the port we pick. A race with another test picking the same port is
-# possible but unlikely; the daemons then fail loudly and start reports it.
-cl_free_ports() {
-  local n=$1 used p picked=" " lo=10000 hi eph
-  read -r eph _ </proc/sys/net/ipv4/ip_local_port_range
-  hi=$((eph > lo + 1000 ? eph : 32768))
-  used=" $(cl_used_ports | tr '\n' ' ') "
-  while ((n > 0)); do
-    p=$((lo + (RANDOM * 32768 + RANDOM) % (hi - lo)))
-    [[ "$used" == *" $p "* || "$picked" == *" $p "* ]] && continue
-    picked+="$p "
-    echo "$p"
-    n=$((n - 1))
-  done
 }
 
 # cl_spawn PIDFILE LOG CMD...: runs CMD detached (own session, no tty, output
@@ -94,6 +66,29 @@ cl_spawn() {
 cl_nsx() {
   NSX=()
   if [ -n "${NETNS:-}" ]; then NSX=(ip netns exec "$NETNS"); fi
+}
+
+# cl_admission_config DIR: writes and prints DIR/admission.yaml, the
+# ResourceQuota admission plugin limiting pods of the system-* PriorityClasses
+# to namespaces with a quota for them, as GKE configures its API servers (and
+# as the Kubernetes docs' "limit Priority Class consumption by default" shows).
+cl_admission_config() {
+  cat >"$1/admission.yaml" <<'YAML'
+apiVersion: apiserver.config.k8s.io/v1
+kind: AdmissionConfiguration
+plugins:
+  - name: ResourceQuota
+    configuration:
+      apiVersion: apiserver.config.k8s.io/v1
+      kind: ResourceQuotaConfiguration
+      limitedResources:
+        - resource: pods
+          matchScopes:
+            - scopeName: PriorityClass
+              operator: In
+              values: [system-node-critical, system-cluster-critical]
+YAML
+  echo "$1/admission.yaml"
 }
 
 # cl_apiserver_args DIR: the kube-apiserver command line (uses the state vars).
@@ -118,6 +113,8 @@ cl_apiserver_args() {
       --enable-aggregator-routing=true
       # The kubelets' TLS bootstrapping (lib-nodes.sh: cl_bootstrap_token).
       --enable-bootstrap-token-auth=true
+      # Like GKE: system-* PriorityClasses only where a ResourceQuota covers them.
+      --admission-control-config-file="$(cl_admission_config "$d")"
     )
   else
     APISERVER_ARGS+=(
@@ -186,7 +183,7 @@ cl_wait_ready() {
 
 # cl_load_state DIR: reads DIR/state (written by start) into the environment.
 cl_load_state() {
-  [ -r "$1/state" ] || cl_die "$1 is not a cluster directory (no state file; run test/cluster/start $1)"
+  [ -r "$1/state" ] || die "$1 is not a cluster directory (no state file; run test/cluster/start $1)"
   # shellcheck disable=SC1091
   . "$1/state"
 }

@@ -3,6 +3,7 @@
 # certificate mode; values.schema.json refuses out-of-range and malformed
 # values; the rendered objects carry the contract's names, flags and
 # security settings. (Acceptance by a real API server: dryrun_test.sh.)
+set -euo pipefail
 # shellcheck source=test/deploy/lib.sh
 . "$(dirname "$0")/lib.sh"
 td_helm
@@ -13,9 +14,9 @@ ca=$(certs/make-certs.sh -o "$TD_TMP/certs" 2>/dev/null)
 
 lint() {
   "$HELM" lint --strict "$chart" --namespace armorgate-system "$@" >"$TD_TMP/lint" 2>&1 ||
-    { cat "$TD_TMP/lint" >&2; td_fail "helm lint --strict $*"; }
-  grep -q '0 chart(s) failed' "$TD_TMP/lint" || { cat "$TD_TMP/lint" >&2; td_fail "helm lint $*"; }
-  ! grep -qE '^\[(WARNING|ERROR)\]' "$TD_TMP/lint" || { cat "$TD_TMP/lint" >&2; td_fail "helm lint warnings $*"; }
+    { cat "$TD_TMP/lint" >&2; die "helm lint --strict $*"; }
+  grep -q '0 chart(s) failed' "$TD_TMP/lint" || { cat "$TD_TMP/lint" >&2; die "helm lint $*"; }
+  ! grep -qE '^\[(WARNING|ERROR)\]' "$TD_TMP/lint" || { cat "$TD_TMP/lint" >&2; die "helm lint warnings $*"; }
 }
 lint
 lint --set webhook.certs.mode=cert-manager --set serviceMonitor.enabled=true
@@ -24,8 +25,8 @@ td_log "ok: helm lint --strict (self-signed, cert-manager, secret)"
 
 # Out-of-range or malformed values: helm refuses before rendering.
 refuse() {
-  if "$HELM" template a "$chart" "$@" >/dev/null 2>"$TD_TMP/err"; then td_fail "schema accepted: $*"; fi
-  grep -q "don't meet the specifications of the schema" "$TD_TMP/err" || { cat "$TD_TMP/err" >&2; td_fail "refused, but not by the schema: $*"; }
+  if "$HELM" template a "$chart" "$@" >/dev/null 2>"$TD_TMP/err"; then die "schema accepted: $*"; fi
+  grep -q "don't meet the specifications of the schema" "$TD_TMP/err" || { cat "$TD_TMP/err" >&2; die "refused, but not by the schema: $*"; }
 }
 refuse --set app.pollInterval=0
 refuse --set app.pollInterval=86401
@@ -45,8 +46,8 @@ refuse --set profiles.extra.notcustom=x
 refuse --set labelPolicy.breakGlassGroup="a'b"
 refuse --set unknownTopLevel=1
 for v in 1 86400; do
-  "$HELM" template a "$chart" --set app.pollInterval=$v >"$TD_TMP/r" || td_fail "pollInterval=$v refused"
-  grep -q -- "--poll-interval=$v\$" "$TD_TMP/r" || td_fail "pollInterval=$v not rendered"
+  "$HELM" template a "$chart" --set app.pollInterval=$v >"$TD_TMP/r" || die "pollInterval=$v refused"
+  grep -q -- "--poll-interval=$v\$" "$TD_TMP/r" || die "pollInterval=$v not rendered"
 done
 td_log "ok: values.schema.json bounds (17 bad value sets refused, 1 and 86400 accepted)"
 
@@ -91,7 +92,7 @@ if not pod.get("topologySpreadConstraints"): fail("webhook spread")
 for a in ["--tls-cert=/etc/armorgate/tls/tls.crt", "--tls-key=/etc/armorgate/tls/tls.key", "--listen=:8443",
           "--probe-listen=:8081", "--profiles-configmap=armorgate-system/armorgate-profiles"]:
     if a not in c["args"]: fail("webhook arg " + a)
-if by[("PodDisruptionBudget", "armorgate-webhook")]["spec"]["minAvailable"] != 1: fail("pdb")
+if by[("PodDisruptionBudget", "armorgate-webhook")]["spec"].get("maxUnavailable") != 1: fail("pdb")
 
 excluded = {"kube-system", "armorgate-system"}
 for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):

@@ -5,6 +5,7 @@
 # and admission), with no warnings. Own control plane: the namespace it
 # creates must not leak into the shared one. cert-manager and Prometheus
 # Operator CRDs are minimal stubs (test/deploy/crd-stubs.yaml).
+set -euo pipefail
 # shellcheck source=test/deploy/lib.sh
 . "$(dirname "$0")/lib.sh"
 td_helm
@@ -19,40 +20,44 @@ check_apply() {
   n=$(grep -c '^kind:' "$TD_TMP/in.yaml" || true)
   if ! kubectl apply --dry-run=server -f "$TD_TMP/in.yaml" >"$TD_TMP/out" 2>"$TD_TMP/err"; then
     cat "$TD_TMP/err" >&2
-    td_fail "$what: refused by the API server"
+    die "$what: refused by the API server"
   fi
   if grep -qi 'warning' "$TD_TMP/err"; then
     cat "$TD_TMP/err" >&2
-    td_fail "$what: API server warnings"
+    die "$what: API server warnings"
   fi
   out=$(grep -c '(server dry run)' "$TD_TMP/out" || true)
-  [ "$out" -eq "$n" ] || { cat "$TD_TMP/out" >&2; td_fail "$what: $out of $n objects accepted"; }
+  [ "$out" -eq "$n" ] || { cat "$TD_TMP/out" >&2; die "$what: $out of $n objects accepted"; }
   td_log "ok: $what ($n objects)"
 }
 
 # Namespaced objects need their namespace to exist for a server dry run.
 kubectl apply -f deploy/00-namespace.yaml >/dev/null
 for f in deploy/*.yaml; do
+  # shellcheck disable=SC2094 # check_apply only reads stdin; $f is its label
   check_apply "$f" <"$f"
 done
 
 # install.sh end to end (certs, Secret, caBundle filled in), as a dry run.
 deploy/install.sh --dry-run=server "$TD_TMP/certs" >"$TD_TMP/install.out" 2>&1 ||
-  { cat "$TD_TMP/install.out" >&2; td_fail "deploy/install.sh --dry-run=server failed"; }
+  { cat "$TD_TMP/install.out" >&2; die "deploy/install.sh --dry-run=server failed"; }
 grep -q 'validatingwebhookconfiguration.admissionregistration.k8s.io/armorgate created (server dry run)' "$TD_TMP/install.out" ||
-  { cat "$TD_TMP/install.out" >&2; td_fail "install.sh did not register the webhooks"; }
+  { cat "$TD_TMP/install.out" >&2; die "install.sh did not register the webhooks"; }
 td_log "ok: deploy/install.sh --dry-run=server"
 
 kubectl apply -f test/deploy/crd-stubs.yaml >/dev/null
 kubectl wait --for=condition=Established --timeout=60s \
-  crd/certificates.cert-manager.io crd/issuers.cert-manager.io crd/servicemonitors.monitoring.coreos.com >/dev/null
+  crd/certificates.cert-manager.io crd/issuers.cert-manager.io crd/servicemonitors.monitoring.coreos.com \
+  crd/prometheusrules.monitoring.coreos.com >/dev/null
 
 ca=$(certs/make-certs.sh -o "$TD_TMP/secret-certs" 2>/dev/null)
 chart=charts/armorgate
 render() { "$HELM" template armorgate "$chart" --namespace armorgate-system "$@"; }
 render | check_apply "chart (self-signed)"
-render --set webhook.certs.mode=cert-manager --set serviceMonitor.enabled=true |
-  check_apply "chart (cert-manager, ServiceMonitor)"
+render --set webhook.certs.mode=cert-manager --set serviceMonitor.enabled=true --set prometheusRule.enabled=true \
+  --set grafanaDashboard.enabled=true --set networkPolicy.enabled=true --set 'networkPolicy.apiServerCIDRs[0]=10.0.0.0/8' \
+  --set 'networkPolicy.probeCIDRs[0]=10.244.0.0/16' |
+  check_apply "chart (cert-manager CA chain, ServiceMonitor, PrometheusRule, dashboard, NetworkPolicy)"
 render --set webhook.certs.mode=cert-manager --set webhook.certs.certManager.issuerRef.name=corp-ca \
   --set webhook.certs.certManager.issuerRef.kind=ClusterIssuer | check_apply "chart (cert-manager, external issuer)"
 render --set webhook.certs.mode=secret --set webhook.certs.secretName=my-webhook-tls --set webhook.certs.caBundle="$ca" |
@@ -62,7 +67,8 @@ render --set app.profilesSource=volume --set profiles.create=false --set labelPo
 
 # Another release name and namespace: every name and reference follows.
 kubectl create namespace security >/dev/null
-"$HELM" template ag "$chart" --namespace security --set image.digest="sha256:$(printf '%064d' 0)" |
+"$HELM" template ag "$chart" --namespace security --set image.agent.digest="sha256:$(printf '%064d' 0)" \
+  --set image.webhook.digest="sha256:$(printf '%064d' 1)" |
   check_apply "chart (release ag in namespace security)"
 
 # Blast radius (matchConditions): with the pod webhooks registered for real
@@ -86,27 +92,27 @@ blast_radius() { # WHAT: stdin = the webhook configurations
   # The apiserver's webhook cache catches up within a moment (a server dry
   # run calls webhooks with sideEffects None, and creates nothing).
   pod probe "$localhost" >"$TD_TMP/probe.yaml"
-  td_eventually 30 sh -c "kubectl create --dry-run=server -f $TD_TMP/probe.yaml 2>&1 | grep -q 'failed calling webhook'" ||
-    { kubectl create --dry-run=server -f "$TD_TMP/probe.yaml" >&2; td_fail "$what: the webhooks never took effect"; }
-  pod plain | kubectl create -f - >/dev/null 2>"$TD_TMP/err" || { cat "$TD_TMP/err" >&2; td_fail "$what: a plain pod was refused"; }
+  wait_until 30 0.2 sh -c "kubectl create --dry-run=server -f $TD_TMP/probe.yaml 2>&1 | grep -q 'failed calling webhook'" >/dev/null 2>&1 ||
+    { kubectl create --dry-run=server -f "$TD_TMP/probe.yaml" >&2; die "$what: the webhooks never took effect"; }
+  pod plain | kubectl create -f - >/dev/null 2>"$TD_TMP/err" || { cat "$TD_TMP/err" >&2; die "$what: a plain pod was refused"; }
   pod rtdefault '{appArmorProfile: {type: RuntimeDefault}}' | kubectl create -f - >/dev/null 2>"$TD_TMP/err" ||
-    { cat "$TD_TMP/err" >&2; td_fail "$what: a RuntimeDefault pod was refused"; }
+    { cat "$TD_TMP/err" >&2; die "$what: a RuntimeDefault pod was refused"; }
   local c
   for c in "podlevel|$localhost" "container||$localhost" \
     "annotated|||{container.apparmor.security.beta.kubernetes.io/app: localhost/custom.x}" \
     "init||||$localhost"; do
     IFS='|' read -r n a b ann init <<<"$c"
     if pod "$n" "$a" "$b" "$ann" "$init" | kubectl create -f - >/dev/null 2>"$TD_TMP/err"; then
-      td_fail "$what: AppArmor pod $n was admitted with the webhook down"
+      die "$what: AppArmor pod $n was admitted with the webhook down"
     fi
-    grep -q 'failed calling webhook' "$TD_TMP/err" || { cat "$TD_TMP/err" >&2; td_fail "$what: $n refused, but not by the webhook"; }
+    grep -q 'failed calling webhook' "$TD_TMP/err" || { cat "$TD_TMP/err" >&2; die "$what: $n refused, but not by the webhook"; }
   done
   printf '{"securityContext":%s}\n' '{"appArmorProfile":{"type":"Localhost","localhostProfile":"custom.x"}}' >"$TD_TMP/debug.json"
   if kubectl -n blast debug plain --image=busybox --custom="$TD_TMP/debug.json" >/dev/null 2>"$TD_TMP/err"; then
-    td_fail "$what: an ephemeral container with a Localhost profile was admitted with the webhook down"
+    die "$what: an ephemeral container with a Localhost profile was admitted with the webhook down"
   fi
   kubectl -n blast debug plain --image=busybox >/dev/null 2>"$TD_TMP/err" ||
-    { cat "$TD_TMP/err" >&2; td_fail "$what: a plain ephemeral container was refused"; }
+    { cat "$TD_TMP/err" >&2; die "$what: a plain ephemeral container was refused"; }
   kubectl delete mutatingwebhookconfigurations,validatingwebhookconfigurations -l app.kubernetes.io/name=armorgate >/dev/null
   kubectl -n blast delete pods --all --wait=false >/dev/null
   td_log "ok: $what: webhook down -> plain, RuntimeDefault and debug pods created; AppArmor pods (pod, container, init, annotation, ephemeral) refused"

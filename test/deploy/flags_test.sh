@@ -2,14 +2,15 @@
 # Every flag the manifests and the rendered chart pass to a daemon is one that
 # daemon's --help lists (catches drift between deploy/, the chart and the code).
 # usage: flags_test.sh WEBHOOK_BINARY AGENT_BINARY
+set -euo pipefail
 # shellcheck source=test/deploy/lib.sh
 . "$(dirname "$0")/lib.sh"
-[ $# -eq 2 ] || td_fail "usage: $0 WEBHOOK_BINARY AGENT_BINARY"
+[ $# -eq 2 ] || die "usage: $0 WEBHOOK_BINARY AGENT_BINARY"
 td_helm
 td_tmp
 cd "$td_root"
-"$1" --help >"$TD_TMP/webhook.help" 2>&1 || td_fail "$1 --help failed"
-"$2" --help >"$TD_TMP/agent.help" 2>&1 || td_fail "$2 --help failed"
+"$1" --help >"$TD_TMP/webhook.help" 2>&1 || die "$1 --help failed"
+"$2" --help >"$TD_TMP/agent.help" 2>&1 || die "$2 --help failed"
 "$HELM" template armorgate charts/armorgate -n armorgate-system >"$TD_TMP/chart-api.yaml"
 "$HELM" template armorgate charts/armorgate -n armorgate-system --set app.profilesSource=volume >"$TD_TMP/chart-volume.yaml"
 python3 - "$TD_TMP" deploy/10-agent.yaml deploy/20-webhook.yaml "$TD_TMP/chart-api.yaml" "$TD_TMP/chart-volume.yaml" <<'PY'

@@ -13,9 +13,10 @@
 #     packages or their Depends closure, i.e. apt will bring it in;
 #   - apparmor_parser's own libraries are covered the same way, in both.
 # usage: image_deps_test.sh WEBHOOK_BINARY AGENT_BINARY
+set -euo pipefail
 # shellcheck source=test/deploy/lib.sh
 . "$(dirname "$0")/lib.sh"
-[ $# -eq 2 ] || td_fail "usage: $0 WEBHOOK_BINARY AGENT_BINARY"
+[ $# -eq 2 ] || die "usage: $0 WEBHOOK_BINARY AGENT_BINARY"
 command -v dpkg-query >/dev/null || td_skip "not a Debian system (no dpkg)"
 cd "$td_root"
 

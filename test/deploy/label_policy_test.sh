@@ -15,6 +15,7 @@
 #   - fail-closed: with no webhook running, pods in covered namespaces and the
 #     profiles ConfigMap are refused, other ConfigMaps and excluded namespaces are not.
 # Own control plane: it installs cluster-wide fail-closed webhooks.
+set -euo pipefail
 # shellcheck source=test/deploy/lib.sh
 . "$(dirname "$0")/lib.sh"
 td_helm
@@ -26,8 +27,8 @@ policy_msg='ValidatingAdmissionPolicy'
 
 "$HELM" install armorgate charts/armorgate --namespace "$ns" --create-namespace \
   --set profiles.create=false >"$TD_TMP/install.out" 2>&1 ||
-  { cat "$TD_TMP/install.out" >&2; td_fail "helm install failed"; }
-grep -q 'Check that it works' "$TD_TMP/install.out" || td_fail "helm install printed no NOTES"
+  { cat "$TD_TMP/install.out" >&2; die "helm install failed"; }
+grep -q 'Check that it works' "$TD_TMP/install.out" || die "helm install printed no NOTES"
 td_log "ok: helm install"
 
 # --- certificates: generated once, stable across upgrade, caBundle = Secret's CA ---
@@ -38,37 +39,37 @@ bundles() {
   kubectl get validatingwebhookconfiguration armorgate -o jsonpath='{range .webhooks[*]}{.clientConfig.caBundle}{"\n"}{end}'
 }
 ca1=$(secret_ca) crt1=$(secret_crt)
-[ -n "$ca1" ] && [ -n "$crt1" ] || td_fail "no self-signed certificate in Secret armorgate-webhook-tls"
+{ [ -n "$ca1" ] && [ -n "$crt1" ]; } || die "no self-signed certificate in Secret armorgate-webhook-tls"
 base64 -d <<<"$ca1" >"$TD_TMP/ca.pem"
 base64 -d <<<"$crt1" >"$TD_TMP/tls.pem"
-openssl verify -CAfile "$TD_TMP/ca.pem" "$TD_TMP/tls.pem" >/dev/null || td_fail "serving cert not signed by the CA"
+openssl verify -CAfile "$TD_TMP/ca.pem" "$TD_TMP/tls.pem" >/dev/null || die "serving cert not signed by the CA"
 openssl x509 -in "$TD_TMP/tls.pem" -noout -ext subjectAltName | grep -q 'DNS:armorgate-webhook.armorgate-system.svc\b' ||
-  td_fail "serving cert lacks SAN armorgate-webhook.armorgate-system.svc"
-[ "$(bundles | sort -u)" = "$ca1" ] || td_fail "webhook caBundles differ from the Secret's CA"
+  die "serving cert lacks SAN armorgate-webhook.armorgate-system.svc"
+[ "$(bundles | sort -u)" = "$ca1" ] || die "webhook caBundles differ from the Secret's CA"
 "$HELM" upgrade armorgate charts/armorgate --namespace "$ns" --set profiles.create=false \
   --set app.pollInterval=60 >"$TD_TMP/upgrade.out" 2>&1 ||
-  { cat "$TD_TMP/upgrade.out" >&2; td_fail "helm upgrade failed"; }
-[ "$(secret_ca)" = "$ca1" ] && [ "$(secret_crt)" = "$crt1" ] || td_fail "helm upgrade replaced the self-signed certificate"
-[ "$(bundles | sort -u)" = "$ca1" ] || td_fail "caBundle changed on upgrade"
+  { cat "$TD_TMP/upgrade.out" >&2; die "helm upgrade failed"; }
+{ [ "$(secret_ca)" = "$ca1" ] && [ "$(secret_crt)" = "$crt1" ]; } || die "helm upgrade replaced the self-signed certificate"
+[ "$(bundles | sort -u)" = "$ca1" ] || die "caBundle changed on upgrade"
 kubectl -n "$ns" get daemonset armorgate-agent -o jsonpath='{.spec.template.spec.containers[0].args}' | grep -q -- '--poll-interval=60' ||
-  td_fail "upgrade did not reach the DaemonSet"
+  die "upgrade did not reach the DaemonSet"
 td_log "ok: self-signed certificate stable across helm upgrade, caBundle matches"
 # Documented rotation: delete the Secret, helm upgrade -> a new CA + cert, caBundle follows.
 kubectl -n "$ns" delete secret armorgate-webhook-tls >/dev/null
 "$HELM" upgrade armorgate charts/armorgate --namespace "$ns" --set profiles.create=false \
   --set app.pollInterval=60 >"$TD_TMP/upgrade2.out" 2>&1 ||
-  { cat "$TD_TMP/upgrade2.out" >&2; td_fail "helm upgrade (rotation) failed"; }
+  { cat "$TD_TMP/upgrade2.out" >&2; die "helm upgrade (rotation) failed"; }
 ca2=$(secret_ca)
-[ -n "$ca2" ] && [ "$ca2" != "$ca1" ] || td_fail "rotation: no new CA after deleting the Secret and upgrading"
-[ "$(bundles | sort -u)" = "$ca2" ] || td_fail "rotation: caBundles do not follow the new CA"
+{ [ -n "$ca2" ] && [ "$ca2" != "$ca1" ]; } || die "rotation: no new CA after deleting the Secret and upgrading"
+[ "$(bundles | sort -u)" = "$ca2" ] || die "rotation: caBundles do not follow the new CA"
 ca1=$ca2
 td_log "ok: rotation by deleting the Secret + helm upgrade (new CA, caBundle follows)"
 
 # --- least-privilege RBAC, as the daemons use it ---
 agent_sa=("--as=system:serviceaccount:$ns:armorgate-agent" --as-group=system:serviceaccounts --as-group=system:authenticated)
 webhook_sa=("--as=system:serviceaccount:$ns:armorgate-webhook" --as-group=system:serviceaccounts --as-group=system:authenticated)
-rbac_ok() { "$@" >"$TD_TMP/o" 2>&1 || { cat "$TD_TMP/o" >&2; td_fail "RBAC refused: $*"; }; }
-rbac_no() { if "$@" >"$TD_TMP/o" 2>&1; then td_fail "RBAC allowed: $*"; fi; grep -q Forbidden "$TD_TMP/o" || { cat "$TD_TMP/o" >&2; td_fail "not an RBAC refusal: $*"; }; }
+rbac_ok() { "$@" >"$TD_TMP/o" 2>&1 || { cat "$TD_TMP/o" >&2; die "RBAC refused: $*"; }; }
+rbac_no() { if "$@" >"$TD_TMP/o" 2>&1; then die "RBAC allowed: $*"; fi; grep -q Forbidden "$TD_TMP/o" || { cat "$TD_TMP/o" >&2; die "not an RBAC refusal: $*"; }; }
 # The agent lists/watches the profiles ConfigMap with a metadata.name field selector (resourceNames).
 rbac_ok kubectl -n "$ns" get configmaps --field-selector metadata.name=armorgate-profiles "${agent_sa[@]}"
 rbac_ok kubectl -n "$ns" get configmaps --field-selector metadata.name=armorgate-profiles --watch --request-timeout=1s "${agent_sa[@]}"
@@ -77,15 +78,15 @@ rbac_no kubectl -n "$ns" get configmap other "${agent_sa[@]}"
 rbac_no kubectl -n kube-system get configmaps --field-selector metadata.name=armorgate-profiles "${agent_sa[@]}"
 rbac_no kubectl -n "$ns" get secrets "${agent_sa[@]}"
 rbac_no kubectl get nodes "${agent_sa[@]}"
-kubectl auth can-i get nodes/x "${agent_sa[@]}" >/dev/null 2>&1 || td_fail "agent cannot get a node"
-kubectl auth can-i patch nodes "${agent_sa[@]}" >/dev/null 2>&1 || td_fail "agent cannot patch nodes"
-kubectl auth can-i create events -n default "${agent_sa[@]}" >/dev/null 2>&1 || td_fail "agent cannot create events"
-! kubectl auth can-i delete nodes "${agent_sa[@]}" >/dev/null 2>&1 || td_fail "agent can delete nodes"
-! kubectl auth can-i patch nodes --subresource=status "${agent_sa[@]}" >/dev/null 2>&1 || td_fail "agent can patch node status"
+kubectl auth can-i get nodes/x "${agent_sa[@]}" >/dev/null 2>&1 || die "agent cannot get a node"
+kubectl auth can-i patch nodes "${agent_sa[@]}" >/dev/null 2>&1 || die "agent cannot patch nodes"
+kubectl auth can-i create events -n default "${agent_sa[@]}" >/dev/null 2>&1 || die "agent cannot create events"
+! kubectl auth can-i delete nodes "${agent_sa[@]}" >/dev/null 2>&1 || die "agent can delete nodes"
+! kubectl auth can-i patch nodes --subresource=status "${agent_sa[@]}" >/dev/null 2>&1 || die "agent can patch node status"
 rbac_ok kubectl get nodes "${webhook_sa[@]}"
-! kubectl auth can-i patch nodes "${webhook_sa[@]}" >/dev/null 2>&1 || td_fail "webhook can patch nodes"
-! kubectl auth can-i get configmaps -n "$ns" "${webhook_sa[@]}" >/dev/null 2>&1 || td_fail "webhook can read ConfigMaps"
-! kubectl auth can-i get secrets -n "$ns" "${webhook_sa[@]}" >/dev/null 2>&1 || td_fail "webhook can read Secrets"
+! kubectl auth can-i patch nodes "${webhook_sa[@]}" >/dev/null 2>&1 || die "webhook can patch nodes"
+! kubectl auth can-i get configmaps -n "$ns" "${webhook_sa[@]}" >/dev/null 2>&1 || die "webhook can read ConfigMaps"
+! kubectl auth can-i get secrets -n "$ns" "${webhook_sa[@]}" >/dev/null 2>&1 || die "webhook can read Secrets"
 td_log "ok: RBAC (agent: its ConfigMap by name, get/patch nodes, events; webhook: list/watch nodes only)"
 
 # --- fail-closed registrations (no webhook pods run in this control plane) ---
@@ -109,13 +110,13 @@ pod() { # pod NAME NAMESPACE NODE [SERVICEACCOUNT]
 # refused while it is down, every other pod is created.
 if pod p1 apps node-a | sed 's|^spec:|spec:\n  securityContext: {appArmorProfile: {type: Localhost, localhostProfile: custom.x}}|' |
   kubectl create -f - >"$TD_TMP/o" 2>&1; then
-  td_fail "AppArmor pod created in a covered namespace with no webhook running (not fail-closed)"
+  die "AppArmor pod created in a covered namespace with no webhook running (not fail-closed)"
 fi
-grep -q 'failed calling webhook' "$TD_TMP/o" || { cat "$TD_TMP/o" >&2; td_fail "pod refused for another reason"; }
-pod p2 apps node-a | kubectl create -f - >"$TD_TMP/o" 2>&1 || { cat "$TD_TMP/o" >&2; td_fail "a pod without AppArmor was refused with the webhook down"; }
-kubectl -n "$ns" create configmap unrelated --from-literal=a=b >/dev/null || td_fail "an unrelated ConfigMap in $ns was sent to the webhook"
-if kubectl apply -f deploy/02-profiles-configmap.yaml >"$TD_TMP/o" 2>&1; then td_fail "profiles ConfigMap accepted without the webhook"; fi
-grep -q 'validate-profiles.armorgate.io' "$TD_TMP/o" || { cat "$TD_TMP/o" >&2; td_fail "profiles ConfigMap refused for another reason"; }
+grep -q 'failed calling webhook' "$TD_TMP/o" || { cat "$TD_TMP/o" >&2; die "pod refused for another reason"; }
+pod p2 apps node-a | kubectl create -f - >"$TD_TMP/o" 2>&1 || { cat "$TD_TMP/o" >&2; die "a pod without AppArmor was refused with the webhook down"; }
+kubectl -n "$ns" create configmap unrelated --from-literal=a=b >/dev/null || die "an unrelated ConfigMap in $ns was sent to the webhook"
+if kubectl apply -f deploy/02-profiles-configmap.yaml >"$TD_TMP/o" 2>&1; then die "profiles ConfigMap accepted without the webhook"; fi
+grep -q 'validate-profiles.armorgate.io' "$TD_TMP/o" || { cat "$TD_TMP/o" >&2; die "profiles ConfigMap refused for another reason"; }
 td_log "ok: fail-closed (AppArmor pods in covered namespaces and the profiles ConfigMap need the webhook; other pods and ConfigMaps do not)"
 
 # --- label-spoofing policy ---
@@ -132,13 +133,13 @@ as_breakglass=(--as=oncall --as-group=armorgate:label-admins --as-group=system:a
 # must_refuse WHAT CMD...: CMD fails with the policy's message.
 must_refuse() {
   local what=$1; shift
-  if "$@" >"$TD_TMP/o" 2>&1; then td_fail "$what: allowed"; fi
-  grep -q "$policy_msg" "$TD_TMP/o" || { cat "$TD_TMP/o" >&2; td_fail "$what: refused, but not by the label policy"; }
+  if "$@" >"$TD_TMP/o" 2>&1; then die "$what: allowed"; fi
+  grep -q "$policy_msg" "$TD_TMP/o" || { cat "$TD_TMP/o" >&2; die "$what: refused, but not by the label policy"; }
   td_log "ok: refused: $what"
 }
 must_allow() {
   local what=$1; shift
-  "$@" >"$TD_TMP/o" 2>&1 || { cat "$TD_TMP/o" >&2; td_fail "$what: refused"; }
+  "$@" >"$TD_TMP/o" 2>&1 || { cat "$TD_TMP/o" >&2; die "$what: refused"; }
   td_log "ok: allowed: $what"
 }
 
@@ -146,8 +147,8 @@ must_allow() {
 must_allow "mallory sets an ordinary label" kubectl label node node-a team=blue "${as_mallory[@]}"
 must_allow "mallory sets an ordinary label on node-b" kubectl label node node-b team=blue "${as_mallory[@]}"
 # The policy becomes active once the apiserver's policy informer has synced (bounded wait).
-td_eventually 30 bash -c "! kubectl label node node-a armorgate.io/apparmor=enabled --as=mallory --as-group=system:authenticated" ||
-  td_fail "label policy not enforced within 30 s"
+wait_until 30 0.2 bash -c "! kubectl label node node-a armorgate.io/apparmor=enabled --as=mallory --as-group=system:authenticated" >/dev/null 2>&1 ||
+  die "label policy not enforced within 30 s"
 must_refuse "mallory adds armorgate.io/apparmor" kubectl label node node-a armorgate.io/apparmor=enabled "${as_mallory[@]}"
 must_refuse "mallory adds profiles.armorgate.io/custom.x" kubectl label node node-a profiles.armorgate.io/custom.x=loaded "${as_mallory[@]}"
 must_refuse "mallory adds the status annotation" kubectl annotate node node-a armorgate.io/status='{}' "${as_mallory[@]}"
@@ -175,7 +176,7 @@ tk="$TD_CLUSTER/token-kubeconfig"
 as_agent_a=(--kubeconfig="$tk" --token="$tok_a")
 as_agent_unbound=(--kubeconfig="$tk" --token="$tok_unbound")
 kubectl auth whoami "${as_agent_a[@]}" -o jsonpath='{.status.userInfo.extra.authentication\.kubernetes\.io/node-name}' | grep -qx '\[*"*node-a"*\]*' ||
-  td_fail "bound token carries no node-name extra"
+  die "bound token carries no node-name extra"
 must_allow "agent on node-a sets profiles.armorgate.io/custom.z on node-a" kubectl label node node-a profiles.armorgate.io/custom.z=loaded "${as_agent_a[@]}"
 must_allow "agent on node-a modifies armorgate.io/apparmor on node-a" kubectl label --overwrite node node-a armorgate.io/apparmor=unsupported "${as_agent_a[@]}"
 must_allow "agent on node-a removes profiles.armorgate.io/custom.x on node-a" kubectl label node node-a profiles.armorgate.io/custom.x- "${as_agent_a[@]}"
@@ -195,9 +196,9 @@ must_refuse "agent on node-a taints node-b" kubectl patch node node-b --type=mer
   -p '{"spec":{"taints":[{"key":"x","effect":"NoSchedule"}]}}' "${as_agent_a[@]}"
 must_allow "agent on node-a sets armorgate.io label and status together" kubectl patch node node-a --type=merge \
   -p '{"metadata":{"labels":{"profiles.armorgate.io/custom.v":"loaded"},"annotations":{"armorgate.io/status":"{}"}}}' "${as_agent_a[@]}"
-[ "$(kubectl get node node-a -o jsonpath='{.spec.unschedulable}')" != true ] || td_fail "node-a cordoned by the agent"
+[ "$(kubectl get node node-a -o jsonpath='{.spec.unschedulable}')" != true ] || die "node-a cordoned by the agent"
 
-[ "$(kubectl get node node-b -o jsonpath='{.metadata.labels.profiles\.armorgate\.io/custom\.x}')" = loaded ] || td_fail "node-b's label changed"
-[ "$(kubectl get node node-a -o jsonpath='{.metadata.labels.armorgate\.io/apparmor}')" = unsupported ] || td_fail "node-a's label not as the agent set it"
+[ "$(kubectl get node node-b -o jsonpath='{.metadata.labels.profiles\.armorgate\.io/custom\.x}')" = loaded ] || die "node-b's label changed"
+[ "$(kubectl get node node-a -o jsonpath='{.metadata.labels.armorgate\.io/apparmor}')" = unsupported ] || die "node-a's label not as the agent set it"
 must_allow "break-glass removes labels" kubectl label node node-b armorgate.io/apparmor- profiles.armorgate.io/custom.x- "${as_breakglass[@]}"
 td_log "PASS"

@@ -2,12 +2,13 @@
 # Shared helpers of the test/deploy scripts (sourced). Packaging tests: the
 # manifests, the chart, the images' runtime package lists. Talks only to a
 # loopback kube-apiserver.
-set -euo pipefail
 td_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 td_cache=${XDG_CACHE_HOME:-$HOME/.cache}/armorgate
 td_name=$(basename "$0")
+# shellcheck source=test/lib.sh
+. "$td_root/test/lib.sh"
+DIE_PREFIX="$td_name: FAIL: "
 
-td_fail() { echo "$td_name: FAIL: $*" >&2; exit 1; }
 td_log() { echo "$td_name: $*" >&2; }
 # td_skip MSG: ctest SKIP_RETURN_CODE.
 td_skip() { echo "$td_name: SKIP: $*" >&2; exit 77; }
@@ -18,7 +19,7 @@ td_helm() {
     "$td_root/test/helm/bootstrap" >&2
   fi
   HELM=$td_cache/helm/current/helm
-  [ -x "$HELM" ] || td_fail "helm not available (test/helm/bootstrap)"
+  [ -x "$HELM" ] || die "helm not available (test/helm/bootstrap)"
 }
 
 # td_own_cluster NAME: starts a private control plane in $TD_BUILD/test-deploy-NAME
@@ -41,7 +42,7 @@ td_own_cluster() {
     fi
     td_log "control plane start attempt $try failed: $(grep -m1 -o 'address already in use\|not ready[^;]*\|[^:]*failed[^,]*' "$dir.start.log" || tail -n1 "$dir.start.log")"
     "$td_root/test/cluster/stop" "$dir" >/dev/null 2>&1 || true
-    ((try < 3)) || { cat "$dir.start.log" >&2; td_fail "could not start a control plane in $dir"; }
+    ((try < 3)) || { cat "$dir.start.log" >&2; die "could not start a control plane in $dir"; }
   done
   # shellcheck disable=SC1091
   . "$dir/env"
@@ -64,16 +65,4 @@ td_cleanup() {
 td_tmp() {
   TD_TMP=$(mktemp -d "${TMPDIR:-/tmp}/armorgate-deploy.XXXXXX")
   trap 'td_cleanup' EXIT
-}
-
-# td_eventually TIMEOUT_S CMD...: retries CMD every 0.2 s until it succeeds or
-# TIMEOUT_S passes (admission policies take a moment to become active).
-td_eventually() {
-  local timeout=$1 deadline
-  shift
-  deadline=$(($(date +%s) + timeout))
-  until "$@" >/dev/null 2>&1; do
-    (($(date +%s) < deadline)) || return 1
-    sleep 0.2
-  done
 }

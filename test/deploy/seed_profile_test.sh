@@ -4,14 +4,15 @@
 # custom.deny-write-outside-home byte for byte as its canonical text,
 # test/data/profiles/custom.deny-write-outside-home, and it compiles with
 # apparmor_parser (compile only).
+set -euo pipefail
 # shellcheck source=test/deploy/lib.sh
 . "$(dirname "$0")/lib.sh"
 cd "$td_root"
 canon=test/data/profiles/custom.deny-write-outside-home
 [ -f "$canon" ] || td_skip "$canon does not exist yet"
 cmp "$canon" charts/armorgate/files/custom.deny-write-outside-home ||
-  td_fail "charts/armorgate/files/custom.deny-write-outside-home differs from $canon (run test/deploy/sync-seed-profile)"
-python3 - "$canon" deploy/02-profiles-configmap.yaml <<'PY' || td_fail "deploy/02-profiles-configmap.yaml's seed differs from $canon (run test/deploy/sync-seed-profile)"
+  die "charts/armorgate/files/custom.deny-write-outside-home differs from $canon (run test/deploy/sync-seed-profile)"
+python3 - "$canon" deploy/02-profiles-configmap.yaml <<'PY' || die "deploy/02-profiles-configmap.yaml's seed differs from $canon (run test/deploy/sync-seed-profile)"
 import sys, yaml
 canon = open(sys.argv[1]).read()
 cm = yaml.safe_load(open(sys.argv[2]))
@@ -21,6 +22,6 @@ assert cm["data"] == {"custom.deny-write-outside-home": canon}, "data differs"
 PY
 if command -v apparmor_parser >/dev/null; then
   apparmor_parser -Q -K "$canon" 2>&1 | grep -v 'Cache read/write disabled' >&2 || true
-  apparmor_parser -Q -K "$canon" >/dev/null 2>&1 || td_fail "$canon does not compile"
+  apparmor_parser -Q -K "$canon" >/dev/null 2>&1 || die "$canon does not compile"
 fi
 td_log "ok: both copies equal $canon"

@@ -9,9 +9,10 @@
 # Loopback only (curl --resolve); the webhook's Node cache is seeded from a
 # file, so no API server is needed.
 # usage: webhook_certs_test.sh WEBHOOK_BINARY
+set -euo pipefail
 # shellcheck source=test/deploy/lib.sh
 . "$(dirname "$0")/lib.sh"
-[ $# -eq 1 ] || td_fail "usage: $0 WEBHOOK_BINARY"
+[ $# -eq 1 ] || die "usage: $0 WEBHOOK_BINARY"
 webhook=$1
 td_helm
 td_tmp
@@ -41,19 +42,19 @@ check_pair() {
   for _ in $(seq 100); do
     line=$(grep -m1 '"msg":"serving admission reviews"' "$d/log" 2>/dev/null || true)
     [ -n "$line" ] && break
-    kill -0 "$wh_pid" 2>/dev/null || { cat "$d/log" >&2; td_fail "$name: webhook exited at start (certificate not accepted?)"; }
+    kill -0 "$wh_pid" 2>/dev/null || { cat "$d/log" >&2; die "$name: webhook exited at start (certificate not accepted?)"; }
     sleep 0.1
   done
-  [ -n "$line" ] || { cat "$d/log" >&2; td_fail "$name: webhook did not start"; }
+  [ -n "$line" ] || { cat "$d/log" >&2; die "$name: webhook did not start"; }
   port=$(sed -n 's/.*"port":"\([0-9]*\)".*/\1/p' <<<"$line")
   code=$(curl -sS --max-time 10 --cacert "$d/ca.crt" --resolve "$svc:$port:127.0.0.1" \
     -H 'Content-Type: application/json' --data-binary "@$review" -o "$d/resp" -w '%{http_code}' \
-    "https://$svc:$port/mutate") || { cat "$d/log" >&2; td_fail "$name: TLS to $svc with the caBundle failed"; }
-  [ "$code" = 200 ] || td_fail "$name: HTTP $code"
-  grep -q '"uid":"m-01"' "$d/resp" || grep -q '"uid": *"m-01"' "$d/resp" || td_fail "$name: no AdmissionReview response"
+    "https://$svc:$port/mutate") || { cat "$d/log" >&2; die "$name: TLS to $svc with the caBundle failed"; }
+  [ "$code" = 200 ] || die "$name: HTTP $code"
+  grep -q '"uid":"m-01"' "$d/resp" || grep -q '"uid": *"m-01"' "$d/resp" || die "$name: no AdmissionReview response"
   if curl -sS --max-time 10 --cacert "$d/ca.crt" --resolve "other.armorgate-system.svc:$port:127.0.0.1" \
     -o /dev/null "https://other.armorgate-system.svc:$port/healthz" 2>/dev/null; then
-    td_fail "$name: certificate accepted for another name"
+    die "$name: certificate accepted for another name"
   fi
   stop_webhook
   td_log "ok: $name: webhook serves $svc with it; the caBundle verifies it"
@@ -75,5 +76,5 @@ PY
 check_pair "chart self-signed" "$TD_TMP/chart"
 
 # certs/make-certs.sh.
-certs/make-certs.sh -o "$TD_TMP/script" >/dev/null 2>&1 || td_fail "make-certs.sh failed"
+certs/make-certs.sh -o "$TD_TMP/script" >/dev/null 2>&1 || die "make-certs.sh failed"
 check_pair "certs/make-certs.sh" "$TD_TMP/script"

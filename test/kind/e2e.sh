@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# kind/e2e.sh: installs armorgate with the Helm chart on a kind cluster and
+# test/kind/e2e.sh: installs armorgate with the Helm chart on a kind cluster and
 # runs the end-to-end story on a real AppArmor kernel. Needs an
 # AppArmor-enabled Linux host with Docker, kind, kubectl and helm: see
 # kind/README.md. It cannot run on the development machines of this
 # repository (no Docker engine, no AppArmor in their kernel).
-#   kind/e2e.sh [--keep]     --keep: leave the cluster running afterwards
+#   test/kind/e2e.sh [--keep]     --keep: leave the cluster running afterwards
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 cluster=armorgate ns=armorgate-system keep=0
 [ "${1:-}" = --keep ] && keep=1
@@ -14,13 +14,9 @@ tag=e2e-$(git rev-parse --short HEAD 2>/dev/null || echo local)
 seed=custom.deny-write-outside-home
 
 say() { printf '\n== %s\n' "$*"; }
-die() { echo "kind/e2e.sh: FAIL: $*" >&2; exit 1; }
-# wait_for TIMEOUT_S DESCRIPTION CMD...: polls CMD every second.
-wait_for() {
-  local t=$1 what=$2 i; shift 2
-  for ((i = 0; i < t; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 1; done
-  die "timed out after ${t}s: $what"
-}
+# shellcheck source=test/lib.sh
+. "$root/test/lib.sh"
+DIE_PREFIX="test/kind/e2e.sh: FAIL: "
 
 # --- host requirements ---
 for c in docker kind kubectl helm; do command -v "$c" >/dev/null || die "$c not found (kind/README.md)"; done
@@ -49,7 +45,7 @@ k -n "$ns" get pods -o wide
 say "every node reports AppArmor and the seed profile"
 nodes=$(k get nodes -o jsonpath='{.items[*].metadata.name}')
 for n in $nodes; do
-  wait_for 120 "$n labelled" bash -c "kubectl --context $kctx get node $n -o jsonpath='{.metadata.labels}' | grep -q '\"profiles.armorgate.io/$seed\":\"loaded\"'"
+  wait_until 120 1 bash -c "kubectl --context $kctx get node $n -o jsonpath='{.metadata.labels}' | grep -q '\"profiles.armorgate.io/$seed\":\"loaded\"'" >/dev/null 2>&1 || die "timed out after 120s: $n labelled"
   [ "$(k get node "$n" -o jsonpath='{.metadata.labels.armorgate\.io/apparmor}')" = enabled ] || die "$n not armorgate.io/apparmor=enabled"
 done
 grep -q "^$seed " /sys/kernel/security/apparmor/profiles || die "$seed not in the host kernel's profile list"
@@ -71,10 +67,10 @@ spec:
       image: busybox:1.36
       command: [sh, -c, 'touch /tmp/ok && echo tmp=ok; touch /etc/bad 2>/dev/null && echo etc=WRITTEN || echo etc=denied; cat /proc/self/attr/current']
 YAML
-wait_for 120 "pod confined finished" bash -c "[ \"\$(kubectl --context $kctx -n demo get pod confined -o jsonpath='{.status.phase}')\" = Succeeded ]"
+wait_until 120 1 bash -c "[ \"\$(kubectl --context $kctx -n demo get pod confined -o jsonpath='{.status.phase}')\" = Succeeded ]" >/dev/null 2>&1 || die "timed out after 120s: pod confined finished"
 out=$(k -n demo logs confined)
 echo "$out"
-grep -q 'tmp=ok' <<<"$out" && grep -q 'etc=denied' <<<"$out" && grep -q "$seed (enforce)" <<<"$out" || die "pod not confined as expected"
+{ grep -q 'tmp=ok' <<<"$out" && grep -q 'etc=denied' <<<"$out" && grep -q "$seed (enforce)" <<<"$out"; } || die "pod not confined as expected"
 k -n demo get pod confined -o jsonpath='{.spec.nodeSelector}' | grep -q "profiles.armorgate.io/$seed" || die "webhook did not add the nodeSelector"
 
 say "the deprecated annotation becomes the field"
@@ -101,7 +97,7 @@ cat /tmp/armorgate-e2e.err
 say "a new profile in the ConfigMap reaches every node; then the pod is admitted"
 k -n "$ns" patch configmap armorgate-profiles --type=merge -p '{"data":{"custom.missing":"abi <abi/3.0>,\ninclude <tunables/global>\nprofile custom.missing flags=(attach_disconnected) {\n  include <abstractions/base>\n  /** rix,\n}\n"}}'
 for n in $nodes; do
-  wait_for 60 "$n labelled custom.missing" bash -c "kubectl --context $kctx get node $n -o jsonpath='{.metadata.labels}' | grep -q 'profiles.armorgate.io/custom.missing'"
+  wait_until 60 1 bash -c "kubectl --context $kctx get node $n -o jsonpath='{.metadata.labels}' | grep -q 'profiles.armorgate.io/custom.missing'" >/dev/null 2>&1 || die "timed out after 60s: $n labelled custom.missing"
 done
 k -n demo run missing --image=busybox:1.36 --restart=Never \
   --overrides='{"spec":{"securityContext":{"appArmorProfile":{"type":"Localhost","localhostProfile":"custom.missing"}}}}' -- true
@@ -122,7 +118,7 @@ say "removal: the profile leaves the ConfigMap, its labels go once no pod uses i
 k -n demo delete pod missing --wait
 k -n "$ns" patch configmap armorgate-profiles --type=json -p '[{"op":"remove","path":"/data/custom.missing"}]'
 for n in $nodes; do
-  wait_for 90 "$n unlabelled custom.missing" bash -c "! kubectl --context $kctx get node $n -o jsonpath='{.metadata.labels}' | grep -q 'profiles.armorgate.io/custom.missing'"
+  wait_until 90 1 bash -c "! kubectl --context $kctx get node $n -o jsonpath='{.metadata.labels}' | grep -q 'profiles.armorgate.io/custom.missing'" >/dev/null 2>&1 || die "timed out after 90s: $n unlabelled custom.missing"
 done
 
-say "PASS (kind/e2e.sh)"
+say "PASS (test/kind/e2e.sh)"

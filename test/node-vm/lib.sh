@@ -1,16 +1,18 @@
 # shellcheck shell=bash
 # Shared helpers of the test/node-vm scripts (sourced).
+# shellcheck source=test/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+# test/cluster's lib-nodes.sh sources this too: its prefix stays.
+DIE_PREFIX=${DIE_PREFIX-"node-vm: "}
 VM_CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/armorgate/node-vm
 mkdir -p "$VM_CACHE"
 PATH=$PATH:/usr/sbin:/sbin
-
-vm_die() { echo "node-vm: $*" >&2; exit 1; }
 
 # vm_kernel_dir: prints the newest cached kernel directory, fails when none.
 vm_kernel_dir() {
   local d best=
   for d in "$VM_CACHE"/kernel-*/; do
-    [ -f "$d/vmlinuz" ] && [ -f "$d/version" ] || continue
+    { [ -f "$d/vmlinuz" ] && [ -f "$d/version" ]; } || continue
     best=${d%/}
   done
   [ -n "$best" ] || return 1
@@ -81,7 +83,7 @@ vm_stage_root() {
   : >"$r/etc/resolv.conf"
   for m in "$@"; do
     f=$(find "$kdir/modules" -name "$m.ko" | head -n1)
-    [ -n "$f" ] || vm_die "kernel cache has no $m.ko (rerun test/node-vm/bootstrap)"
+    [ -n "$f" ] || die "kernel cache has no $m.ko (rerun test/node-vm/bootstrap)"
     cp "$f" "$r/lib/modules/$m.ko"
     echo "$m" >>"$r/lib/modules/order"
   done

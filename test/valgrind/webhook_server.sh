@@ -32,19 +32,19 @@ wh_start "$t/log" --tls-cert "$t/certs/tls.crt" --tls-key "$t/certs/tls.key" --l
   --probe-listen 127.0.0.1:0 --nodes-file "$src/test/data/admission/nodes.json" --threads 2
 
 for p in healthz readyz metrics nothere; do
-  curl -s -o /dev/null --max-time 60 "http://127.0.0.1:$WH_PROBE/$p" || wh_fail "probe /$p"
+  curl -s -o /dev/null --max-time 60 "http://127.0.0.1:$WH_PROBE/$p" || die "probe /$p"
 done
 echo '{}' >"$t/empty.json"
 printf '{"apiVersion":' >"$t/bad.json"
 head -c $((3 * 1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$t/big.json"
 [ "$(curl -sS --max-time 60 --cacert "$WH_CA" -o /dev/null -w '%{http_code}' "https://127.0.0.1:$WH_PORT/mutate")" = 405 ] ||
-  wh_fail "GET -> 405"
-[ "$(wh_post /other application/json "$t/empty.json" --max-time 60)" = 404 ] || wh_fail "404"
-[ "$(wh_post /mutate text/plain "$t/empty.json" --max-time 60)" = 415 ] || wh_fail "415"
-[ "$(wh_post /mutate application/json "$t/big.json" --max-time 120)" = 413 ] || wh_fail "413"
+  die "GET -> 405"
+[ "$(wh_post /other application/json "$t/empty.json" --max-time 60)" = 404 ] || die "404"
+[ "$(wh_post /mutate text/plain "$t/empty.json" --max-time 60)" = 415 ] || die "415"
+[ "$(wh_post /mutate application/json "$t/big.json" --max-time 120)" = 413 ] || die "413"
 [ "$(wh_post /mutate application/json "$t/big.json" --max-time 120 -H 'Transfer-Encoding: chunked')" = 413 ] ||
-  wh_fail "chunked 413"
-[ "$(wh_post /validate application/json "$t/bad.json" --max-time 60)" = 400 ] || wh_fail "malformed -> 400"
+  die "chunked 413"
+[ "$(wh_post /validate application/json "$t/bad.json" --max-time 60)" = 400 ] || die "malformed -> 400"
 wh_ok "refusals answered under valgrind"
 
 # Every golden review and fuzz input to both endpoints, over keep-alive
@@ -63,34 +63,34 @@ for path in /mutate /validate; do
       "$WH_PORT" "$path" "$WH_CA" >>"$t/curl.cfg"
     printf 'data-binary = "@%s"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\nmax-time = 120\n' "$f" >>"$t/curl.cfg"
   done
-  curl -sS -K "$t/curl.cfg" >>"$t/codes" || wh_fail "curl batch to $path: $(tail -3 "$t/codes")"
+  curl -sS -K "$t/curl.cfg" >>"$t/codes" || die "curl batch to $path: $(tail -3 "$t/codes")"
 done
-[ "$(wc -l <"$t/codes")" -eq "$n" ] || wh_fail "$n requests, $(wc -l <"$t/codes") answers"
-! grep -qv '^[245][0-9][0-9]$' "$t/codes" || wh_fail "requests without an answer: $(sort "$t/codes" | uniq -c)"
+[ "$(wc -l <"$t/codes")" -eq "$n" ] || die "$n requests, $(wc -l <"$t/codes") answers"
+! grep -qv '^[245][0-9][0-9]$' "$t/codes" || die "requests without an answer: $(sort "$t/codes" | uniq -c)"
 wh_ok "$n reviews answered ($(sort "$t/codes" | uniq -c | tr -s ' \n' ' '))"
 
 # Pipelined reviews on one connection, and a client that never reads (cut off).
 review=$src/test/data/admission/validate-custom-loaded.json
 python3 "$src/test/webhook/pipeline_client.py" pipeline "$WH_PORT" "$WH_CA" "$review" 20 >"$t/pipe" 2>&1 ||
-  wh_fail "pipelined reviews: $(cat "$t/pipe")"
+  die "pipelined reviews: $(cat "$t/pipe")"
 python3 "$src/test/webhook/pipeline_client.py" stall "$WH_PORT" "$WH_CA" "$review" 120 >"$t/stall" 2>&1 ||
-  wh_fail "stalled client not cut off: $(cat "$t/stall")"
+  die "stalled client not cut off: $(cat "$t/stall")"
 wh_ok "pipelined and stalled clients"
 
 # Certificate rotation (the reload path), then a refused mismatched pair.
 wh_certs_swap "$t/certs" v2 "$t/b.crt" "$t/b.key"
 fb=$(wh_fingerprint "$t/b.crt")
 served_b() { [ "$(wh_served_fingerprint "$WH_PORT")" = "$fb" ]; }
-wh_wait_for 60 served_b || wh_fail "rotated cert not served"
+wait_until 60 0.2 served_b || die "rotated cert not served"
 wh_certs_swap "$t/certs" v3 "$t/a.crt" "$t/b.key"
 refused() { grep -q 'new serving certificate refused' "$t/log"; }
-wh_wait_for 60 refused || wh_fail "mismatched pair not refused"
+wait_until 60 0.2 refused || die "mismatched pair not refused"
 wh_ok "certificate reloaded and a bad pair refused"
 
 kill -TERM "$WH_PID"
 status=0
 wait "$WH_PID" || status=$?
 wh_pids=()
-[ "$status" = 0 ] || { tail -5 "$t/log" >&2; wh_fail "webhook exit status $status after SIGTERM"; }
-vg_findings "$t/vg" || wh_fail "valgrind: memory errors or definite leaks in the webhook (above)"
+[ "$status" = 0 ] || { tail -5 "$t/log" >&2; die "webhook exit status $status after SIGTERM"; }
+vg_findings "$t/vg" || die "valgrind: memory errors or definite leaks in the webhook (above)"
 wh_ok "SIGTERM: exit 0; valgrind memcheck clean"

@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# A && B || wh_fail is the intended "check or fail" idiom; lib.sh reads WEBHOOK, WH_CA, WH_BODY.
-# shellcheck disable=SC2015,SC2034 source-path=SCRIPTDIR
+# shellcheck disable=SC2034 source-path=SCRIPTDIR
 # End to end: armorgate-webhook registered (Mutating + Validating, caBundle
 # from a throwaway CA, failurePolicy Fail) with a real kube-apiserver of its
 # own (test/cluster/start in a temp dir, watch cache off so compaction gives
@@ -24,7 +23,7 @@ WH_CA=$t/ca.crt
 WH_BODY=$t/body
 
 ARMORGATE_CLUSTER_WATCH_CACHE=false "$root/test/cluster/start" "$cl" >"$t/cluster-start.log" 2>&1 ||
-  { cat "$t/cluster-start.log" >&2; wh_fail "cluster start"; }
+  { cat "$t/cluster-start.log" >&2; die "cluster start"; }
 # shellcheck disable=SC1091
 . "$cl/env"
 k() { kubectl --request-timeout=20s "$@"; }
@@ -49,9 +48,9 @@ k create namespace armorgate-system >/dev/null
 wh_start "$t/webhook.log" --tls-cert "$t/certs/tls.crt" --tls-key "$t/certs/tls.key" --listen 127.0.0.1:0 \
   --probe-listen 127.0.0.1:0 --kubeconfig "$KUBECONFIG" --threads 2
 ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$WH_PROBE/readyz")" = 200 ]; }
-wh_wait_for 30 ready || { cat "$t/webhook.log" >&2; wh_fail "webhook not ready (node cache sync)"; }
+wait_until 30 0.2 ready || { cat "$t/webhook.log" >&2; die "webhook not ready (node cache sync)"; }
 metric() { curl -s "http://127.0.0.1:$WH_PROBE/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
-[ "$(metric armorgate_webhook_nodes)" = 4 ] || wh_fail "nodes in cache: $(metric armorgate_webhook_nodes)"
+[ "$(metric armorgate_webhook_nodes)" = 4 ] || die "nodes in cache: $(metric armorgate_webhook_nodes)"
 wh_ok "webhook ready with 4 nodes cached"
 
 ca=$(base64 -w0 <"$t/ca.crt")
@@ -127,53 +126,53 @@ jcheck() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit
 
 # The webhooks take a moment to be picked up by the apiserver's admission config.
 registered() { create probe-registration localhost/custom.nowhere && { k -n apps delete pod probe-registration --wait=false >/dev/null; return 1; }; grep -q 'custom.nowhere' "$t/err"; }
-wh_wait_for 20 registered || wh_fail "webhooks not in effect: $(cat "$t/err")"
+wait_until 20 0.2 registered || die "webhooks not in effect: $(cat "$t/err")"
 wh_ok "webhook configurations registered"
 
 # 1. Annotation-only pod: stored with the field and the nodeSelector.
-create ann-only localhost/custom.web || wh_fail "annotation-only pod denied: $(cat "$t/err")"
+create ann-only localhost/custom.web || die "annotation-only pod denied: $(cat "$t/err")"
 jcheck "$t/out.json" 'd["spec"]["containers"][0]["securityContext"]["appArmorProfile"] == {"type": "Localhost", "localhostProfile": "custom.web"}' ||
-  wh_fail "field not set: $(cat "$t/out.json")"
+  die "field not set: $(cat "$t/out.json")"
 jcheck "$t/out.json" 'd["spec"]["nodeSelector"] == {"profiles.armorgate.io/custom.web": "loaded"}' ||
-  wh_fail "nodeSelector: $(cat "$t/out.json")"
-jcheck "$t/out.json" '"securityContext" not in d["spec"]["containers"][1]' || wh_fail "other container touched"
+  die "nodeSelector: $(cat "$t/out.json")"
+jcheck "$t/out.json" '"securityContext" not in d["spec"]["containers"][1]' || die "other container touched"
 jcheck "$t/out.json" 'not any(k.startswith("container.apparmor") for k in d["metadata"].get("annotations", {}))' ||
-  wh_fail "annotation kept"
+  die "annotation kept"
 wh_ok "annotation-only pod stored with appArmorProfile field and nodeSelector"
 
 # 2. Unloaded profile: denied with a message naming profile, container and the fix.
-create missing localhost/custom.missing && wh_fail "pod with an unloaded profile admitted"
-grep -q 'denied the request' "$t/err" && grep -q 'custom.missing' "$t/err" && grep -q 'app' "$t/err" &&
-  grep -q 'kubectl get nodes -L profiles.armorgate.io/custom.missing' "$t/err" || wh_fail "denial message: $(cat "$t/err")"
+create missing localhost/custom.missing && die "pod with an unloaded profile admitted"
+{ grep -q 'denied the request' "$t/err" && grep -q 'custom.missing' "$t/err" && grep -q 'app' "$t/err" &&
+  grep -q 'kubectl get nodes -L profiles.armorgate.io/custom.missing' "$t/err"; } || die "denial message: $(cat "$t/err")"
 # A label on an AppArmor-unsupported node does not count.
-create other '' '{"type":"Localhost","localhostProfile":"custom.other"}' && wh_fail "profile only on an unsupported node admitted"
+create other '' '{"type":"Localhost","localhostProfile":"custom.other"}' && die "profile only on an unsupported node admitted"
 wh_ok "unloaded profile denied with the message: $(head -c 300 "$t/err")"
 
 # 3. Denied, then a node gets the label, then admitted (bounded poll).
-create later localhost/custom.later && wh_fail "custom.later admitted before any node has it"
+create later localhost/custom.later && die "custom.later admitted before any node has it"
 k label node node-b profiles.armorgate.io/custom.later=loaded >/dev/null
 t0=$(date +%s.%N)
 admitted_later() { create later localhost/custom.later; }
-wh_wait_for 15 admitted_later || wh_fail "pod not admitted after the node was labelled: $(cat "$t/err")"
+wait_until 15 0.2 admitted_later || die "pod not admitted after the node was labelled: $(cat "$t/err")"
 wh_ok "denied, node labelled, admitted $(awk "BEGIN { printf \"%.1f\", $(date +%s.%N) - $t0 }") s later"
 
 # 4. nodeName cases.
-create nn-bad localhost/custom.web '' node-b && wh_fail "nodeName on a node without the profile admitted"
-grep -q 'node-b' "$t/err" || wh_fail "nodeName denial names the node: $(cat "$t/err")"
-create nn-unknown localhost/custom.web '' node-zz && wh_fail "nodeName of an unknown node admitted"
-create nn-good localhost/custom.web '' node-a || wh_fail "nodeName with the profile denied: $(cat "$t/err")"
+create nn-bad localhost/custom.web '' node-b && die "nodeName on a node without the profile admitted"
+grep -q 'node-b' "$t/err" || die "nodeName denial names the node: $(cat "$t/err")"
+create nn-unknown localhost/custom.web '' node-zz && die "nodeName of an unknown node admitted"
+create nn-good localhost/custom.web '' node-a || die "nodeName with the profile denied: $(cat "$t/err")"
 wh_ok "nodeName: lacking node denied, unknown node denied, carrying node admitted"
 
 # 5. RuntimeDefault, Unconfined and non-custom Localhost pass untouched.
-create rd '' '{"type":"RuntimeDefault"}' || wh_fail "RuntimeDefault denied: $(cat "$t/err")"
-jcheck "$t/out.json" '"nodeSelector" not in d["spec"]' || wh_fail "RuntimeDefault got a nodeSelector"
-create unc runtime/default || wh_fail "runtime/default annotation denied: $(cat "$t/err")"
+create rd '' '{"type":"RuntimeDefault"}' || die "RuntimeDefault denied: $(cat "$t/err")"
+jcheck "$t/out.json" '"nodeSelector" not in d["spec"]' || die "RuntimeDefault got a nodeSelector"
+create unc runtime/default || die "runtime/default annotation denied: $(cat "$t/err")"
 jcheck "$t/out.json" 'd["spec"]["containers"][0]["securityContext"]["appArmorProfile"]["type"] == "RuntimeDefault"' ||
-  wh_fail "runtime/default annotation not converted"
-create unconf '' '{"type":"Unconfined"}' || wh_fail "Unconfined denied: $(cat "$t/err")"
-create lh-other localhost/k8s-apparmor-example || wh_fail "non-custom Localhost denied: $(cat "$t/err")"
-jcheck "$t/out.json" '"nodeSelector" not in d["spec"]' || wh_fail "non-custom Localhost got a nodeSelector"
-create plain || wh_fail "plain pod denied: $(cat "$t/err")"
+  die "runtime/default annotation not converted"
+create unconf '' '{"type":"Unconfined"}' || die "Unconfined denied: $(cat "$t/err")"
+create lh-other localhost/k8s-apparmor-example || die "non-custom Localhost denied: $(cat "$t/err")"
+jcheck "$t/out.json" '"nodeSelector" not in d["spec"]' || die "non-custom Localhost got a nodeSelector"
+create plain || die "plain pod denied: $(cat "$t/err")"
 wh_ok "RuntimeDefault, Unconfined, non-custom Localhost and plain pods pass without a nodeSelector"
 
 # 6. Ephemeral containers (pods/ephemeralcontainers UPDATE) are validated too.
@@ -181,9 +180,9 @@ cat >"$t/eph.json" <<'EOF'
 {"apiVersion":"v1","kind":"Pod","metadata":{"name":"nn-good","namespace":"apps"},"spec":{"ephemeralContainers":[{"name":"debug","image":"busybox","securityContext":{"appArmorProfile":{"type":"Localhost","localhostProfile":"custom.missing"}}}]}}
 EOF
 if k replace --raw /api/v1/namespaces/apps/pods/nn-good/ephemeralcontainers -f "$t/eph.json" >"$t/eph.out" 2>&1; then
-  wh_fail "ephemeral container with an unloaded profile admitted"
+  die "ephemeral container with an unloaded profile admitted"
 fi
-grep -q 'custom.missing' "$t/eph.out" || wh_fail "ephemeral denial: $(cat "$t/eph.out")"
+grep -q 'custom.missing' "$t/eph.out" || die "ephemeral denial: $(cat "$t/eph.out")"
 wh_ok "ephemeral container with an unloaded profile denied"
 
 # 7. The profiles ConfigMap: a bad one denied naming every bad key, a good one accepted.
@@ -207,11 +206,11 @@ data:
       file,
     }
 EOF
-k create -f "$t/cm-bad.yaml" >"$t/cm.out" 2>&1 && wh_fail "bad profiles ConfigMap admitted"
+k create -f "$t/cm-bad.yaml" >"$t/cm.out" 2>&1 && die "bad profiles ConfigMap admitted"
 for key in custom.syntax custom.misnamed not-custom; do
-  grep -q "$key" "$t/cm.out" || wh_fail "ConfigMap denial does not name $key: $(cat "$t/cm.out")"
+  grep -q "$key" "$t/cm.out" || die "ConfigMap denial does not name $key: $(cat "$t/cm.out")"
 done
-grep -q 'custom.fine' "$t/cm.out" && wh_fail "ConfigMap denial names the good key: $(cat "$t/cm.out")"
+grep -q 'custom.fine' "$t/cm.out" && die "ConfigMap denial names the good key: $(cat "$t/cm.out")"
 cat >"$t/cm-good.yaml" <<'EOF'
 apiVersion: v1
 kind: ConfigMap
@@ -224,9 +223,9 @@ data:
       file,
     }
 EOF
-k create -f "$t/cm-good.yaml" >"$t/cm.out" 2>&1 || wh_fail "good profiles ConfigMap denied: $(cat "$t/cm.out")"
+k create -f "$t/cm-good.yaml" >"$t/cm.out" 2>&1 || die "good profiles ConfigMap denied: $(cat "$t/cm.out")"
 k -n armorgate-system create configmap unrelated --from-literal=x='not a profile' >/dev/null ||
-  wh_fail "unrelated ConfigMap denied"
+  die "unrelated ConfigMap denied"
 wh_ok "bad profiles ConfigMap denied naming each bad key; good one and unrelated ConfigMaps accepted"
 
 # 8. Certificate rotated on disk, served without restart, the apiserver keeps calling.
@@ -236,8 +235,8 @@ cp "$t/b.crt" "$t/certs/tls.crt.new"
 mv "$t/certs/tls.key.new" "$t/certs/tls.key"
 mv "$t/certs/tls.crt.new" "$t/certs/tls.crt"
 served_b() { [ "$(wh_served_fingerprint "$WH_PORT")" = "$fb" ]; }
-wh_wait_for 10 served_b || wh_fail "rotated certificate not served"
-create after-rotation localhost/custom.web || wh_fail "pod after rotation: $(cat "$t/err")"
+wait_until 10 0.2 served_b || die "rotated certificate not served"
+create after-rotation localhost/custom.web || die "pod after rotation: $(cat "$t/err")"
 wh_ok "certificate rotated on disk served without restart; reviews continue"
 
 # 9. The node cache survives an apiserver restart; while the watch is down the
@@ -247,19 +246,19 @@ wh_ok "certificate rotated on disk served without restart; reviews continue"
 kill_apiserver() { kill -KILL "$(cat "$cl/kube-apiserver.pid")"; }
 kill_apiserver
 down() { [ "$(metric armorgate_webhook_node_watch_connected)" = 0 ]; }
-wh_wait_for 30 down || wh_fail "watch-down not reported in metrics"
-grep -q 'node watch down' "$t/webhook.log" || wh_fail "watch-down not logged"
+wait_until 30 0.2 down || die "watch-down not reported in metrics"
+grep -q 'node watch down' "$t/webhook.log" || die "watch-down not logged"
 printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"namespace":"apps","operation":"CREATE","object":%s}}' \
   "$(pod direct localhost/custom.later)" >"$t/review.json"
-[ "$(wh_post /validate application/json "$t/review.json")" = 200 ] && grep -q '"allowed":true' "$WH_BODY" ||
-  wh_fail "review during the outage: $(cat "$WH_BODY")"
+{ [ "$(wh_post /validate application/json "$t/review.json")" = 200 ] && grep -q '"allowed":true' "$WH_BODY"; } ||
+  die "review during the outage: $(cat "$WH_BODY")"
 "$root/test/cluster/restart-apiserver" "$cl" >/dev/null
 up() { [ "$(metric armorgate_webhook_node_watch_connected)" = 1 ]; }
-wh_wait_for 60 up || wh_fail "watch did not reconnect"
+wait_until 60 0.2 up || die "watch did not reconnect"
 k label node node-d armorgate.io/apparmor=enabled profiles.armorgate.io/custom.restart=loaded >/dev/null
 admitted_restart() { create restart localhost/custom.restart; }
-wh_wait_for 20 admitted_restart || wh_fail "change after the apiserver restart not seen: $(cat "$t/err")"
-[ "$(metric armorgate_webhook_node_relists_total)" = 0 ] || wh_fail "restart caused a relist instead of a resume"
+wait_until 20 0.2 admitted_restart || die "change after the apiserver restart not seen: $(cat "$t/err")"
+[ "$(metric armorgate_webhook_node_relists_total)" = 0 ] || die "restart caused a relist instead of a resume"
 wh_ok "node cache kept through an apiserver restart (served while down), watch resumed without a relist"
 
 # 10. 410 Gone: compact etcd past the cache's resourceVersion, cut the watch, relist.
@@ -269,32 +268,32 @@ k label --overwrite node node-c armorgate.io/apparmor=enabled >/dev/null # custo
 kill_apiserver
 "$root/test/cluster/restart-apiserver" "$cl" >/dev/null
 relisted() { [ "$(metric armorgate_webhook_node_relists_total)" != "$relists0" ]; }
-wh_wait_for 60 relisted || wh_fail "no relist after compaction (relists ${relists0})"
+wait_until 60 0.2 relisted || die "no relist after compaction (relists ${relists0})"
 admitted_other() { create other2 '' '{"type":"Localhost","localhostProfile":"custom.other"}'; }
-wh_wait_for 20 admitted_other || wh_fail "state after relist: $(cat "$t/err")"
+wait_until 20 0.2 admitted_other || die "state after relist: $(cat "$t/err")"
 k delete node node-c >/dev/null
 denied_other() { ! create other3 '' '{"type":"Localhost","localhostProfile":"custom.other"}'; }
-wh_wait_for 20 denied_other || wh_fail "node deletion after relist not seen"
+wait_until 20 0.2 denied_other || die "node deletion after relist not seen"
 wh_ok "410 Gone: relisted ($(metric armorgate_webhook_node_relists_total) relists), watching again"
 
 curl -s "http://127.0.0.1:$WH_PROBE/metrics" >"$t/metrics"
-grep -q 'armorgate_webhook_requests_total{endpoint="mutate",verdict="patch"}' "$t/metrics" &&
-  grep -q 'armorgate_webhook_requests_total{endpoint="validate",verdict="deny"}' "$t/metrics" ||
-  wh_fail "request metrics: $(grep requests_total "$t/metrics")"
-grep -q '^armorgate_webhook_profile_checks_total{verdict="deny"} 1$' "$t/metrics" &&
-  grep -q '^armorgate_webhook_profile_checks_total{verdict="allow"} 1$' "$t/metrics" ||
-  wh_fail "profile check metrics: $(grep profile_checks "$t/metrics")"
-grep -q '^armorgate_webhook_node_watch_restarts_total [1-9]' "$t/metrics" || wh_fail "watch restarts not counted"
+{ grep -q 'armorgate_webhook_requests_total{endpoint="mutate",verdict="patch"}' "$t/metrics" &&
+  grep -q 'armorgate_webhook_requests_total{endpoint="validate",verdict="deny"}' "$t/metrics"; } ||
+  die "request metrics: $(grep requests_total "$t/metrics")"
+{ grep -q '^armorgate_webhook_profile_checks_total{verdict="deny"} 1$' "$t/metrics" &&
+  grep -q '^armorgate_webhook_profile_checks_total{verdict="allow"} 1$' "$t/metrics"; } ||
+  die "profile check metrics: $(grep profile_checks "$t/metrics")"
+grep -q '^armorgate_webhook_node_watch_restarts_total [1-9]' "$t/metrics" || die "watch restarts not counted"
 
 # 11. Webhook stopped: covered namespaces fail closed, kube-system is unaffected.
 kill -TERM "$WH_PID"
 rc=0
 wait "$WH_PID" || rc=$?
 wh_pids=()
-[ "$rc" = 0 ] || wh_fail "webhook exit status $rc"
-create closed && wh_fail "pod created in a covered namespace with the webhook down"
-grep -qi 'failed calling webhook' "$t/err" || wh_fail "fail-closed error: $(cat "$t/err")"
+[ "$rc" = 0 ] || die "webhook exit status $rc"
+create closed && die "pod created in a covered namespace with the webhook down"
+grep -qi 'failed calling webhook' "$t/err" || die "fail-closed error: $(cat "$t/err")"
 pod sys | sed 's/"namespace":"apps"/"namespace":"kube-system"/' >"$t/sys.json"
-k create -f "$t/sys.json" >/dev/null 2>"$t/err" || wh_fail "kube-system pod blocked: $(cat "$t/err")"
+k create -f "$t/sys.json" >/dev/null 2>"$t/err" || die "kube-system pod blocked: $(cat "$t/err")"
 wh_ok "webhook down: covered namespace fails closed, kube-system unaffected"
 echo PASS

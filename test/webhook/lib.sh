@@ -2,11 +2,13 @@
 # Shared helpers of the webhook integration and e2e scripts. Sourced, not run.
 # Every process a test starts is recorded in wh_pids and killed by wh_cleanup
 # (install it with: trap wh_cleanup EXIT).
+# shellcheck source=test/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+DIE_PREFIX="FAIL: "
 
 wh_pids=()
 WH_WRAP=()   # a command the webhook is started under (valgrind), empty by default
 WH_START_S=10
-wh_fail() { echo "FAIL: $*" >&2; exit 1; }
 wh_ok() { echo "ok - $*"; }
 
 wh_cleanup() {
@@ -73,10 +75,10 @@ wh_start() {
   for i in $(seq $((WH_START_S * 10))); do
     line=$(grep -m1 '"msg":"serving admission reviews"' "$log" 2>/dev/null || true)
     [ -n "$line" ] && break
-    kill -0 "$WH_PID" 2>/dev/null || { cat "$log" >&2; wh_fail "webhook exited during start"; }
+    kill -0 "$WH_PID" 2>/dev/null || { cat "$log" >&2; die "webhook exited during start"; }
     sleep 0.1
   done
-  [ -n "$line" ] || { cat "$log" >&2; wh_fail "webhook did not start within $WH_START_S s"; }
+  [ -n "$line" ] || { cat "$log" >&2; die "webhook did not start within $WH_START_S s"; }
   WH_PORT=$(sed -n 's/.*"port":"\([0-9]*\)".*/\1/p' <<<"$line")
   WH_PROBE=$(sed -n 's/.*"probePort":"\([0-9]*\)".*/\1/p' <<<"$line")
 }
@@ -87,15 +89,4 @@ wh_post() {
   shift 3
   curl -sS --max-time 20 --cacert "$WH_CA" -o "$WH_BODY" -w '%{http_code}' -X POST \
     -H "Content-Type: $ct" --data-binary "@$body" "$@" "https://127.0.0.1:$WH_PORT$path"
-}
-
-# wh_wait_for SECONDS CMD...: polls CMD every 0.2 s until it succeeds.
-wh_wait_for() {
-  local s=$1
-  shift
-  for _ in $(seq $((s * 5))); do
-    "$@" && return 0
-    sleep 0.2
-  done
-  return 1
 }

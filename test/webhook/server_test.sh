@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# A && B || wh_fail is the intended "check or fail" idiom; lib.sh reads WEBHOOK, WH_CA, WH_BODY.
-# shellcheck disable=SC2015,SC2034 source-path=SCRIPTDIR
+# shellcheck disable=SC2034 source-path=SCRIPTDIR
 # Integration test of the armorgate-webhook server shell over real TLS, no
 # API server needed (the Node cache is seeded with --nodes-file): probe
 # endpoints, 404/405/413/415/400, a real review, TLS 1.1 refused, certificate
@@ -36,47 +35,47 @@ wh_start "$t/log" --tls-cert "$t/certs/tls.crt" --tls-key "$t/certs/tls.key" --l
   --probe-listen 127.0.0.1:0 --nodes-file "$t/nodes.json" --threads 2
 
 # Probe port.
-[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$WH_PROBE/healthz")" = 200 ] || wh_fail healthz
-[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$WH_PROBE/readyz")" = 200 ] || wh_fail readyz
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$WH_PROBE/healthz")" = 200 ] || die healthz
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$WH_PROBE/readyz")" = 200 ] || die readyz
 curl -s "http://127.0.0.1:$WH_PROBE/metrics" >"$t/metrics"
-grep -q '^armorgate_webhook_nodes 2$' "$t/metrics" || wh_fail "metrics: nodes gauge"
-grep -q '^# TYPE armorgate_webhook_request_duration_seconds histogram$' "$t/metrics" || wh_fail "metrics: latency"
+grep -q '^armorgate_webhook_nodes 2$' "$t/metrics" || die "metrics: nodes gauge"
+grep -q '^# TYPE armorgate_webhook_request_duration_seconds histogram$' "$t/metrics" || die "metrics: latency"
 wh_ok "probe endpoints"
 
 # Requests refused before admission.
 echo '{}' >"$t/empty.json"
-[ "$(curl -sS --cacert "$WH_CA" -o /dev/null -w '%{http_code}' "https://127.0.0.1:$WH_PORT/mutate")" = 405 ] || wh_fail "GET -> 405"
-[ "$(wh_post /other application/json "$t/empty.json")" = 404 ] || wh_fail "unknown path -> 404"
-[ "$(wh_post /mutate text/plain "$t/empty.json")" = 415 ] || wh_fail "text/plain -> 415"
-[ "$(wh_post /validate application/x-www-form-urlencoded "$t/empty.json")" = 415 ] || wh_fail "form -> 415"
+[ "$(curl -sS --cacert "$WH_CA" -o /dev/null -w '%{http_code}' "https://127.0.0.1:$WH_PORT/mutate")" = 405 ] || die "GET -> 405"
+[ "$(wh_post /other application/json "$t/empty.json")" = 404 ] || die "unknown path -> 404"
+[ "$(wh_post /mutate text/plain "$t/empty.json")" = 415 ] || die "text/plain -> 415"
+[ "$(wh_post /validate application/x-www-form-urlencoded "$t/empty.json")" = 415 ] || die "form -> 415"
 head -c $((3 * 1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$t/big.json"
-[ "$(wh_post /mutate application/json "$t/big.json")" = 413 ] || wh_fail "Content-Length over 3 MiB -> 413"
+[ "$(wh_post /mutate application/json "$t/big.json")" = 413 ] || die "Content-Length over 3 MiB -> 413"
 [ "$(wh_post /mutate application/json "$t/big.json" -H 'Transfer-Encoding: chunked')" = 413 ] ||
-  wh_fail "chunked body over 3 MiB -> 413"
+  die "chunked body over 3 MiB -> 413"
 printf '{"apiVersion":' >"$t/bad.json"
-[ "$(wh_post /mutate application/json "$t/bad.json")" = 400 ] || wh_fail "malformed JSON -> 400"
-grep -qi json "$WH_BODY" || wh_fail "400 body names the problem: $(cat "$WH_BODY")"
+[ "$(wh_post /mutate application/json "$t/bad.json")" = 400 ] || die "malformed JSON -> 400"
+grep -qi json "$WH_BODY" || die "400 body names the problem: $(cat "$WH_BODY")"
 printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{}}' >"$t/nouid.json"
-[ "$(wh_post /validate "application/json; charset=utf-8" "$t/nouid.json")" = 400 ] || wh_fail "missing uid -> 400"
+[ "$(wh_post /validate "application/json; charset=utf-8" "$t/nouid.json")" = 400 ] || die "missing uid -> 400"
 curl -s "http://127.0.0.1:$WH_PROBE/metrics" >"$t/metrics"
-grep -q '^armorgate_webhook_http_rejections_total{code="413"} 2$' "$t/metrics" || wh_fail "metrics: 413 count"
+grep -q '^armorgate_webhook_http_rejections_total{code="413"} 2$' "$t/metrics" || die "metrics: 413 count"
 wh_ok "405/404/415/413/400"
 
 # Real reviews: allowed (profile loaded on n1) and denied (nowhere).
 review uid-allow custom.web >"$t/allow.json"
-[ "$(wh_post /validate application/json "$t/allow.json")" = 200 ] || wh_fail "valid review -> 200: $(cat "$WH_BODY")"
-grep -q '"uid":"uid-allow"' "$WH_BODY" && grep -q '"allowed":true' "$WH_BODY" || wh_fail "allow: $(cat "$WH_BODY")"
+[ "$(wh_post /validate application/json "$t/allow.json")" = 200 ] || die "valid review -> 200: $(cat "$WH_BODY")"
+{ grep -q '"uid":"uid-allow"' "$WH_BODY" && grep -q '"allowed":true' "$WH_BODY"; } || die "allow: $(cat "$WH_BODY")"
 review uid-deny custom.missing >"$t/deny.json"
-[ "$(wh_post /validate application/json "$t/deny.json")" = 200 ] || wh_fail "deny review -> 200"
-grep -q '"allowed":false' "$WH_BODY" && grep -q 'custom.missing' "$WH_BODY" || wh_fail "deny: $(cat "$WH_BODY")"
-[ "$(wh_post /mutate application/json "$t/allow.json")" = 200 ] || wh_fail "mutate -> 200"
-grep -q '"patchType":"JSONPatch"' "$WH_BODY" || wh_fail "mutate patch: $(cat "$WH_BODY")"
+[ "$(wh_post /validate application/json "$t/deny.json")" = 200 ] || die "deny review -> 200"
+{ grep -q '"allowed":false' "$WH_BODY" && grep -q 'custom.missing' "$WH_BODY"; } || die "deny: $(cat "$WH_BODY")"
+[ "$(wh_post /mutate application/json "$t/allow.json")" = 200 ] || die "mutate -> 200"
+grep -q '"patchType":"JSONPatch"' "$WH_BODY" || die "mutate patch: $(cat "$WH_BODY")"
 # Keep-alive: several reviews over one connection.
 curl -sS --cacert "$WH_CA" -o /dev/null -w '%{num_connects}\n' -H 'Content-Type: application/json' \
   --data-binary "@$t/allow.json" "https://127.0.0.1:$WH_PORT/validate" \
   --next --cacert "$WH_CA" -o /dev/null -H 'Content-Type: application/json' \
   --data-binary "@$t/allow.json" "https://127.0.0.1:$WH_PORT/validate" -w '%{num_connects}\n' >"$t/conns"
-[ "$(tr '\n' ' ' <"$t/conns")" = "1 0 " ] || wh_fail "keep-alive: connects per request $(cat "$t/conns")"
+[ "$(tr '\n' ' ' <"$t/conns")" = "1 0 " ] || die "keep-alive: connects per request $(cat "$t/conns")"
 wh_ok "reviews answered (allow, deny, patch), keep-alive"
 
 # No socket option per answer (server.c, server_send): libmicrohttpd's buffer
@@ -87,7 +86,7 @@ wh_ok "reviews answered (allow, deny, patch), keep-alive"
 strace -f -e trace=setsockopt -o "$t/sockopts" -p "$WH_PID" 2>"$t/strace.err" &
 st=$!
 attached() { grep -q attached "$t/strace.err"; }
-wh_wait_for 10 attached || wh_fail "strace did not attach: $(cat "$t/strace.err")"
+wait_until 10 0.2 attached || die "strace did not attach: $(cat "$t/strace.err")"
 args=()
 for i in $(seq 10); do
   [ "$i" -gt 1 ] && args+=(--next)
@@ -97,10 +96,10 @@ done
 curl "${args[@]}" >"$t/codes"
 kill -INT "$st"
 wait "$st" 2>/dev/null || true
-[ "$(sort -u "$t/codes")" = 200 ] || wh_fail "10 reviews on one connection: $(tr '\n' ' ' <"$t/codes")"
-! grep -q TCP_CORK "$t/sockopts" || wh_fail "socket corked: $(grep TCP_CORK "$t/sockopts" | head -3)"
+[ "$(sort -u "$t/codes")" = 200 ] || die "10 reviews on one connection: $(tr '\n' ' ' <"$t/codes")"
+! grep -q TCP_CORK "$t/sockopts" || die "socket corked: $(grep TCP_CORK "$t/sockopts" | head -3)"
 [ "$(grep -c TCP_NODELAY "$t/sockopts")" -le 1 ] ||
-  wh_fail "TCP_NODELAY set $(grep -c TCP_NODELAY "$t/sockopts") times for 10 answers on one connection"
+  die "TCP_NODELAY set $(grep -c TCP_NODELAY "$t/sockopts") times for 10 answers on one connection"
 wh_ok "no socket option per answer (one TCP_NODELAY per connection, no cork)"
 
 # Back-to-back reviews on one connection: every answer whole and in order
@@ -108,51 +107,51 @@ wh_ok "no socket option per answer (one TCP_NODELAY per connection, no cork)"
 # the requests arrive several per recv through tlsread's buffer, and the last
 # ones wait there with the socket already drained).
 python3 "$here/pipeline_client.py" pipeline "$WH_PORT" "$WH_CA" "$t/allow.json" 100 >"$t/pipe" 2>&1 ||
-  wh_fail "pipelined reviews: $(cat "$t/pipe")"
+  die "pipelined reviews: $(cat "$t/pipe")"
 # A client that sends reviews and never reads the answers is cut off (after a
 # 100 ms wait per answer) while other clients are still served.
 python3 "$here/pipeline_client.py" stall "$WH_PORT" "$WH_CA" "$t/allow.json" 30 >"$t/stall" 2>&1 &
 stall=$!
 sleep 0.5
-[ "$(wh_post /validate application/json "$t/allow.json" --max-time 5)" = 200 ] || wh_fail "served beside a stalled client"
-wait "$stall" || wh_fail "a client that never reads is not cut off: $(cat "$t/stall")"
+[ "$(wh_post /validate application/json "$t/allow.json" --max-time 5)" = 200 ] || die "served beside a stalled client"
+wait "$stall" || die "a client that never reads is not cut off: $(cat "$t/stall")"
 grep -q '"msg":"answer not delivered: the client is not reading; connection closed"' "$t/log" ||
-  wh_fail "no log line for the stalled client"
+  die "no log line for the stalled client"
 curl -s "http://127.0.0.1:$WH_PROBE/metrics" | grep -q '^armorgate_webhook_connections_cut_total [1-9]' ||
-  wh_fail "metrics: connections cut"
+  die "metrics: connections cut"
 wh_ok "pipelined answers whole and in order; a client that never reads is cut off"
 
 # TLS versions.
 if openssl s_client -connect "127.0.0.1:$WH_PORT" -tls1_1 </dev/null >"$t/s11" 2>&1 &&
   grep -q 'Protocol *: TLSv1.1' "$t/s11" && ! grep -q 'Cipher is (NONE)' "$t/s11"; then
-  wh_fail "TLS 1.1 accepted"
+  die "TLS 1.1 accepted"
 fi
 openssl s_client -connect "127.0.0.1:$WH_PORT" -tls1_2 </dev/null 2>/dev/null | grep -q 'Cipher is ECDHE-.*GCM\|Cipher is ECDHE-.*CHACHA20' ||
-  wh_fail "TLS 1.2 with an ECDHE AEAD suite"
+  die "TLS 1.2 with an ECDHE AEAD suite"
 for c in AES128-SHA ECDHE-ECDSA-AES128-SHA; do
   openssl s_client -connect "127.0.0.1:$WH_PORT" -tls1_2 -cipher "$c" </dev/null >"$t/sweak" 2>&1 || true
-  grep -q 'Cipher is (NONE)' "$t/sweak" || wh_fail "TLS 1.2 suite $c accepted"
+  grep -q 'Cipher is (NONE)' "$t/sweak" || die "TLS 1.2 suite $c accepted"
 done
-openssl s_client -connect "127.0.0.1:$WH_PORT" -tls1_3 </dev/null 2>/dev/null | grep -q 'TLSv1.3' || wh_fail "TLS 1.3"
+openssl s_client -connect "127.0.0.1:$WH_PORT" -tls1_3 </dev/null 2>/dev/null | grep -q 'TLSv1.3' || die "TLS 1.3"
 wh_ok "TLS 1.1 and weak suites refused; 1.2 and 1.3 served"
 
 # Certificate rotation: swap ..data like kubelet does; a new connection gets B.
 fa=$(wh_fingerprint "$t/a.crt")
 fb=$(wh_fingerprint "$t/b.crt")
-[ "$(wh_served_fingerprint "$WH_PORT")" = "$fa" ] || wh_fail "serves cert A at start"
+[ "$(wh_served_fingerprint "$WH_PORT")" = "$fa" ] || die "serves cert A at start"
 wh_certs_swap "$t/certs" v2 "$t/b.crt" "$t/b.key"
 served_b() { [ "$(wh_served_fingerprint "$WH_PORT")" = "$fb" ]; }
-wh_wait_for 10 served_b || wh_fail "rotated cert B not served within 10 s"
-grep -q '"serving certificate reloaded' "$t/log" || wh_fail "reload logged"
+wait_until 10 0.2 served_b || die "rotated cert B not served within 10 s"
+grep -q '"serving certificate reloaded' "$t/log" || die "reload logged"
 wh_ok "certificate rotated on disk is served without restart"
 
 # A bad pair (key of A with cert of... garbage) is refused; B stays.
 wh_certs_swap "$t/certs" v3 "$t/a.crt" "$t/b.key"
 refused() { grep -q 'new serving certificate refused' "$t/log"; }
-wh_wait_for 10 refused || wh_fail "mismatched pair not refused"
-served_b || wh_fail "old pair kept after a refused one"
+wait_until 10 0.2 refused || die "mismatched pair not refused"
+served_b || die "old pair kept after a refused one"
 curl -s "http://127.0.0.1:$WH_PROBE/metrics" | grep -q '^armorgate_webhook_cert_reloads_total{result="error"} 1$' ||
-  wh_fail "metrics: refused reload counted"
+  die "metrics: refused reload counted"
 wh_ok "a mismatched pair is refused and the previous one kept"
 
 # SIGTERM while a review is in flight: the slow upload (~3 s) still gets its answer; exit 0.
@@ -164,36 +163,36 @@ curl -sS --cacert "$WH_CA" --max-time 30 --limit-rate 20K -o "$t/slowbody" -D "$
 cpid=$!
 wh_pids+=("$cpid")
 in_flight() { curl -s "http://127.0.0.1:$WH_PROBE/metrics" | grep -q '^armorgate_webhook_requests_in_flight 1$'; }
-wh_wait_for 10 in_flight || wh_fail "slow review never in flight"
+wait_until 10 0.2 in_flight || die "slow review never in flight"
 kill -TERM "$WH_PID"
 stopping() { grep -q '"msg":"stopping' "$t/log"; }
-wh_wait_for 5 stopping || wh_fail "no stop log line"
+wait_until 5 0.2 stopping || die "no stop log line"
 # New connections are refused while the in-flight one finishes.
 if curl -s --cacert "$WH_CA" --max-time 2 -o /dev/null "https://127.0.0.1:$WH_PORT/validate"; then
-  wh_fail "a new connection was accepted after SIGTERM"
+  die "a new connection was accepted after SIGTERM"
 fi
-wait "$cpid" || wh_fail "in-flight client failed: $(cat "$t/slowerr")"
-[ "$(cat "$t/slowcode")" = 200 ] || wh_fail "in-flight review answered 200, got $(cat "$t/slowcode")"
-grep -q '"uid":"uid-slow"' "$t/slowbody" || wh_fail "in-flight review body"
-grep -qi '^connection: close' "$t/slowhdr" || wh_fail "answer during shutdown without Connection: close"
+wait "$cpid" || die "in-flight client failed: $(cat "$t/slowerr")"
+[ "$(cat "$t/slowcode")" = 200 ] || die "in-flight review answered 200, got $(cat "$t/slowcode")"
+grep -q '"uid":"uid-slow"' "$t/slowbody" || die "in-flight review body"
+grep -qi '^connection: close' "$t/slowhdr" || die "answer during shutdown without Connection: close"
 rc=0
 wait "$WH_PID" || rc=$?
-[ "$rc" = 0 ] || wh_fail "exit status after SIGTERM: $rc"
+[ "$rc" = 0 ] || die "exit status after SIGTERM: $rc"
 wh_pids=()
 wh_ok "SIGTERM: stops accepting, finishes the in-flight review (Connection: close), exits 0"
 
 # Startup errors: one clear line, non-zero exit.
 rc=0
 "$WEBHOOK" --tls-cert "$t/nope.crt" --tls-key "$t/a.key" --nodes-file "$t/nodes.json" 2>"$t/err1" || rc=$?
-[ "$rc" != 0 ] && [ "$(wc -l <"$t/err1")" = 1 ] && grep -q 'nope.crt' "$t/err1" || wh_fail "missing cert: $(cat "$t/err1")"
+{ [ "$rc" != 0 ] && [ "$(wc -l <"$t/err1")" = 1 ] && grep -q 'nope.crt' "$t/err1"; } || die "missing cert: $(cat "$t/err1")"
 rc=0
 "$WEBHOOK" --tls-cert "$t/a.crt" --tls-key "$t/b.key" --nodes-file "$t/nodes.json" 2>"$t/err2" || rc=$?
-[ "$rc" != 0 ] && grep -q 'does not belong' "$t/err2" || wh_fail "mismatched pair at start: $(cat "$t/err2")"
+{ [ "$rc" != 0 ] && grep -q 'does not belong' "$t/err2"; } || die "mismatched pair at start: $(cat "$t/err2")"
 rc=0
 ARMORGATE_LISTEN=nonsense "$WEBHOOK" --tls-cert "$t/a.crt" --tls-key "$t/a.key" --nodes-file "$t/nodes.json" \
   --probe-listen 127.0.0.1:0 2>"$t/err3" || rc=$?
-[ "$rc" != 0 ] && grep -q 'nonsense' "$t/err3" || wh_fail "bad listen from env: $(cat "$t/err3")"
-"$WEBHOOK" --help | grep -q -- '--tls-cert FILE' || wh_fail "--help"
+{ [ "$rc" != 0 ] && grep -q 'nonsense' "$t/err3"; } || die "bad listen from env: $(cat "$t/err3")"
+"$WEBHOOK" --help | grep -q -- '--tls-cert FILE' || die "--help"
 wh_ok "startup errors exit non-zero with one line"
 
 # Not ready until the Node cache synced (API server unreachable here).
@@ -213,13 +212,13 @@ current-context: c
 KC
 wh_start "$t/log2" --tls-cert "$t/a.crt" --tls-key "$t/a.key" --listen 127.0.0.1:0 --probe-listen 127.0.0.1:0 \
   --kubeconfig "$t/kubeconfig"
-[ "$(curl -s -o "$t/rz" -w '%{http_code}' "http://127.0.0.1:$WH_PROBE/readyz")" = 503 ] || wh_fail "readyz before sync"
-grep -q 'not synced' "$t/rz" || wh_fail "readyz reason: $(cat "$t/rz")"
-[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$WH_PROBE/healthz")" = 200 ] || wh_fail "healthz before sync"
+[ "$(curl -s -o "$t/rz" -w '%{http_code}' "http://127.0.0.1:$WH_PROBE/readyz")" = 503 ] || die "readyz before sync"
+grep -q 'not synced' "$t/rz" || die "readyz reason: $(cat "$t/rz")"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$WH_PROBE/healthz")" = 200 ] || die "healthz before sync"
 kill -TERM "$WH_PID"
 rc=0
 wait "$WH_PID" || rc=$?
-[ "$rc" = 0 ] || wh_fail "exit status with the watch retrying: $rc"
+[ "$rc" = 0 ] || die "exit status with the watch retrying: $rc"
 wh_pids=()
 wh_ok "not ready before the Node cache synced; SIGTERM while the watch retries exits 0"
 echo "PASS"

@@ -45,15 +45,16 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
-{{/* image REPOSITORY-VALUES */}}
+{{/* image (dict "root" $ "repo" .Values.image.<agent|webhook>): each image
+its own digest or tag; image.tag, then appVersion, as the default tag. */}}
 {{- define "armorgate.image" -}}
 {{- $img := .root.Values.image -}}
 {{- $repo := .repo.repository -}}
 {{- if $img.registry }}{{ $repo = printf "%s/%s" $img.registry $repo }}{{ end -}}
-{{- if $img.digest -}}
-{{ $repo }}@{{ $img.digest }}
+{{- if .repo.digest -}}
+{{ $repo }}@{{ .repo.digest }}
 {{- else -}}
-{{ $repo }}:{{ default .root.Chart.AppVersion $img.tag }}
+{{ $repo }}:{{ .repo.tag | default $img.tag | default .root.Chart.AppVersion }}
 {{- end -}}
 {{- end -}}
 
