@@ -7,8 +7,9 @@
 #   - the agent's service account may change nothing but armorgate.io keys
 #     (no other labels or annotations, no spec: cordon, taints), even on its node;
 #   - the agent's service account with a token bound to a pod on node A can
-#     change node A's keys but not node B's; an unbound token of the same
-#     account cannot change any;
+#     change node A's keys but not node B's, and nothing else on any node
+#     (ownerReferences, finalizers, spec, status, delete); an unbound token of
+#     the same account cannot change any;
 #   - the break-glass group can;
 #   - self-signed certificates stay the same across helm upgrade, and caBundle
 #     matches; deleting the Secret and upgrading rotates them (documented);
@@ -197,6 +198,28 @@ must_refuse "agent on node-a taints node-b" kubectl patch node node-b --type=mer
 must_allow "agent on node-a sets armorgate.io label and status together" kubectl patch node node-a --type=merge \
   -p '{"metadata":{"labels":{"profiles.armorgate.io/custom.v":"loaded"},"annotations":{"armorgate.io/status":"{}"}}}' "${as_agent_a[@]}"
 [ "$(kubectl get node node-a -o jsonpath='{.spec.unschedulable}')" != true ] || die "node-a cordoned by the agent"
+# Nothing else on any node, with a token of node-a: another node's keys, and
+# what would let a stolen token delete a node (ownerReferences: the garbage
+# collector) or keep it from being deleted (finalizers).
+owner='{"metadata":{"ownerReferences":[{"apiVersion":"v1","kind":"ConfigMap","name":"gone","uid":"00000000-0000-0000-0000-000000000001"}]}}'
+for n in node-a node-b; do
+  must_refuse "agent on node-a sets an ownerReference on $n" kubectl patch node "$n" --type=merge -p "$owner" "${as_agent_a[@]}"
+  must_refuse "agent on node-a adds a finalizer to $n" kubectl patch node "$n" --type=merge \
+    -p '{"metadata":{"finalizers":["example.com/block"]}}' "${as_agent_a[@]}"
+done
+must_refuse "agent on node-a changes node-b's spec" kubectl patch node node-b --type=merge -p '{"spec":{"podCIDR":"10.9.0.0/24"}}' "${as_agent_a[@]}"
+if kubectl patch node node-b --subresource=status --type=merge -p '{"status":{"capacity":{"pods":"1"}}}' "${as_agent_a[@]}" >"$TD_TMP/o" 2>&1; then
+  die "agent on node-a wrote node-b's status"
+fi
+grep -q Forbidden "$TD_TMP/o" || { cat "$TD_TMP/o" >&2; die "node-b's status refused for another reason"; }
+td_log "ok: refused: agent on node-a writes node-b's status ($(grep -o 'Forbidden.*' "$TD_TMP/o" | head -c 80))"
+for n in node-a node-b; do
+  if kubectl delete node "$n" --wait=false "${as_agent_a[@]}" >"$TD_TMP/o" 2>&1; then die "agent on node-a deleted $n"; fi
+  grep -q Forbidden "$TD_TMP/o" || { cat "$TD_TMP/o" >&2; die "deleting $n refused for another reason"; }
+done
+td_log "ok: refused: agent on node-a deletes node-a or node-b"
+[ -z "$(kubectl get node node-a node-b -o jsonpath='{.items[*].metadata.ownerReferences}{.items[*].metadata.finalizers}')" ] ||
+  die "an ownerReference or finalizer reached a node"
 
 [ "$(kubectl get node node-b -o jsonpath='{.metadata.labels.profiles\.armorgate\.io/custom\.x}')" = loaded ] || die "node-b's label changed"
 [ "$(kubectl get node node-a -o jsonpath='{.metadata.labels.armorgate\.io/apparmor}')" = unsupported ] || die "node-a's label not as the agent set it"
