@@ -1,6 +1,5 @@
-/* kctl_get: API objects through the user's own kubectl (`kubectl get ... -o
- * json`, run by execve, no shell), so every kubeconfig, context and
- * credential plugin the user has works unchanged. */
+/* kctl_get: the user's own kubectl, run by execve (no shell), so every
+ * kubeconfig, context and credential plugin the user has works unchanged. */
 #ifndef ARMORGATE_KCTL_GET_H
 #define ARMORGATE_KCTL_GET_H
 
@@ -16,9 +15,12 @@ typedef struct kctl_target {
 	const char *namespace_; /* -n, for namespaced objects; NULL = the context's */
 } kctl_target;
 
+/* Runs `kubectl args...` (a NULL-terminated list; -n added when namespaced).
+ * 0, or -1 with kubectl's own first error line. */
+int kctl_run(const kctl_target *t, const char *const *args, int namespaced, ag_err *err) AG_WARN_UNUSED;
+
 /* `kubectl get what... -o json` parsed into *out (caller deletes). what is a
- * NULL-terminated list (e.g. {"nodes", NULL} or {"pod", NAME, NULL});
- * namespaced says whether -n applies. 0, or -1 with kubectl's own message. */
+ * NULL-terminated list (e.g. {"nodes", NULL} or {"pod", NAME, NULL}). */
 int kctl_get(const kctl_target *t, const char *const *what, int namespaced, cJSON **out, ag_err *err) AG_WARN_UNUSED;
 
 #endif

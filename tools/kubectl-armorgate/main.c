@@ -1,12 +1,14 @@
 /* kubectl-armorgate: the kubectl plugin (DESIGN.md "Operator tools").
  *   kubectl armorgate status          profile x node matrix from the agents' reports
  *   kubectl armorgate why POD [-n NS] why a pod runs, waits or fails where it does
+ *   kubectl armorgate cleanup         what an uninstall leaves in the cluster
  * Install: copy this one executable onto PATH. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
+#include "kctl_cleanup.h"
 #include "kctl_get.h"
 #include "kctl_view.h"
 
@@ -17,6 +19,8 @@ static const char kctl_usage[] =
 	"                    with the agents' messages for profiles that failed to load\n"
 	"  why POD           why POD runs, waits (Pending) or cannot start where it is: the profiles\n"
 	"                    it needs and, per node, whether it has them and if not why\n"
+	"  cleanup           after uninstalling armorgate: remove its Node labels and status annotations\n"
+	"                    and the kept TLS Secret (refused while armorgate is still installed)\n"
 	"  suggest PROFILE   (not available yet: AppArmor denial telemetry)\n"
 	"\n"
 	"kubectl is run as $KUBECTL (default: kubectl from PATH) with your kubeconfig.\n";
@@ -92,6 +96,16 @@ int main(int argc, char **argv)
 		return kctl_show(&t, NULL);
 	if (args[0] && strcmp(args[0], "why") == 0 && nargs == 2)
 		return kctl_show(&t, args[1]);
+	if (args[0] && strcmp(args[0], "cleanup") == 0 && nargs == 1) {
+		ag_err err;
+
+		err_clear(&err);
+		if (kctl_cleanup(&t, stdout, &err) != 0) {
+			fprintf(stderr, "kubectl-armorgate: %s\n", err.msg);
+			return 1;
+		}
+		return 0;
+	}
 	if (args[0] && strcmp(args[0], "suggest") == 0) {
 		fputs("kubectl-armorgate: suggest is not available yet (it needs the agents' AppArmor denial telemetry)\n",
 		      stderr);

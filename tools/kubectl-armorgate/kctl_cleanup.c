@@ -1,0 +1,124 @@
+/* kctl_cleanup: remove what an uninstall leaves (see kctl_cleanup.h). */
+#include "kctl_cleanup.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "contract.h"
+
+#define KCTL_PART_OF "app.kubernetes.io/part-of=armorgate"
+
+enum { KCTL_KEYS_PER_CALL = 48 };
+
+/* Is anything of armorgate still running or enforcing? */
+static int kctl_cleanup_installed(const kctl_target *t, ag_err *err)
+{
+	static const char *const kinds[] = { "daemonsets", "validatingadmissionpolicies" };
+
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		const char *what[] = { kinds[k], "--all-namespaces", "-l", KCTL_PART_OF, NULL };
+		cJSON *list = NULL;
+		const cJSON *item;
+
+		if (kctl_get(t, what, 0, &list, err) != 0)
+			return -1;
+		item = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(list, "items"), 0);
+		if (item) {
+			const cJSON *md = cJSON_GetObjectItemCaseSensitive(item, "metadata");
+			const cJSON *name = cJSON_GetObjectItemCaseSensitive(md, "name");
+
+			err_set(err, EBUSY,
+				"armorgate is still installed (%s %s): uninstall it first (helm uninstall, or kubectl delete -f "
+				"deploy/), then run cleanup",
+				kinds[k], cJSON_IsString(name) ? name->valuestring : "?");
+			cJSON_Delete(list);
+			return -1;
+		}
+		cJSON_Delete(list);
+	}
+	return 0;
+}
+
+static bool kctl_cleanup_ours(const char *key)
+{
+	return strcmp(key, CONTRACT_LABEL_APPARMOR) == 0 ||
+	       strncmp(key, CONTRACT_LABEL_PROFILE_PREFIX, sizeof(CONTRACT_LABEL_PROFILE_PREFIX) - 1) == 0;
+}
+
+/* `kubectl label node NAME key- ...` for armorgate's labels, a few dozen a call. */
+static int kctl_cleanup_labels(const kctl_target *t, const char *node, const cJSON *labels, size_t *removed,
+			       ag_err *err)
+{
+	char keys[KCTL_KEYS_PER_CALL][sizeof(CONTRACT_LABEL_PROFILE_PREFIX) + CONTRACT_PROFILE_NAME_MAX + 2];
+	const char *args[KCTL_KEYS_PER_CALL + 4];
+	const cJSON *l = labels ? labels->child : NULL;
+
+	while (l) {
+		size_t n = 0;
+
+		args[0] = "label";
+		args[1] = "node";
+		args[2] = node;
+		for (; l && n < KCTL_KEYS_PER_CALL; l = l->next) {
+			if (!l->string || !kctl_cleanup_ours(l->string) || strlen(l->string) + 2 > sizeof(keys[0]))
+				continue;
+			snprintf(keys[n], sizeof(keys[n]), "%s-", l->string);
+			args[3 + n] = keys[n];
+			n++;
+		}
+		if (n == 0)
+			break;
+		args[3 + n] = NULL;
+		if (kctl_run(t, args, 0, err) != 0)
+			return err_wrap(err, "node %s", node);
+		*removed += n;
+	}
+	return 0;
+}
+
+int kctl_cleanup(const kctl_target *t, FILE *out, ag_err *err)
+{
+	static const char *const nodes_q[] = { "nodes", NULL };
+	static const char *const secrets[] = { "delete", "secrets", "--all-namespaces", "-l",
+					       KCTL_PART_OF ",app.kubernetes.io/component=webhook", NULL };
+	cJSON *nodes = NULL;
+	const cJSON *node;
+	size_t labels = 0;
+	size_t annotated = 0;
+	int rc = -1;
+
+	if (kctl_cleanup_installed(t, err) != 0 || kctl_get(t, nodes_q, 0, &nodes, err) != 0)
+		goto out;
+	cJSON_ArrayForEach(node, cJSON_GetObjectItemCaseSensitive(nodes, "items")) {
+		const cJSON *md = cJSON_GetObjectItemCaseSensitive(node, "metadata");
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(md, "name");
+		const cJSON *ann = cJSON_GetObjectItemCaseSensitive(md, "annotations");
+
+		if (!cJSON_IsString(name))
+			continue;
+		if (kctl_cleanup_labels(t, name->valuestring, cJSON_GetObjectItemCaseSensitive(md, "labels"), &labels,
+					err) != 0)
+			goto out;
+		if (cJSON_GetObjectItemCaseSensitive(ann, CONTRACT_ANNOTATION_STATUS)) {
+			const char *args[] = { "annotate", "node", name->valuestring, CONTRACT_ANNOTATION_STATUS "-", NULL };
+
+			if (kctl_run(t, args, 0, err) != 0) {
+				err_wrap(err, "node %s", name->valuestring);
+				goto out;
+			}
+			annotated++;
+		}
+	}
+	fprintf(out, "removed %zu armorgate label(s) and %zu status annotation(s) from %d node(s)\n", labels, annotated,
+		cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(nodes, "items")));
+	if (kctl_run(t, secrets, 0, err) != 0)
+		goto out;
+	fprintf(out, "removed the webhook's kept TLS Secret (if any)\n"
+		     "left on the nodes: profiles that running pods use stay loaded until those pods end or the node "
+		     "reboots; the files under the agent's host directories (default /etc/apparmor.d/custom and "
+		     "/var/lib/armorgate/apparmor-cache) can be deleted\n");
+	rc = 0;
+out:
+	cJSON_Delete(nodes);
+	return rc;
+}
