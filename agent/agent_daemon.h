@@ -1,22 +1,24 @@
-/* agent_daemon: the node agent's loop. Wires source -> validation
- * (common/profile) -> plan (agent_plan) -> loader -> kernel confirmation ->
- * publisher, plus probes and metrics. One reconcile runs at a time on the
- * main thread; SIGTERM ends the loop between steps and nothing is unloaded. */
+/* agent_daemon: the node agent's wiring. Builds the modules from the
+ * options — host, loader, reconcile (validate -> plan -> load -> confirm ->
+ * report), loop, source, publisher, probe and metrics — starts them and stops
+ * them. SIGTERM ends the loop between reconciles and nothing is unloaded.
+ * Global: the signal handlers and stop flag of common/sig. */
 #ifndef ARMORGATE_AGENT_DAEMON_H
 #define ARMORGATE_AGENT_DAEMON_H
 
 #include <stdbool.h>
 
+/* The options (main.c's table writes them; strings owned by the caller). */
 typedef struct agent_opts {
-	const char *node_name;
-	const char *profiles_dir;   /* exactly one of profiles_dir / configmap */
-	const char *configmap;      /* "ns/name" */
-	const char *host_dir;
-	const char *cache_dir;      /* "" = <host_dir>/.cache */
-	const char *kubeconfig;
-	const char *probe_listen;
-	const char *parser;         /* "" = /sbin, /usr/sbin, PATH */
-	const char *sysfs_root, *securityfs_root, *proc_root;
+	char *node_name;
+	char *profiles_dir; /* exactly one of profiles_dir / configmap is non-empty */
+	char *configmap;    /* "ns/name" */
+	char *host_dir;
+	char *cache_dir; /* "" = <host_dir>/.cache */
+	char *kubeconfig;
+	char *probe_listen;
+	char *parser; /* "" = /sbin, /usr/sbin, PATH */
+	char *sysfs_root, *securityfs_root, *proc_root;
 	long poll_interval_s;
 	long max_profile_bytes, max_profiles;
 	long parser_timeout_s;

@@ -11,36 +11,38 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent_sha256.h"
 #include "buf.h"
 #include "buf_file.h"
+#include "contract.h"
 
 enum { AGENT_HOST_PATH_MAX = 4096, AGENT_HOST_SMALL_MAX = 4096 };
 
-bool agent_host_apparmor_enabled(const agent_host *h, char *why, size_t cap)
+bool agent_host_apparmor_enabled(const agent_host *h, ag_err *why)
 {
 	char path[AGENT_HOST_PATH_MAX];
 	char *v = NULL;
 	size_t len = 0;
 	ag_err e;
 
+	err_clear(why);
 	snprintf(path, sizeof(path), "%s/module/apparmor/parameters/enabled", h->sysfs_root);
 	if (buf_read_file_dup(path, 64, &v, &len, &e) != 0) {
-		snprintf(why, cap, "AppArmor is not in this kernel (%s)", e.msg);
+		err_set(why, e.code, "AppArmor is not in this kernel (%s)", e.msg);
 		return false;
 	}
 	bool on = len > 0 && v[0] == 'Y';
 	free(v);
 	if (!on) {
-		snprintf(why, cap, "AppArmor is disabled (%s is not Y)", path);
+		err_set(why, ENOSYS, "AppArmor is disabled (%s is not Y)", path);
 		return false;
 	}
 	snprintf(path, sizeof(path), "%s/apparmor/profiles", h->securityfs_root);
 	if (access(path, R_OK) != 0) {
-		snprintf(why, cap, "securityfs is not readable at %s: %s (mount securityfs there)", path, strerror(errno));
+		err_set(why, errno, "securityfs is not readable at %s: %s (mount securityfs there)", path,
+			strerror(errno));
 		return false;
 	}
-	if (cap)
-		why[0] = '\0';
 	return true;
 }
 
@@ -75,22 +77,16 @@ static void agent_host_count_one(void *ud, const char *name, size_t len)
 		return;
 	memcpy(nm, name, len);
 	nm[len] = '\0';
-	if (!agent_plan_managed_name(nm))
+	if (!contract_profile_name_valid(nm))
 		return;
 	for (size_t i = 0; i < c->n; i++)
 		if (strcmp(c->v[i].name, nm) == 0) {
 			c->v[i].count++;
 			return;
 		}
-	if (c->n == c->cap) {
-		size_t ncap = c->cap ? c->cap * 2 : 16;
-		agent_confined *nv = realloc(c->v, ncap * sizeof(*nv));
-		if (!nv) {
-			c->oom = 1;
-			return;
-		}
-		c->v = nv;
-		c->cap = ncap;
+	if (buf_grow_items(&c->v, &c->cap, c->n + 1, sizeof(*c->v), 16) != 0) {
+		c->oom = 1;
+		return;
 	}
 	char *dup = strdup(nm);
 	if (!dup) {
@@ -111,13 +107,14 @@ int agent_host_confined(const agent_host *h, agent_confined **out, size_t *n, ag
 	*out = NULL;
 	*n = 0;
 	if (!d)
-		return err_set(err, errno, "cannot list %s: %s (the agent needs the host's /proc: hostPID)", h->proc_root,
-			       strerror(errno));
+		return err_set(err, errno, "cannot list %s: %s (the agent needs the host's /proc: hostPID)",
+			       h->proc_root, strerror(errno));
 	while ((de = readdir(d)) != NULL) {
 		char path[AGENT_HOST_PATH_MAX], label[AGENT_KNAME_MAX], *t = NULL;
 		size_t len = 0;
 		ag_err e;
-		if (de->d_name[0] < '1' || de->d_name[0] > '9' || strspn(de->d_name, "0123456789") != strlen(de->d_name))
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
+		    strspn(de->d_name, "0123456789") != strlen(de->d_name))
 			continue;
 		/* The LSM-specific file first: attr/current belongs to whichever
 		 * LSM is "displayed" when several are stacked. */
@@ -186,19 +183,13 @@ int agent_host_disk_list(const agent_host *h, agent_ondisk **out, size_t *n, ag_
 		size_t len = 0;
 		struct stat st;
 		ag_err e;
-		if (!agent_plan_managed_name(de->d_name))
+		if (!contract_profile_name_valid(de->d_name))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", h->profiles_dir, de->d_name);
 		if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
 			continue;
-		if (cnt == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			agent_ondisk *nv = realloc(v, ncap * sizeof(*nv));
-			if (!nv)
-				goto nomem;
-			v = nv;
-			cap = ncap;
-		}
+		if (buf_grow_items(&v, &cap, cnt + 1, sizeof(*v), 16) != 0)
+			goto nomem;
 		char *nm = strdup(de->d_name);
 		if (!nm)
 			goto nomem;
@@ -207,7 +198,7 @@ int agent_host_disk_list(const agent_host *h, agent_ondisk **out, size_t *n, ag_
 		 * never match a desired one, so it is rewritten. */
 		v[cnt].sha256[0] = '\0';
 		if (buf_read_file_dup(path, h->max_profile_bytes, &t, &len, &e) == 0)
-			agent_plan_sha256(t, len, v[cnt].sha256);
+			agent_sha256_hex(t, len, v[cnt].sha256);
 		free(t);
 		cnt++;
 	}

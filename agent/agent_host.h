@@ -3,7 +3,7 @@
  * /proc/PID/attr labels, the boot id, and the managed profile files in the
  * host profiles directory. Roots are configurable so tests can point them at
  * temp dirs. Trust boundary: file contents are bounded and parsed by the
- * pure core; the host dir holds only files we wrote. */
+ * pure core; the host dir holds only files we wrote. No globals. */
 #ifndef ARMORGATE_AGENT_HOST_H
 #define ARMORGATE_AGENT_HOST_H
 
@@ -25,7 +25,7 @@ typedef struct agent_host {
 /* AppArmor usable: <sysfs>/module/apparmor/parameters/enabled starts with
  * 'Y' and <securityfs>/apparmor/profiles is readable. why gets the reason
  * when not. */
-bool agent_host_apparmor_enabled(const agent_host *h, char *why, size_t cap);
+bool agent_host_apparmor_enabled(const agent_host *h, ag_err *why);
 int agent_host_kernel_list(const agent_host *h, agent_klist *out, ag_err *err) AG_WARN_UNUSED;
 /* Counts, per managed profile name, the processes whose label includes it.
  * *out is a heap array (names heap too); free with agent_host_confined_free. */

@@ -1,18 +1,14 @@
-/* agent_loader: apparmor_parser batch load / per-profile fallback / removal. */
+/* agent_loader: batch load / per-profile fallback / removal (see agent_loader.h). */
 #include "agent_loader.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agent_host.h"
-#include "aaparser.h"
-#include "run.h"
-
-enum { AGENT_LOADER_FIXED_ARGS = 8 };
+#include "mono.h"
 
 const char *agent_loader_find_parser(const char *flag)
 {
@@ -25,283 +21,212 @@ const char *agent_loader_find_parser(const char *flag)
 	return "apparmor_parser";
 }
 
-/* First useful stderr line: the parser prints harmless noise on hosts
- * without a cache interface, and only its first error matters. */
-static void agent_loader_first_error(const char *text, char *msg, size_t cap)
+/* compile_only: every run compiles and nothing else (no kernel, no cache). */
+static aaparser_mode agent_loader_mode(const agent_loader *l, aaparser_mode mode)
 {
-	const char *p = text;
-	const char *fallback = NULL;
-
-	if (cap)
-		msg[0] = '\0';
-	while (p && *p) {
-		const char *nl = strchr(p, '\n');
-		size_t l = nl ? (size_t)(nl - p) : strlen(p);
-		bool noise = l == 0 || strncmp(p, "Cache read/write disabled", 25) == 0 ||
-			     strncmp(p, "Warning", 7) == 0 || (l > 0 && memmem(p, l, "HOMEDIRS", 8) != NULL);
-		if (!noise) {
-			snprintf(msg, cap, "%.*s", (int)l, p);
-			return;
-		}
-		if (!fallback && l > 0)
-			fallback = p;
-		p = nl ? nl + 1 : NULL;
-	}
-	if (fallback) {
-		const char *nl = strchr(fallback, '\n');
-		snprintf(msg, cap, "%.*s", (int)(nl ? (size_t)(nl - fallback) : strlen(fallback)), fallback);
-	}
+	return l->compile_only ? AAPARSER_COMPILE : mode;
 }
 
-static int agent_loader_exec(const agent_loader *l, const char *op, const char *const *files, size_t n, char *msg,
-			     size_t cap)
+/* One parser run; err gets the parser's message. */
+static int agent_loader_exec(const agent_loader *l, aaparser_mode mode, const char *const *files, size_t n,
+			     aaparser_outcome *outcome, ag_err *err)
 {
-	const char **argv = calloc(n + AGENT_LOADER_FIXED_ARGS + 1, sizeof(*argv));
-	char cacheopt[4200];
-	size_t a = 0;
-	run_result res;
-	ag_err e;
-	int rc = -1;
+	aaparser_result res;
+	int rc = aaparser_run(&l->parser, agent_loader_mode(l, mode), files, n, &res, err);
 
-	if (cap)
-		msg[0] = '\0';
-	if (!argv) {
-		snprintf(msg, cap, "out of memory");
-		return -1;
-	}
-	/* No -O here or in aaparser_compile_check, on purpose: the tree options
-	 * that speed up abstractions/base keep the policy bytes but blow up on
-	 * some plausible profiles (ms -> > 10 s, GBs; bench/agent/compile_options.py). */
-	argv[a++] = l->parser;
-	if (l->compile_only) {
-		argv[a++] = "-Q";
-		argv[a++] = "-K";
-	} else if (strcmp(op, "--compile-to-cache") == 0) {
-		snprintf(cacheopt, sizeof(cacheopt), "--cache-loc=%s", l->cache_dir);
-		argv[a++] = "-Q";
-		argv[a++] = "--write-cache";
-		argv[a++] = cacheopt;
-	} else {
-		argv[a++] = op;
-		if (l->cache_dir && strcmp(op, "--replace") == 0) {
-			snprintf(cacheopt, sizeof(cacheopt), "--cache-loc=%s", l->cache_dir);
-			argv[a++] = "--write-cache";
-			argv[a++] = cacheopt;
-		}
-	}
-	argv[a++] = "-q";
-	for (size_t i = 0; i < n; i++)
-		argv[a++] = files[i];
-	argv[a] = NULL;
-	if (run_program(argv, NULL, NULL, 0, l->timeout_ms, &res, &e) != 0) {
-		snprintf(msg, cap, "cannot run %.200s: %.250s", l->parser, e.msg);
-		free(argv);
-		return -1;
-	}
-	if (res.timed_out)
-		snprintf(msg, cap, "%s timed out after %ld ms", l->parser, l->timeout_ms);
-	else if (!res.exited)
-		snprintf(msg, cap, "%s was killed by signal %d", l->parser, res.status);
-	else if (res.status != 0) {
-		agent_loader_first_error(buf_cstr(&res.errout), msg, cap);
-		if (!msg[0])
-			snprintf(msg, cap, "%s exited with status %d", l->parser, res.status);
-	} else
-		rc = 0;
-	run_result_cleanup(&res);
-	free(argv);
+	*outcome = res.outcome;
+	aaparser_result_cleanup(&res);
 	return rc;
 }
 
-int agent_loader_run(const agent_loader *l, const char *const *files, size_t n, char *msg, size_t cap)
+/* The paths and keys of a batch, in one allocation (store) plus two views. */
+typedef struct agent_loader_batch {
+	const char **files;
+	const char **keys;
+	char *store;
+} agent_loader_batch;
+
+static void agent_loader_batch_cleanup(agent_loader_batch *b)
 {
-	return agent_loader_exec(l, "--replace", files, n, msg, cap);
+	free(b->files);
+	free(b->keys);
+	free(b->store);
+	b->files = NULL;
+	b->keys = NULL;
+	b->store = NULL;
 }
 
-static double agent_loader_now(void)
+static int agent_loader_batch_init(agent_loader_batch *b, agent_load_job *const *jobs, size_t n, ag_err *err)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+	size_t total = 0;
+	char *p;
 
-/* The batched names gate: 1 when `apparmor_parser -N` over all files reports
- * exactly the keys, each once (every file passed profile_check_text, so each
- * names its key; a hat, child or extra profile, also one brought in by an
- * include, adds a name and fails this); 0 otherwise (the caller then asks
- * aaparser_compile_check, per profile); -1 when the parser cannot run. */
-static int agent_loader_names_ok(const agent_loader *l, const char *const *files, const char *const *keys, size_t n,
-				 const aaparser_opts *popts, char *msg, size_t cap)
-{
-	const char **argv = calloc(n + 12, sizeof(*argv));
-	bool *seen = calloc(n ? n : 1, sizeof(*seen));
-	size_t a = 0, count = 0;
-	run_result res;
-	ag_err e;
-	int rc = 0;
-
-	msg[0] = '\0';
-	if (!argv || !seen) {
-		free(argv);
-		free(seen);
-		snprintf(msg, cap, "cannot run %s: out of memory", l->parser);
-		return -1;
-	}
-	argv[a++] = l->parser;
-	argv[a++] = "-Q";
-	argv[a++] = "-K";
-	argv[a++] = "-q";
-	argv[a++] = "-N";
-	if (popts->features_file) {
-		argv[a++] = "-M";
-		argv[a++] = popts->features_file;
-	}
-	if (popts->base_dir) {
-		argv[a++] = "-b";
-		argv[a++] = popts->base_dir;
-	}
-	argv[a++] = "--";
 	for (size_t i = 0; i < n; i++)
-		argv[a++] = files[i];
-	argv[a] = NULL;
-	if (run_program(argv, NULL, NULL, 0, l->timeout_ms, &res, &e) != 0) {
-		snprintf(msg, cap, "cannot run %.200s: %.250s", l->parser, e.msg);
-		free(argv);
-		free(seen);
+		total += strlen(jobs[i]->dir) + strlen(jobs[i]->key) + 2;
+	b->files = calloc(n, sizeof(*b->files));
+	b->keys = calloc(n, sizeof(*b->keys));
+	b->store = malloc(total ? total : 1);
+	if (!b->files || !b->keys || !b->store) {
+		agent_loader_batch_cleanup(b);
+		err_set(err, ENOMEM, "cannot run apparmor_parser: out of memory");
 		return -1;
 	}
-	if (res.exited && res.status == 0 && !res.timed_out && !res.out_truncated) {
-		const char *p = buf_cstr(&res.out);
-
-		rc = 1;
-		while (*p && rc == 1) {
-			size_t len = strcspn(p, "\n");
-			bool found = false;
-
-			if (len > 0) {
-				count++;
-				for (size_t i = 0; i < n && !found; i++)
-					if (!seen[i] && strlen(keys[i]) == len && memcmp(keys[i], p, len) == 0)
-						seen[i] = found = true;
-				if (!found)
-					rc = 0; /* a name that is no key, or a key seen twice */
-			}
-			p += len;
-			if (*p == '\n')
-				p++;
-		}
-		if (count != n)
-			rc = 0;
-	}
-	run_result_cleanup(&res);
-	free(argv);
-	free(seen);
-	return rc;
-}
-
-int agent_loader_load_checked(const agent_loader *l, const char *const *files, const char *const *keys,
-			      const char *const *texts, const size_t *lens, size_t n, const aaparser_opts *popts,
-			      agent_load_result *res, agent_load_stats *stats, ag_err *err)
-{
-	char msg[AGENT_MSG_CAP];
-	double t0 = agent_loader_now();
-	agent_load_stats st = { 0, false, 0 };
-	bool batch = true;
-
+	p = b->store;
 	for (size_t i = 0; i < n; i++) {
-		res[i].ok = false;
-		res[i].refused = false;
-		res[i].message[0] = '\0';
-	}
-	if (n == 0) {
-		if (stats)
-			*stats = st;
-		return 0;
-	}
-	if (popts) {
-		int names;
+		int w = sprintf(p, "%s/%s", jobs[i]->dir, jobs[i]->key); /* sized above */
 
-		st.parser_runs++;
-		names = agent_loader_names_ok(l, files, keys, n, popts, msg, sizeof(msg));
-		if (names < 0) {
-			for (size_t i = 0; i < n; i++)
-				snprintf(res[i].message, sizeof(res[i].message), "%s", msg);
-			st.seconds = agent_loader_now() - t0;
-			if (stats)
-				*stats = st;
-			return err_set(err, ENOENT, "%s", msg);
-		}
-		batch = names == 1;
+		b->files[i] = p;
+		b->keys[i] = jobs[i]->key;
+		p += w + 1;
 	}
-	if (batch && popts && l->cache_dir && !l->compile_only) {
-		/* The compile check as its own step, nothing loaded: compile-only
-		 * into the binary cache; the load below then reads the cache (a hit:
-		 * same files, fresh entries), so nothing is compiled twice. */
-		st.parser_runs++;
-		batch = agent_loader_exec(l, "--compile-to-cache", files, n, msg, sizeof(msg)) == 0;
-	}
-	if (batch) {
-		st.parser_runs++;
-		if (agent_loader_exec(l, "--replace", files, n, msg, sizeof(msg)) == 0) {
-			for (size_t i = 0; i < n; i++)
-				res[i].ok = true;
-			st.batch_ok = true;
-			goto done;
-		}
-		if (n == 1 && !popts) {
-			snprintf(res[0].message, sizeof(res[0].message), "%s", msg);
-			goto done;
-		}
-	}
-	/* One bad profile must not block the others: decide and load each alone. */
-	for (size_t i = 0; i < n; i++) {
-		if (popts) {
-			ag_err ce;
-
-			err_clear(&ce);
-			st.parser_runs += 2;
-			if (aaparser_compile_check(keys[i], texts[i], lens[i], popts, &ce) != 0) {
-				res[i].refused = true;
-				snprintf(res[i].message, sizeof(res[i].message), "%s", ce.msg);
-				continue;
-			}
-		}
-		st.parser_runs++;
-		if (agent_loader_exec(l, "--replace", &files[i], 1, res[i].message, sizeof(res[i].message)) == 0)
-			res[i].ok = true;
-	}
-done:
-	st.seconds = agent_loader_now() - t0;
-	if (stats)
-		*stats = st;
-	/* The parser could not be started at all: say so once for the caller. */
-	if (!st.batch_ok && !res[0].ok && strncmp(res[0].message, "cannot run", 10) == 0)
-		return err_set(err, ENOENT, "%s", res[0].message);
 	return 0;
 }
 
-int agent_loader_load(const agent_loader *l, const char *const *files, size_t n, agent_load_result *res,
-		      agent_load_stats *stats, ag_err *err)
+/* The batched gate: 1 when `-N` over all files reports exactly the keys,
+ * each once; 0 otherwise (each profile then goes through the per-profile
+ * check); -1 when the parser cannot run. */
+static int agent_loader_names_ok(const agent_loader *l, const agent_loader_batch *b, size_t n, ag_err *err)
 {
-	return agent_loader_load_checked(l, files, NULL, NULL, NULL, n, NULL, res, stats, err);
+	aaparser_result res;
+	ag_err ne;
+	int rc = 0;
+
+	if (aaparser_run(&l->parser, AAPARSER_NAMES, b->files, n, &res, err) == 0)
+		rc = aaparser_names_check(b->keys, n, buf_cstr(&res.out), &ne) == 0 ? 1 : 0;
+	else if (res.outcome == AAPARSER_NOT_RUN)
+		rc = -1;
+	aaparser_result_cleanup(&res);
+	return rc;
+}
+
+/* The batch: gate (with check), compile into the cache (with check, a cache
+ * and a kernel), load. true when every job loaded. */
+static bool agent_loader_batch_run(const agent_loader *l, const agent_loader_batch *b, agent_load_job *const *jobs,
+				   size_t n, agent_load_stats *st, aaparser_outcome *oc, ag_err *err)
+{
+	if (l->check && l->parser.cache_dir && !l->compile_only) {
+		/* The compile check as its own step, nothing loaded: the load
+		 * below then reads the cache (a hit: same files, fresh entries),
+		 * so nothing is compiled twice. */
+		st->parser_runs++;
+		if (agent_loader_exec(l, AAPARSER_COMPILE_CACHE, b->files, n, oc, err) != 0)
+			return false;
+	}
+	st->parser_runs++;
+	if (agent_loader_exec(l, AAPARSER_REPLACE, b->files, n, oc, err) != 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		jobs[i]->outcome = AGENT_LOAD_OK;
+	return true;
+}
+
+/* One profile alone: the webhook's check (with check), then the load. */
+static void agent_loader_one(const agent_loader *l, agent_load_job *job, const char *file, agent_load_stats *st,
+			     bool *not_run)
+{
+	aaparser_outcome oc;
+	ag_err e;
+
+	err_clear(&e);
+	if (l->check) {
+		st->parser_runs += 2;
+		if (aaparser_check_file(job->key, job->dir, &l->parser, &e) != 0) {
+			job->outcome = AGENT_LOAD_REFUSED;
+			snprintf(job->message, sizeof(job->message), "%s", e.msg);
+			return;
+		}
+	}
+	st->parser_runs++;
+	if (agent_loader_exec(l, AAPARSER_REPLACE, &file, 1, &oc, &e) == 0) {
+		job->outcome = AGENT_LOAD_OK;
+		return;
+	}
+	snprintf(job->message, sizeof(job->message), "%s", e.msg);
+	if (oc == AAPARSER_NOT_RUN)
+		*not_run = true;
+}
+
+int agent_loader_load(const agent_loader *l, agent_load_job *const *jobs, size_t n, agent_load_stats *stats,
+		      ag_err *err)
+{
+	agent_loader_batch b = { NULL, NULL, NULL };
+	agent_load_stats st = { 0, false, 0 };
+	double t0 = mono_sec();
+	bool not_run = false;
+	bool batch = true;
+	aaparser_outcome oc = AAPARSER_OK;
+	ag_err e;
+	int rc = 0;
+
+	err_clear(&e);
+	for (size_t i = 0; i < n; i++) {
+		jobs[i]->outcome = AGENT_LOAD_FAILED;
+		jobs[i]->message[0] = '\0';
+	}
+	if (n == 0)
+		goto done;
+	if (agent_loader_batch_init(&b, jobs, n, err) != 0) {
+		rc = -1;
+		goto done;
+	}
+	if (l->check) {
+		int names;
+
+		st.parser_runs++;
+		names = agent_loader_names_ok(l, &b, n, &e);
+		if (names < 0) {
+			for (size_t i = 0; i < n; i++)
+				snprintf(jobs[i]->message, sizeof(jobs[i]->message), "%s", e.msg);
+			rc = err_set(err, ENOENT, "%s", e.msg);
+			goto done;
+		}
+		batch = names == 1;
+	}
+	if (batch) {
+		st.batch_ok = agent_loader_batch_run(l, &b, jobs, n, &st, &oc, &e);
+		if (st.batch_ok)
+			goto done;
+		if (n == 1 && !l->check) {
+			/* Nothing to isolate: the batch was this profile's own run. */
+			snprintf(jobs[0]->message, sizeof(jobs[0]->message), "%s", e.msg);
+			not_run = oc == AAPARSER_NOT_RUN;
+			goto report;
+		}
+	}
+	/* One bad profile must not block the others: decide and load each alone. */
+	for (size_t i = 0; i < n; i++)
+		agent_loader_one(l, jobs[i], b.files[i], &st, &not_run);
+report:
+	/* The parser could not be started at all: say so once for the caller. */
+	if (not_run && jobs[0]->outcome != AGENT_LOAD_OK)
+		rc = err_set(err, ENOENT, "%s", jobs[0]->message);
+done:
+	st.seconds = mono_sec() - t0;
+	if (stats)
+		*stats = st;
+	agent_loader_batch_cleanup(&b);
+	return rc;
 }
 
 int agent_loader_remove(const agent_loader *l, const char *name, ag_err *err)
 {
-	char stub[AGENT_NAME_CAP + 32], path[4200], msg[AGENT_MSG_CAP], fname[AGENT_NAME_CAP + 16];
+	char stub[AGENT_NAME_CAP + 32], path[4200], fname[AGENT_NAME_CAP + 16];
+	const char *files[1] = { path };
+	aaparser_outcome oc;
+	ag_err e;
 	int n;
+	int rc;
 
-	/* -R only needs the profile's name; a stub avoids depending on the last
-	 * file being present or still compiling. */
+	/* --remove only needs the profile's name; a stub avoids depending on the
+	 * last file being present or still compiling. */
 	n = snprintf(stub, sizeof(stub), "profile %s {\n}\n", name);
 	snprintf(fname, sizeof(fname), ".remove.%s", name);
 	if (agent_host_write_atomic(l->stub_dir, fname, stub, (size_t)n, err) != 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/%s", l->stub_dir, fname);
-	const char *files[1] = { path };
-	int rc = agent_loader_exec(l, "--remove", files, 1, msg, sizeof(msg));
-	unlink(path);
+	rc = agent_loader_exec(l, AAPARSER_REMOVE, files, 1, &oc, &e);
+	(void)unlink(path);
 	if (rc != 0)
-		return err_set(err, EIO, "unloading %s failed: %s", name, msg);
+		return err_set(err, EIO, "unloading %s failed: %s", name, e.msg);
 	return 0;
 }

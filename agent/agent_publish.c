@@ -2,12 +2,14 @@
 #include "agent_publish.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "log.h"
+#include "mono.h"
 
 enum { AGENT_PUBLISH_BACKOFF_MAX_MS = 10000 };
 
@@ -47,15 +49,13 @@ static void agent_pub_now_rfc3339(char *out, size_t cap)
 	strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* An absolute deadline on the clock the condition variable waits on (mono). */
 static void agent_pub_deadline(struct timespec *ts, long ms)
 {
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
+	int64_t ns = mono_ns() + (int64_t)ms * 1000000;
+
+	ts->tv_sec = (time_t)(ns / 1000000000);
+	ts->tv_nsec = (long)(ns % 1000000000);
 }
 
 /* One publish attempt of a snapshot of the wanted state. */
@@ -105,8 +105,8 @@ static int agent_pub_post_event(agent_publisher *p, const agent_pub_event *ev, u
 	if (!md || !io || !src || !cJSON_AddStringToObject(md, "name", name) ||
 	    !cJSON_AddStringToObject(md, "namespace", "default") || !cJSON_AddStringToObject(io, "kind", "Node") ||
 	    !cJSON_AddStringToObject(io, "apiVersion", "v1") || !cJSON_AddStringToObject(io, "name", p->node) ||
-	    !cJSON_AddStringToObject(o, "reason", ev->reason) ||
-	    !cJSON_AddStringToObject(o, "message", ev->message) || !cJSON_AddStringToObject(o, "type", ev->type) ||
+	    !cJSON_AddStringToObject(o, "reason", ev->reason) || !cJSON_AddStringToObject(o, "message", ev->message) ||
+	    !cJSON_AddStringToObject(o, "type", ev->type) ||
 	    !cJSON_AddStringToObject(src, "component", "armorgate-agent") ||
 	    !cJSON_AddStringToObject(src, "host", p->node) || !cJSON_AddStringToObject(o, "firstTimestamp", now) ||
 	    !cJSON_AddStringToObject(o, "lastTimestamp", now) || !cJSON_AddNumberToObject(o, "count", 1) ||
@@ -227,15 +227,15 @@ static void *agent_pub_main(void *arg)
 			p->published_gen = gen;
 			pthread_cond_broadcast(&p->cv);
 			if (down)
-				log_kv(LOG_LVL_INFO, "API server reachable again; node readiness published", "node", p->node,
-				       (char *)NULL);
+				log_kv(LOG_LVL_INFO, "API server reachable again; node readiness published", "node",
+				       p->node, (char *)NULL);
 			down = false;
 			backoff_ms = 0;
 		} else {
 			metrics_add(p->m, "armorgate_agent_node_patch_failures_total", "", 1);
 			if (!down)
-				log_kv(LOG_LVL_WARN, "cannot publish node readiness; retrying with backoff", "node", p->node,
-				       "error", e.msg, (char *)NULL);
+				log_kv(LOG_LVL_WARN, "cannot publish node readiness; retrying with backoff", "node",
+				       p->node, "error", e.msg, (char *)NULL);
 			down = true;
 			backoff_ms = backoff_ms ? backoff_ms * 2 : 250;
 			if (backoff_ms > AGENT_PUBLISH_BACKOFF_MAX_MS)
@@ -254,12 +254,10 @@ agent_publisher *agent_publisher_start(kube_client *client, const char *node_nam
 	pthread_condattr_t ca;
 
 	if (!p) {
-		err_set(err, ENOMEM, "out of memory");
+		err_set(err, ENOMEM, "out of memory starting the Node publisher");
 		return NULL;
 	}
-	p->client = client;
-	p->node = node_name;
-	p->m = m;
+	*p = (agent_publisher){ .client = client, .node = node_name, .m = m };
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

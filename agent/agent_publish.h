@@ -4,7 +4,8 @@
  * something other than observedAt changed; while the API is down it retries
  * with exponential backoff and, once back, publishes the newest state. It
  * also posts Kubernetes Events on the Node for refused profiles.
- * Trust boundary: the Node read back is API data, parsed by agent_node. */
+ * Trust boundary: the Node read back is API data, parsed by agent_node.
+ * No globals; one thread per publisher. */
 #ifndef ARMORGATE_AGENT_PUBLISH_H
 #define ARMORGATE_AGENT_PUBLISH_H
 

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,60 +19,56 @@
 
 enum { AGENT_SRC_PATH_MAX = 4096 };
 
+struct agent_cmdata {
+	atomic_uint refs;
+	cJSON *data; /* a ConfigMap's .data object */
+};
+
+static agent_cmdata *agent_cmdata_new(cJSON *data)
+{
+	agent_cmdata *d = malloc(sizeof(*d));
+
+	if (!d)
+		return NULL;
+	atomic_init(&d->refs, 1);
+	d->data = data;
+	return d;
+}
+
+static void agent_cmdata_release(agent_cmdata *d)
+{
+	if (d && atomic_fetch_sub(&d->refs, 1) == 1) {
+		cJSON_Delete(d->data);
+		free(d);
+	}
+}
+
 void agent_snapshot_free(agent_snapshot *s)
 {
 	if (!s)
 		return;
 	for (size_t i = 0; i < s->n; i++) {
-		free(s->keys[i]);
-		free(s->texts[i]);
-		free(s->refusals ? s->refusals[i] : NULL);
+		if (!s->shared) {
+			free(s->items[i].key);
+			free(s->items[i].text);
+		}
+		free(s->items[i].refusal);
 	}
-	free(s->keys);
-	free(s->texts);
-	free(s->lens);
-	free(s->refusals);
+	free(s->items);
+	agent_cmdata_release(s->shared);
 	memset(s, 0, sizeof(*s));
 }
 
-static int agent_snapshot_grow(agent_snapshot *s, size_t want)
-{
-	char **k = realloc(s->keys, want * sizeof(*k));
-	if (!k)
-		return -1;
-	s->keys = k;
-	char **t = realloc(s->texts, want * sizeof(*t));
-	if (!t)
-		return -1;
-	s->texts = t;
-	size_t *l = realloc(s->lens, want * sizeof(*l));
-	if (!l)
-		return -1;
-	s->lens = l;
-	char **r = realloc(s->refusals, want * sizeof(*r));
-	if (!r)
-		return -1;
-	s->refusals = r;
-	return 0;
-}
-
-/* Takes ownership of key/text/refusal (frees them on failure). */
+/* Appends an entry. On success the snapshot owns refusal, and key/text
+ * unless it is shared; on failure (-1, ENOMEM) the caller still does. */
 static int agent_snapshot_add(agent_snapshot *s, size_t *cap, char *key, char *text, size_t len, char *refusal)
 {
-	if (s->n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 16;
-		if (agent_snapshot_grow(s, ncap) != 0) {
-			free(key);
-			free(text);
-			free(refusal);
-			return -1;
-		}
-		*cap = ncap;
-	}
-	s->keys[s->n] = key;
-	s->texts[s->n] = text;
-	s->lens[s->n] = len;
-	s->refusals[s->n] = refusal;
+	if (buf_grow_items(&s->items, cap, s->n + 1, sizeof(*s->items), 16) != 0)
+		return -1;
+	s->items[s->n].key = key;
+	s->items[s->n].text = text;
+	s->items[s->n].len = len;
+	s->items[s->n].refusal = refusal;
 	s->n++;
 	return 0;
 }
@@ -84,8 +81,23 @@ static char *agent_source_toobig(const char *key, size_t len, size_t max)
 	return strdup(m);
 }
 
-int agent_source_dir_read(const char *dir, size_t max_bytes, size_t max_count, bool confirm_empty,
-			  agent_snapshot *out, agent_dir_state *state, ag_err *err)
+/* A file refused while reading: its text "", the reason refusal (heap,
+ * NULL on ENOMEM). Takes key and refusal; -1 on ENOMEM. */
+static int agent_source_add_refused(agent_snapshot *s, size_t *cap, char *key, size_t len, char *refusal)
+{
+	char *text = strdup("");
+
+	if (!refusal || !text || agent_snapshot_add(s, cap, key, text, len, refusal) != 0) {
+		free(key);
+		free(text);
+		free(refusal);
+		return -1;
+	}
+	return 0;
+}
+
+int agent_source_dir_read(const char *dir, size_t max_bytes, size_t max_count, bool confirm_empty, agent_snapshot *out,
+			  agent_dir_state *state, ag_err *err)
 {
 	char data[AGENT_SRC_PATH_MAX], real[PATH_MAX];
 	const char *from = dir;
@@ -130,39 +142,32 @@ int agent_source_dir_read(const char *dir, size_t max_bytes, size_t max_count, b
 			out->over_count = true;
 			break;
 		}
-		char *key = strdup(de->d_name), *text = NULL, *refusal = NULL;
+		char *key = strdup(de->d_name), *text = NULL;
 		size_t len = 0;
+		int rc;
 		ag_err e;
+
 		if (!key)
 			goto nomem;
 		if ((size_t)st.st_size > max_bytes) {
-			refusal = agent_source_toobig(key, (size_t)st.st_size, max_bytes);
-			text = strdup("");
-			len = (size_t)st.st_size;
-			if (!refusal || !text) {
+			rc = agent_source_add_refused(out, &cap, key, (size_t)st.st_size,
+						      agent_source_toobig(key, (size_t)st.st_size, max_bytes));
+		} else if (buf_read_file_dup(path, max_bytes, &text, &len, &e) == 0) {
+			rc = agent_snapshot_add(out, &cap, key, text, len, NULL);
+			if (rc != 0) {
 				free(key);
 				free(text);
-				free(refusal);
-				goto nomem;
 			}
-		} else if (buf_read_file_dup(path, max_bytes, &text, &len, &e) != 0) {
-			if (e.code == ENOENT) { /* swapped away under us */
-				free(key);
-				continue;
-			}
+		} else if (e.code == ENOENT) { /* swapped away under us */
+			free(key);
+			continue;
+		} else {
 			char m[AG_ERR_MSG_MAX + 64];
+
 			snprintf(m, sizeof(m), "%s: cannot be read: %s", key, e.msg);
-			refusal = strdup(m);
-			text = strdup("");
-			len = 0;
-			if (!refusal || !text) {
-				free(key);
-				free(text);
-				free(refusal);
-				goto nomem;
-			}
+			rc = agent_source_add_refused(out, &cap, key, 0, strdup(m));
 		}
-		if (agent_snapshot_add(out, &cap, key, text, len, refusal) != 0)
+		if (rc != 0)
 			goto nomem;
 	}
 	closedir(d);
@@ -202,13 +207,14 @@ bool agent_source_dir_drain(int fd)
 	}
 }
 
-int agent_snapshot_from_json(const cJSON *data, size_t max_bytes, size_t max_count, agent_snapshot *out, ag_err *err)
+/* Fills out from data: strings copied (copy) or borrowed (out->shared set). */
+static int agent_snapshot_fill_json(const cJSON *data, size_t max_bytes, size_t max_count, bool copy,
+				    agent_snapshot *out, ag_err *err)
 {
 	size_t cap = 0;
 	const cJSON *it;
 
-	memset(out, 0, sizeof(*out));
-	cJSON_ArrayForEach(it, data) {
+	cJSON_ArrayForEach (it, data) {
 		if (!it->string || !cJSON_IsString(it) || !it->valuestring)
 			continue;
 		if (out->n >= max_count) {
@@ -216,20 +222,25 @@ int agent_snapshot_from_json(const cJSON *data, size_t max_bytes, size_t max_cou
 			break;
 		}
 		size_t len = strlen(it->valuestring);
-		char *key = strdup(it->string), *text, *refusal = NULL;
-		if (len > max_bytes) {
-			text = strdup("");
-			refusal = key ? agent_source_toobig(key, len, max_bytes) : NULL;
-		} else
-			text = strdup(it->valuestring);
-		if (!key || !text || (len > max_bytes && !refusal)) {
-			free(key);
-			free(text);
+		char *key = it->string;
+		/* Too big: refused, its text "" (the value's own terminator). */
+		char *text = len > max_bytes ? it->valuestring + len : it->valuestring;
+		char *refusal = len > max_bytes ? agent_source_toobig(key, len, max_bytes) : NULL;
+
+		if (len > max_bytes && !refusal)
+			goto nomem;
+		if (copy) {
+			key = strdup(key);
+			text = strdup(text);
+		}
+		if (!key || !text || agent_snapshot_add(out, &cap, key, text, len, refusal) != 0) {
+			if (copy) {
+				free(key);
+				free(text);
+			}
 			free(refusal);
 			goto nomem;
 		}
-		if (agent_snapshot_add(out, &cap, key, text, len, refusal) != 0)
-			goto nomem;
 	}
 	return 0;
 nomem:
@@ -237,21 +248,38 @@ nomem:
 	return err_set(err, ENOMEM, "out of memory copying the ConfigMap");
 }
 
+int agent_snapshot_from_json(const cJSON *data, size_t max_bytes, size_t max_count, agent_snapshot *out, ag_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	return agent_snapshot_fill_json(data, max_bytes, max_count, true, out, err);
+}
+
 /* ---- API source ---- */
 
 static void agent_cmsource_set(agent_cmsource *s, const cJSON *obj, bool present)
 {
-	cJSON *copy = NULL;
+	agent_cmdata *now = NULL;
+	agent_cmdata *old;
+
 	if (present) {
+		/* The one copy of the texts: the informer owns obj. */
 		const cJSON *d = cJSON_GetObjectItemCaseSensitive(obj, "data");
-		copy = cJSON_IsObject(d) ? cJSON_Duplicate(d, true) : cJSON_CreateObject();
+		cJSON *copy = cJSON_IsObject(d) ? cJSON_Duplicate(d, true) : cJSON_CreateObject();
+
+		now = copy ? agent_cmdata_new(copy) : NULL;
+		if (!now) {
+			cJSON_Delete(copy);
+			log_error("out of memory copying the profiles ConfigMap; keeping the previous copy");
+			return;
+		}
 	}
 	pthread_mutex_lock(&s->mu);
-	cJSON_Delete(s->data);
-	s->data = copy;
+	old = s->data;
+	s->data = now;
 	s->synced = true;
 	s->gen++;
 	pthread_mutex_unlock(&s->mu);
+	agent_cmdata_release(old);
 	ssize_t w = write(s->wake[1], "x", 1);
 	(void)w;
 }
@@ -338,7 +366,7 @@ void agent_cmsource_stop(agent_cmsource *s)
 	if (!s->started)
 		return;
 	pthread_join(s->thread, NULL);
-	cJSON_Delete(s->data);
+	agent_cmdata_release(s->data);
 	s->data = NULL;
 	close(s->wake[0]);
 	close(s->wake[1]);
@@ -346,17 +374,30 @@ void agent_cmsource_stop(agent_cmsource *s)
 	s->started = false;
 }
 
-bool agent_cmsource_snapshot(agent_cmsource *s, agent_snapshot *out, unsigned long *gen, ag_err *err)
+int agent_cmsource_snapshot(agent_cmsource *s, agent_snapshot *out, unsigned long *gen, ag_err *err)
 {
-	bool ok = false;
+	agent_cmdata *d = NULL;
+	bool synced;
+
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&s->mu);
-	if (s->synced) {
+	synced = s->synced;
+	if (synced) {
 		*gen = s->gen;
-		ok = agent_snapshot_from_json(s->data, s->max_bytes, s->max_count, out, err) == 0;
+		d = s->data;
+		if (d)
+			atomic_fetch_add(&d->refs, 1);
 	}
 	pthread_mutex_unlock(&s->mu);
-	return ok;
+	if (!synced)
+		return 0;
+	if (!d)
+		return 1; /* the ConfigMap is absent: no profiles */
+	/* The data is immutable once published: read it without the lock. */
+	out->shared = d;
+	if (agent_snapshot_fill_json(d->data, s->max_bytes, s->max_count, false, out, err) != 0)
+		return -1;
+	return 1;
 }
 
 void agent_cmsource_drain(agent_cmsource *s)

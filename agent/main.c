@@ -10,58 +10,46 @@
 #include "config.h"
 #include "log.h"
 
-static char *opt_node_name;
-static char *opt_profiles_dir;
-static char *opt_configmap;
-static char *opt_host_dir;
-static char *opt_cache_dir;
-static char *opt_kubeconfig;
-static char *opt_probe_listen;
+/* Filled by config_parse through the table below (strings: heap copies that
+ * config_free_strings frees); read by the daemon. */
+static agent_opts main_o;
 static char *opt_log_level;
-static char *opt_parser;
-static char *opt_sysfs_root;
-static char *opt_securityfs_root;
-static char *opt_proc_root;
-static long opt_poll_interval;
-static long opt_max_bytes;
-static long opt_max_profiles;
-static long opt_parser_timeout;
-static bool opt_compile_check;
 
 static const config_option main_opts[] = {
-	{ "node-name", CONFIG_STRING, NULL, 0, 0, "NAME", "this node's name (the only Node the agent writes)", "NODE_NAME",
-	  &opt_node_name },
+	{ "node-name", CONFIG_STRING, NULL, 0, 0, "NAME", "this node's name (the only Node the agent writes)",
+	  "NODE_NAME", &main_o.node_name },
 	{ "profiles-dir", CONFIG_STRING, NULL, 0, 0, "DIR",
-	  "profiles from a mounted ConfigMap directory (inotify + polling)", NULL, &opt_profiles_dir },
+	  "profiles from a mounted ConfigMap directory (inotify + polling)", NULL, &main_o.profiles_dir },
 	{ "configmap", CONFIG_STRING, NULL, 0, 0, "NS/NAME", "profiles from this ConfigMap, watched through the API",
-	  NULL, &opt_configmap },
+	  NULL, &main_o.configmap },
 	{ "host-profiles-dir", CONFIG_STRING, "/etc/apparmor.d/custom", 0, 0, "DIR",
-	  "where managed profiles are written on the host", NULL, &opt_host_dir },
+	  "where managed profiles are written on the host", NULL, &main_o.host_dir },
 	{ "cache-dir", CONFIG_STRING, "", 0, 0, "DIR",
-	  "apparmor_parser binary cache (default: <host-profiles-dir>/.cache)", NULL, &opt_cache_dir },
+	  "apparmor_parser binary cache (default: <host-profiles-dir>/.cache)", NULL, &main_o.cache_dir },
 	{ "poll-interval", CONFIG_INT, "30", 1, 86400, "SECONDS", "full re-check period (safety net for missed events)",
-	  NULL, &opt_poll_interval },
+	  NULL, &main_o.poll_interval_s },
 	{ "kubeconfig", CONFIG_STRING, "", 0, 0, "FILE", "kubeconfig to reach the API server (default: in-cluster)",
-	  NULL, &opt_kubeconfig },
+	  NULL, &main_o.kubeconfig },
 	{ "probe-listen", CONFIG_STRING, ":8082", 0, 0, "ADDR:PORT", "plain-HTTP /healthz, /readyz, /metrics", NULL,
-	  &opt_probe_listen },
+	  &main_o.probe_listen },
 	{ "log-level", CONFIG_STRING, "info", 0, 0, "LEVEL", "debug, info, warn or error", NULL, &opt_log_level },
 	{ "max-profile-bytes", CONFIG_INT, "262144", 1, 16L << 20, "BYTES", "largest accepted profile text", NULL,
-	  &opt_max_bytes },
+	  &main_o.max_profile_bytes },
 	{ "max-profiles", CONFIG_INT, "200", 1, 10000, "N", "most profiles accepted from the source", NULL,
-	  &opt_max_profiles },
+	  &main_o.max_profiles },
 	{ "parser-path", CONFIG_STRING, "", 0, 0, "FILE",
-	  "apparmor_parser to run (default: /sbin, /usr/sbin, then PATH)", NULL, &opt_parser },
+	  "apparmor_parser to run (default: /sbin, /usr/sbin, then PATH)", NULL, &main_o.parser },
 	{ "parser-timeout", CONFIG_INT, "60", 1, 3600, "SECONDS", "kill a parser run after this long", NULL,
-	  &opt_parser_timeout },
+	  &main_o.parser_timeout_s },
 	{ "compile-check", CONFIG_BOOL, "true", 0, 0, "BOOL",
 	  "compile new/changed profiles (apparmor_parser -Q) before loading, like the webhook", NULL,
-	  &opt_compile_check },
-	{ "sysfs-root", CONFIG_STRING, "/sys", 0, 0, "DIR", "testing: where sysfs is mounted", NULL, &opt_sysfs_root },
+	  &main_o.compile_check },
+	{ "sysfs-root", CONFIG_STRING, "/sys", 0, 0, "DIR", "testing: where sysfs is mounted", NULL,
+	  &main_o.sysfs_root },
 	{ "securityfs-root", CONFIG_STRING, "/sys/kernel/security", 0, 0, "DIR", "testing: where securityfs is mounted",
-	  NULL, &opt_securityfs_root },
+	  NULL, &main_o.securityfs_root },
 	{ "proc-root", CONFIG_STRING, "/proc", 0, 0, "DIR", "testing: the host's /proc (needs hostPID)", NULL,
-	  &opt_proc_root },
+	  &main_o.proc_root },
 };
 
 static const config_spec main_spec = {
@@ -78,42 +66,26 @@ static int main_run(void)
 	log_level lvl;
 
 	if (log_level_parse(opt_log_level, &lvl) != 0) {
-		fprintf(stderr, "armorgate-agent: --log-level: \"%s\" is not debug, info, warn or error\n", opt_log_level);
+		fprintf(stderr, "armorgate-agent: --log-level: \"%s\" is not debug, info, warn or error\n",
+			opt_log_level);
 		return 2;
 	}
 	log_set_level(lvl);
-	if (!opt_node_name || !*opt_node_name) {
+	if (!main_o.node_name || !*main_o.node_name) {
 		fprintf(stderr, "armorgate-agent: --node-name (or NODE_NAME) is required\n");
 		return 2;
 	}
-	bool have_dir = opt_profiles_dir && *opt_profiles_dir, have_cm = opt_configmap && *opt_configmap;
+	bool have_dir = main_o.profiles_dir && *main_o.profiles_dir;
+	bool have_cm = main_o.configmap && *main_o.configmap;
 	if (have_dir == have_cm) {
 		fprintf(stderr, "armorgate-agent: give exactly one of --profiles-dir or --configmap\n");
 		return 2;
 	}
-	if (have_cm && !strchr(opt_configmap, '/')) {
+	if (have_cm && !strchr(main_o.configmap, '/')) {
 		fprintf(stderr, "armorgate-agent: --configmap must be NAMESPACE/NAME\n");
 		return 2;
 	}
-	agent_opts o = {
-		.node_name = opt_node_name,
-		.profiles_dir = have_dir ? opt_profiles_dir : NULL,
-		.configmap = have_cm ? opt_configmap : NULL,
-		.host_dir = opt_host_dir,
-		.cache_dir = opt_cache_dir,
-		.kubeconfig = opt_kubeconfig,
-		.probe_listen = opt_probe_listen,
-		.parser = opt_parser,
-		.sysfs_root = opt_sysfs_root,
-		.securityfs_root = opt_securityfs_root,
-		.proc_root = opt_proc_root,
-		.poll_interval_s = opt_poll_interval,
-		.max_profile_bytes = opt_max_bytes,
-		.max_profiles = opt_max_profiles,
-		.parser_timeout_s = opt_parser_timeout,
-		.compile_check = opt_compile_check,
-	};
-	return agent_daemon_run(&o);
+	return agent_daemon_run(&main_o);
 }
 
 int main(int argc, char **argv)

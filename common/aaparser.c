@@ -13,34 +13,39 @@
 #include "contract.h"
 #include "run.h"
 
-static bool aaparser_noise(const char *line, size_t n)
-{
-	static const char *const noise[] = {
-		"Cache read/write disabled", /* every run without AppArmor in the kernel */
-		"Warning: unable to find a suitable fs",
-		"Warning from",
-		"Warning:",
-		NULL,
-	};
+enum {
+	AAPARSER_FIXED_ARGS = 12, /* parser, mode flags, -q, -M F, -b D, --, NULL */
+	AAPARSER_PATH_MAX = 4096,
+};
 
-	if (n == 0)
-		return true;
-	for (size_t i = 0; noise[i]; i++)
-		if (n >= strlen(noise[i]) && memcmp(line, noise[i], strlen(noise[i])) == 0)
-			return true;
-	return false;
+static const aaparser_opts aaparser_defaults;
+
+static bool aaparser_starts(const char *line, size_t n, const char *prefix)
+{
+	size_t pl = strlen(prefix);
+
+	return n >= pl && memcmp(line, prefix, pl) == 0;
 }
 
-/* The first meaningful stderr line, the temp dir prefix removed (so paths read
- * as the key), non-printables replaced. Falls back to the first noise line. */
-static void aaparser_first_line(const char *errout, const char *dir, char *out, size_t outsz)
+/* Lines that are not the error: printed on hosts without a cache interface
+ * or AppArmor, and warnings (only the first error matters). */
+static bool aaparser_noise(const char *line, size_t n)
+{
+	return n == 0 || aaparser_starts(line, n, "Cache read/write disabled") || aaparser_starts(line, n, "Warning") ||
+		memmem(line, n, "HOMEDIRS", 8) != NULL;
+}
+
+/* The first meaningful stderr line, strip_dir + "/" removed from paths (so a
+ * private temp file reads as its key), non-printables replaced. Falls back
+ * to the first non-empty line other than the cache notice. */
+static void aaparser_first_line(const char *errout, const char *strip_dir, char *out, size_t outsz)
 {
 	const char *p = errout;
 	const char *pick = NULL;
 	size_t pick_n = 0;
 	const char *fallback = NULL;
 	size_t fallback_n = 0;
-	size_t dlen = strlen(dir);
+	size_t dlen = strip_dir ? strlen(strip_dir) : 0;
 	size_t j = 0;
 
 	while (*p) {
@@ -51,7 +56,7 @@ static void aaparser_first_line(const char *errout, const char *dir, char *out, 
 			pick_n = n;
 			break;
 		}
-		if (!fallback && n > 0 && strncmp(p, "Cache read/write disabled", 25) != 0) {
+		if (!fallback && n > 0 && !aaparser_starts(p, n, "Cache read/write disabled")) {
 			fallback = p;
 			fallback_n = n;
 		}
@@ -69,7 +74,7 @@ static void aaparser_first_line(const char *errout, const char *dir, char *out, 
 	for (size_t i = 0; i < pick_n && j + 1 < outsz;) {
 		unsigned char c = (unsigned char)pick[i];
 
-		if (dlen && pick_n - i > dlen && memcmp(pick + i, dir, dlen) == 0 && pick[i + dlen] == '/') {
+		if (dlen && pick_n - i > dlen && memcmp(pick + i, strip_dir, dlen) == 0 && pick[i + dlen] == '/') {
 			i += dlen + 1;
 			continue;
 		}
@@ -77,6 +82,244 @@ static void aaparser_first_line(const char *errout, const char *dir, char *out, 
 		i++;
 	}
 	out[j] = '\0';
+}
+
+/* Appends "flag value" when value is set; returns the new count. */
+static size_t aaparser_argv_opt(const char **argv, size_t a, const char *flag, const char *value)
+{
+	if (value) {
+		argv[a++] = flag;
+		argv[a++] = value;
+	}
+	return a;
+}
+
+/* The one argv builder. No -O anywhere, on purpose: the tree options that
+ * speed up abstractions/base keep the policy bytes but blow up on some
+ * plausible profiles (ms -> > 10 s, GBs; bench/agent/compile_options.py).
+ * argv needs room for n + AAPARSER_FIXED_ARGS entries. */
+static void aaparser_argv(const aaparser_opts *o, aaparser_mode mode, const char *cacheopt, const char *const *files,
+			  size_t n, const char **argv)
+{
+	size_t a = 0;
+
+	argv[a++] = o->parser_path ? o->parser_path : "apparmor_parser";
+	switch (mode) {
+	case AAPARSER_NAMES:
+	case AAPARSER_COMPILE:
+		argv[a++] = "-Q"; /* do not load into the kernel */
+		argv[a++] = "-K"; /* do not touch the cache */
+		if (mode == AAPARSER_NAMES)
+			argv[a++] = "-N";
+		break;
+	case AAPARSER_COMPILE_CACHE:
+		argv[a++] = "-Q";
+		argv[a++] = "--write-cache";
+		argv[a++] = cacheopt;
+		break;
+	case AAPARSER_REPLACE:
+		argv[a++] = "--replace";
+		if (cacheopt) {
+			argv[a++] = "--write-cache";
+			argv[a++] = cacheopt;
+		}
+		break;
+	case AAPARSER_REMOVE: argv[a++] = "--remove"; break;
+	}
+	argv[a++] = "-q";
+	a = aaparser_argv_opt(argv, a, "-M", o->features_file);
+	a = aaparser_argv_opt(argv, a, "-b", o->base_dir);
+	argv[a++] = "--";
+	for (size_t i = 0; i < n; i++)
+		argv[a++] = files[i];
+	argv[a] = NULL;
+}
+
+static void aaparser_describe(const run_result *rr, const char *strip_dir, long tmo, aaparser_result *res, ag_err *err)
+{
+	char line[AAPARSER_LINE_MAX];
+
+	if (rr->timed_out) {
+		res->outcome = AAPARSER_TIMED_OUT;
+		err_set(err, ETIMEDOUT, "apparmor_parser did not finish within %ld ms", tmo);
+		return;
+	}
+	aaparser_first_line(buf_cstr(&rr->errout), strip_dir, line, sizeof(line));
+	res->outcome = rr->exited ? AAPARSER_FAILED : AAPARSER_KILLED;
+	if (line[0])
+		err_set(err, EINVAL, "%s", line);
+	else if (rr->exited)
+		err_set(err, EINVAL, "apparmor_parser exited with status %d", rr->status);
+	else
+		err_set(err, EINVAL, "apparmor_parser killed by signal %d", rr->status);
+}
+
+/* aaparser_run, with strip_dir cut from the reported line. */
+static int aaparser_exec(const aaparser_opts *opts, aaparser_mode mode, const char *const *files, size_t n,
+			 const char *strip_dir, aaparser_result *res, ag_err *err)
+{
+	const char **argv = NULL;
+	char cacheopt[AAPARSER_PATH_MAX + 16];
+	run_result rr;
+	long tmo;
+	int rc = -1;
+
+	memset(res, 0, sizeof(*res));
+	buf_init(&res->out, RUN_OUTPUT_MAX);
+	res->outcome = AAPARSER_NOT_RUN;
+	if (!opts)
+		opts = &aaparser_defaults;
+	tmo = opts->timeout_ms > 0 ? opts->timeout_ms : AAPARSER_TIMEOUT_MS;
+	if (mode == AAPARSER_COMPILE_CACHE && !opts->cache_dir)
+		return err_set(err, EINVAL, "apparmor_parser: compiling into the cache needs a cache directory");
+	if (opts->cache_dir && (mode == AAPARSER_COMPILE_CACHE || mode == AAPARSER_REPLACE) &&
+	    (size_t)snprintf(cacheopt, sizeof(cacheopt), "--cache-loc=%s", opts->cache_dir) >= sizeof(cacheopt))
+		return err_set(err, ENAMETOOLONG, "apparmor_parser: cache directory path too long");
+	argv = calloc(n + AAPARSER_FIXED_ARGS, sizeof(*argv));
+	if (!argv)
+		return err_set(err, ENOMEM, "cannot run apparmor_parser: out of memory");
+	aaparser_argv(opts, mode,
+		      opts->cache_dir && (mode == AAPARSER_COMPILE_CACHE || mode == AAPARSER_REPLACE) ? cacheopt : NULL,
+		      files, n, argv);
+	if (run_program(argv, NULL, NULL, 0, tmo, &rr, err) != 0)
+		goto cleanup;
+	if (rr.out_truncated) {
+		res->outcome = AAPARSER_FAILED;
+		err_set(err, E2BIG, "apparmor_parser printed more than %u bytes", (unsigned)RUN_OUTPUT_MAX);
+	} else if (rr.exited && rr.status == 0 && !rr.timed_out) {
+		res->outcome = AAPARSER_OK;
+		buf_cleanup(&res->out);
+		res->out = rr.out;
+		buf_init(&rr.out, RUN_OUTPUT_MAX);
+		rc = 0;
+	} else {
+		aaparser_describe(&rr, strip_dir, tmo, res, err);
+	}
+	run_result_cleanup(&rr);
+cleanup:
+	free(argv);
+	return rc;
+}
+
+int aaparser_run(const aaparser_opts *opts, aaparser_mode mode, const char *const *files, size_t n,
+		 aaparser_result *res, ag_err *err)
+{
+	return aaparser_exec(opts, mode, files, n, NULL, res, err);
+}
+
+void aaparser_result_cleanup(aaparser_result *res)
+{
+	if (res)
+		buf_cleanup(&res->out);
+}
+
+/* Is the name line p[0..len) one of keys? */
+static bool aaparser_is_key(const char *const *keys, size_t n, const char *p, size_t len)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strlen(keys[i]) == len && memcmp(keys[i], p, len) == 0)
+			return true;
+	return false;
+}
+
+/* How many lines of names are exactly key. */
+static size_t aaparser_count_of(const char *names, const char *key)
+{
+	size_t klen = strlen(key);
+	size_t count = 0;
+
+	for (const char *p = names; *p;) {
+		size_t len = strcspn(p, "\n");
+
+		if (len == klen && memcmp(p, key, len) == 0)
+			count++;
+		p += len;
+		if (*p == '\n')
+			p++;
+	}
+	return count;
+}
+
+/* Linear scans, no allocation: at most a few hundred keys a batch. */
+int aaparser_names_check(const char *const *keys, size_t n, const char *names, ag_err *err)
+{
+	char shown[80];
+	int count = 0;
+	const char *other = NULL;
+	size_t other_n = 0;
+
+	for (const char *p = names; *p;) {
+		size_t len = strcspn(p, "\n");
+
+		if (len > 0) {
+			count++;
+			if (!other && !aaparser_is_key(keys, n, p, len)) {
+				other = p;
+				other_n = len;
+			}
+		}
+		p += len;
+		if (*p == '\n')
+			p++;
+	}
+	profile_shown(shown, sizeof(shown), other ? other : "", other_n);
+	if (n == 1 && other)
+		return err_set(
+			err, EINVAL,
+			"%s: apparmor_parser sees profile \"%s\"; exactly one profile, \"%s\", without hats or child "
+			"profiles is allowed (includes count too)",
+			keys[0], shown, keys[0]);
+	if (n == 1 && count != 1)
+		return err_set(err, EINVAL, "%s: apparmor_parser sees %d profiles; exactly one, \"%s\", is allowed",
+			       keys[0], count, keys[0]);
+	if (other)
+		return err_set(err, EINVAL, "apparmor_parser sees profile \"%s\", which is none of the %zu keys", shown,
+			       n);
+	for (size_t i = 0; i < n; i++)
+		if (aaparser_count_of(names, keys[i]) != 1)
+			return err_set(err, EINVAL,
+				       "apparmor_parser sees profile \"%s\" %zu times; exactly once is allowed",
+				       keys[i], aaparser_count_of(names, keys[i]));
+	return 0;
+}
+
+/* The check of dir/fname, whose profile must be key. */
+static int aaparser_check(const char *key, const char *dir, const char *fname, const aaparser_opts *opts, ag_err *err)
+{
+	char file[AAPARSER_PATH_MAX];
+	const char *files[1] = { file };
+	aaparser_result res;
+	ag_err rerr;
+	int rc = -1;
+
+	if ((size_t)snprintf(file, sizeof(file), "%s/%s", dir, fname) >= sizeof(file))
+		return err_set(err, ENAMETOOLONG, "%s: cannot compile-check: path too long", key);
+	/* Pass 1, names only (-N: parse and includes, no DFA, a few ms): the
+	 * parser itself must see exactly one profile, the key — a second line of
+	 * defence behind the text rules against hats or profiles that our lexer
+	 * missed or that an include brought in. Pass 2 compiles. */
+	err_clear(&rerr);
+	if (aaparser_exec(opts, AAPARSER_NAMES, files, 1, dir, &res, &rerr) == 0) {
+		if (aaparser_names_check(&key, 1, buf_cstr(&res.out), err) != 0)
+			goto cleanup;
+		aaparser_result_cleanup(&res);
+		(void)aaparser_exec(opts, AAPARSER_COMPILE, files, 1, dir, &res, &rerr);
+	}
+	switch (res.outcome) {
+	case AAPARSER_OK: rc = 0; break;
+	case AAPARSER_NOT_RUN: err_set(err, rerr.code, "%s: cannot compile-check: %s", key, rerr.msg); break;
+	case AAPARSER_TIMED_OUT: err_set(err, rerr.code, "%s: %s; simplify the profile", key, rerr.msg); break;
+	case AAPARSER_KILLED:
+	case AAPARSER_FAILED: err_set(err, EINVAL, "%s: does not compile: %s", key, rerr.msg); break;
+	}
+cleanup:
+	aaparser_result_cleanup(&res);
+	return rc;
+}
+
+int aaparser_check_file(const char *key, const char *dir, const aaparser_opts *opts, ag_err *err)
+{
+	return aaparser_check(key, dir, key, opts, err);
 }
 
 static int aaparser_write_all(int fd, const char *p, size_t n)
@@ -95,66 +338,18 @@ static int aaparser_write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* The `-N` output must be exactly one line, the key. */
-int aaparser_names_check(const char *key, const char *names, ag_err *err)
+int aaparser_compile_check(const char *key, const char *text, size_t len, const aaparser_opts *opts, ag_err *err)
 {
-	size_t klen = strlen(key);
-	char shown[80];
-	const char *p = names;
-	int count = 0;
-	const char *other = NULL;
-	size_t other_n = 0;
-
-	while (*p) {
-		size_t n = strcspn(p, "\n");
-
-		if (n > 0) {
-			count++;
-			if (!(n == klen && memcmp(p, key, n) == 0) && !other) {
-				other = p;
-				other_n = n;
-			}
-		}
-		p += n;
-		if (*p == '\n')
-			p++;
-	}
-	if (other)
-		return err_set(err, EINVAL,
-			       "%s: apparmor_parser sees profile \"%s\"; exactly one profile, \"%s\", without hats or child "
-			       "profiles is allowed (includes count too)",
-			       key, profile_shown(shown, sizeof(shown), other, other_n), key);
-	if (count != 1)
-		return err_set(err, EINVAL, "%s: apparmor_parser sees %d profiles; exactly one, \"%s\", is allowed", key,
-			       count, key);
-	return 0;
-}
-
-int aaparser_compile_check(const char *key, const char *text, size_t len, const aaparser_opts *opts,
-			  ag_err *err)
-{
-	static const aaparser_opts defaults = {NULL, NULL, NULL, 0};
 	const char *tmp = getenv("TMPDIR");
 	char dir[256];
 	char file[320];
-	char line[AAPARSER_LINE_MAX];
-	const char *argv[12];
-	size_t argc = 0;
-	run_result res;
-	ag_err rerr;
 	int fd = -1;
 	int rc = -1;
-	int have_file = 0;
-	int have_res = 0;
-	long tmo;
 	const char *shown_key;
 
-	if (!opts)
-		opts = &defaults;
 	shown_key = key && contract_profile_name_valid(key) ? key : "profile";
 	if (!key)
 		key = "(no key)";
-	tmo = opts->timeout_ms > 0 ? opts->timeout_ms : AAPARSER_TIMEOUT_MS;
 	if (!tmp || tmp[0] != '/' || strlen(tmp) > 180)
 		tmp = "/tmp";
 	snprintf(dir, sizeof(dir), "%s/armorgate-profile-XXXXXX", tmp);
@@ -166,79 +361,19 @@ int aaparser_compile_check(const char *key, const char *text, size_t len, const 
 	fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		err_set(err, errno, "%s: cannot compile-check: %s: %s", key, file, strerror(errno));
-		goto out;
+		goto cleanup;
 	}
-	have_file = 1;
 	if (aaparser_write_all(fd, text, len) != 0 || close(fd) != 0) {
 		err_set(err, errno, "%s: cannot compile-check: write %s: %s", key, file, strerror(errno));
 		fd = -1;
-		goto out;
+		goto cleanup;
 	}
 	fd = -1;
-
-	/* Pass 1, names only (-N: parse and includes, no DFA, a few ms): the
-	 * parser itself must see exactly one profile, the key — a second line of
-	 * defence behind the text rules against hats or profiles that our lexer
-	 * missed or that an include brought in. Pass 2 compiles. */
-	for (int pass = 1; pass <= 2; pass++) {
-		argc = 0;
-		argv[argc++] = opts->parser_path ? opts->parser_path : "apparmor_parser";
-		argv[argc++] = "-Q"; /* do not load into the kernel */
-		argv[argc++] = "-K"; /* do not touch the cache */
-		argv[argc++] = "-q";
-		if (pass == 1)
-			argv[argc++] = "-N";
-		if (opts->features_file) {
-			argv[argc++] = "-M";
-			argv[argc++] = opts->features_file;
-		}
-		if (opts->base_dir) {
-			argv[argc++] = "-b";
-			argv[argc++] = opts->base_dir;
-		}
-		argv[argc++] = "--";
-		argv[argc++] = file;
-		argv[argc] = NULL;
-
-		if (have_res) {
-			run_result_cleanup(&res);
-			have_res = 0;
-		}
-		err_clear(&rerr);
-		if (run_program(argv, NULL, NULL, 0, tmo, &res, &rerr) != 0) {
-			err_set(err, rerr.code, "%s: cannot compile-check: %s", key, rerr.msg);
-			goto out;
-		}
-		have_res = 1;
-		if (res.timed_out) {
-			err_set(err, ETIMEDOUT, "%s: apparmor_parser did not finish within %ld ms; simplify the profile", key,
-				tmo);
-			goto out;
-		}
-		if (!res.exited || res.status != 0)
-			break;
-		if (pass == 1 && aaparser_names_check(key, buf_cstr(&res.out), err) != 0)
-			goto out;
-		if (pass == 2) {
-			rc = 0;
-			goto out;
-		}
-	}
-	aaparser_first_line(buf_cstr(&res.errout), dir, line, sizeof(line));
-	if (line[0] == '\0') {
-		if (res.exited)
-			snprintf(line, sizeof(line), "apparmor_parser exited with status %d", res.status);
-		else
-			snprintf(line, sizeof(line), "apparmor_parser killed by signal %d", res.status);
-	}
-	err_set(err, EINVAL, "%s: does not compile: %s", key, line);
-out:
+	rc = aaparser_check(key, dir, shown_key, opts, err);
+cleanup:
 	if (fd >= 0)
 		(void)close(fd);
-	if (have_res)
-		run_result_cleanup(&res);
-	if (have_file)
-		(void)unlink(file);
+	(void)unlink(file);
 	(void)rmdir(dir);
 	return rc;
 }

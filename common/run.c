@@ -30,7 +30,7 @@
 /* After SIGTERM the group gets this long before SIGKILL. */
 enum { RUN_TERM_GRACE_MS = 1000, RUN_PATH_MAX = 4096, RUN_READ_CHUNK = 65536 };
 
-static const char *const run_default_env[] = {"PATH=" RUN_DEFAULT_PATH, NULL};
+static const char *const run_default_env[] = { "PATH=" RUN_DEFAULT_PATH, NULL };
 
 static int run_ms_until(double t, double now)
 {
@@ -135,8 +135,8 @@ static int run_resolve(const char *name, char *out, size_t outsz, ag_err *err)
 
 /* The child side: only async-signal-safe calls until execve. On failure the
  * errno goes up the CLOEXEC pipe so the parent can tell ENOENT from exit 127. */
-static void run_child(const char *path, const char *const argv[], const char *const envp[], int in_fd,
-		      int out_fd, int err_fd, int report_fd)
+static void run_child(const char *path, const char *const argv[], const char *const envp[], int in_fd, int out_fd,
+		      int err_fd, int report_fd)
 {
 	struct sigaction sa;
 	sigset_t none;
@@ -158,7 +158,7 @@ static void run_child(const char *path, const char *const argv[], const char *co
 
 	if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
 		goto fail;
-	/* Anything a careless library opened without O_CLOEXEC stays out. */
+		/* Anything a careless library opened without O_CLOEXEC stays out. */
 #ifdef CLOSE_RANGE_CLOEXEC
 	(void)close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 #endif
@@ -250,198 +250,196 @@ static int run_enforce(run_timer *t, pid_t pid, double now, bool kill_when_leade
 	return termed;
 }
 
-int run_program(const char *const argv[], const char *const envp[], const char *stdin_data, size_t stdin_len,
-		long timeout_ms, run_result *res, ag_err *err)
+/* One child while it runs: its pipes, its pid, its timer. */
+typedef struct run_proc {
+	const char *name; /* argv[0], for messages */
+	const char *stdin_data;
+	size_t stdin_len, in_off;
+	int in_pair[2], out_pipe[2], err_pipe[2], rep_pipe[2];
+	int child_in, parent_in;
+	pid_t pid;
+	int status;
+	int reaped;
+	run_timer t;
+	char *chunk; /* read buffer */
+} run_proc;
+
+/* The child's stdin: a socket fed from stdin_data, or /dev/null. */
+static int run_proc_stdin(run_proc *rp, ag_err *err)
 {
-	char path[RUN_PATH_MAX];
-	char *chunk = NULL;
-	int in_pair[2] = {-1, -1};
-	int out_pipe[2] = {-1, -1};
-	int err_pipe[2] = {-1, -1};
-	int rep_pipe[2] = {-1, -1};
-	int child_in = -1;
-	int parent_in = -1;
+	if (!rp->stdin_data || rp->stdin_len == 0) {
+		rp->child_in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (rp->child_in < 0 || run_fd_high(&rp->child_in) != 0)
+			return err_set(err, errno, "run %.200s: /dev/null: %s", rp->name, strerror(errno));
+		return 0;
+	}
+	/* A socket, not a pipe: send(MSG_NOSIGNAL) cannot raise SIGPIPE in the
+	 * caller when the child stops reading. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, rp->in_pair) != 0 || run_fd_high(&rp->in_pair[0]) != 0 ||
+	    run_fd_high(&rp->in_pair[1]) != 0)
+		return err_set(err, errno, "run %.200s: socketpair: %s", rp->name, strerror(errno));
+	(void)shutdown(rp->in_pair[0], SHUT_RD);
+	(void)shutdown(rp->in_pair[1], SHUT_WR);
+	rp->parent_in = rp->in_pair[0];
+	rp->child_in = rp->in_pair[1];
+	rp->in_pair[0] = rp->in_pair[1] = -1;
+	if (run_nonblock(rp->parent_in) != 0)
+		return err_set(err, errno, "run %.200s: fcntl: %s", rp->name, strerror(errno));
+	return 0;
+}
+
+/* Pipes, fork, execve; 0 once execve succeeded in the child. */
+static int run_proc_spawn(run_proc *rp, const char *path, const char *const argv[], const char *const envp[],
+			  ag_err *err)
+{
 	sigset_t all;
 	sigset_t old;
-	pid_t pid = -1;
-	int status = 0;
-	int reaped = 0;
-	int rc = -1;
 	int exec_errno = 0;
-	size_t in_off = 0;
-	double start;
-	run_timer t = { 0 };
 	ssize_t r;
 
-	memset(res, 0, sizeof(*res));
-	buf_init(&res->out, RUN_OUTPUT_MAX);
-	buf_init(&res->errout, RUN_OUTPUT_MAX);
-	start = mono_sec();
-	t.deadline = timeout_ms > 0 ? start + (double)timeout_ms / 1000.0 : 0;
-
-	if (!argv || !argv[0])
-		return err_set(err, EINVAL, "run_program: empty argv");
-	if (run_resolve(argv[0], path, sizeof(path), err) != 0)
-		return -1;
-	if (!envp)
-		envp = run_default_env;
-
-	chunk = malloc(RUN_READ_CHUNK);
-	if (!chunk) {
-		err_set(err, ENOMEM, "run %.200s: out of memory", argv[0]);
-		goto out;
-	}
-	if (stdin_data && stdin_len > 0) {
-		/* A socket, not a pipe: send(MSG_NOSIGNAL) cannot raise SIGPIPE in the
-		 * caller when the child stops reading. */
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_pair) != 0 || run_fd_high(&in_pair[0]) != 0 ||
-		    run_fd_high(&in_pair[1]) != 0) {
-			err_set(err, errno, "run %.200s: socketpair: %s", argv[0], strerror(errno));
-			goto out;
-		}
-		(void)shutdown(in_pair[0], SHUT_RD);
-		(void)shutdown(in_pair[1], SHUT_WR);
-		parent_in = in_pair[0];
-		child_in = in_pair[1];
-		in_pair[0] = in_pair[1] = -1;
-		if (run_nonblock(parent_in) != 0) {
-			err_set(err, errno, "run %.200s: fcntl: %s", argv[0], strerror(errno));
-			goto out;
-		}
-	} else {
-		child_in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (child_in < 0 || run_fd_high(&child_in) != 0) {
-			err_set(err, errno, "run %.200s: /dev/null: %s", argv[0], strerror(errno));
-			goto out;
-		}
-	}
-	if (run_pipe(out_pipe) != 0 || run_pipe(err_pipe) != 0 || run_pipe(rep_pipe) != 0 ||
-	    run_nonblock(out_pipe[0]) != 0 || run_nonblock(err_pipe[0]) != 0) {
-		err_set(err, errno, "run %.200s: pipe: %s", argv[0], strerror(errno));
-		goto out;
-	}
-
+	if (run_pipe(rp->out_pipe) != 0 || run_pipe(rp->err_pipe) != 0 || run_pipe(rp->rep_pipe) != 0 ||
+	    run_nonblock(rp->out_pipe[0]) != 0 || run_nonblock(rp->err_pipe[0]) != 0)
+		return err_set(err, errno, "run %.200s: pipe: %s", rp->name, strerror(errno));
 	/* Block everything across fork so no parent handler runs in the child
 	 * before it resets dispositions. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = fork();
-	if (pid == 0)
-		run_child(path, argv, envp, child_in, out_pipe[1], err_pipe[1], rep_pipe[1]);
+	rp->pid = fork();
+	if (rp->pid == 0)
+		run_child(path, argv, envp, rp->child_in, rp->out_pipe[1], rp->err_pipe[1], rp->rep_pipe[1]);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (pid < 0) {
-		err_set(err, errno, "run %.200s: fork: %s", argv[0], strerror(errno));
-		goto out;
-	}
+	if (rp->pid < 0)
+		return err_set(err, errno, "run %.200s: fork: %s", rp->name, strerror(errno));
 	/* Also here, so kill(-pid) is valid even if the child has not run yet. */
-	(void)setpgid(pid, pid);
-	run_close(&child_in);
-	run_close(&out_pipe[1]);
-	run_close(&err_pipe[1]);
-	run_close(&rep_pipe[1]);
+	(void)setpgid(rp->pid, rp->pid);
+	run_close(&rp->child_in);
+	run_close(&rp->out_pipe[1]);
+	run_close(&rp->err_pipe[1]);
+	run_close(&rp->rep_pipe[1]);
 
 	/* EOF = execve succeeded (the pipe was CLOEXEC); 4 bytes = its errno. */
 	do {
-		r = read(rep_pipe[0], &exec_errno, sizeof(exec_errno));
+		r = read(rp->rep_pipe[0], &exec_errno, sizeof(exec_errno));
 	} while (r < 0 && errno == EINTR);
-	run_close(&rep_pipe[0]);
+	run_close(&rp->rep_pipe[0]);
 	if (r == (ssize_t)sizeof(exec_errno)) {
-		(void)run_wait(pid, &status);
-		reaped = 1;
-		err_set(err, exec_errno, "cannot run %.200s: %s", path, strerror(exec_errno));
-		goto out;
+		(void)run_wait(rp->pid, &rp->status);
+		rp->reaped = 1;
+		return err_set(err, exec_errno, "cannot run %.200s: %s", path, strerror(exec_errno));
 	}
+	return 0;
+}
 
-	while (out_pipe[0] >= 0 || err_pipe[0] >= 0 || parent_in >= 0) {
+/* The poll set of the open fds and the poll timeout from the timer. */
+static int run_proc_poll_set(const run_proc *rp, double now, struct pollfd pfd[3], int *tmo)
+{
+	const int fds[3] = { rp->parent_in, rp->out_pipe[0], rp->err_pipe[0] };
+	int nfds = 0;
+
+	*tmo = -1;
+	if (rp->t.term_sent)
+		*tmo = run_ms_until(rp->t.kill_at, now);
+	else if (rp->t.deadline > 0)
+		*tmo = run_ms_until(rp->t.deadline, now);
+	if (rp->t.term_sent && !rp->t.kill_sent && *tmo > 50)
+		*tmo = 50; /* notice the leader's exit soon to SIGKILL stragglers */
+	for (int i = 0; i < 3; i++) {
+		if (fds[i] < 0)
+			continue;
+		pfd[nfds].fd = fds[i];
+		pfd[nfds].events = i == 0 ? POLLOUT : POLLIN;
+		pfd[nfds++].revents = 0;
+	}
+	return nfds;
+}
+
+/* Feeds stdin as far as the socket takes it. */
+static void run_proc_feed(run_proc *rp, short ev)
+{
+	ssize_t r;
+
+	if (ev & (POLLERR | POLLHUP | POLLNVAL)) {
+		run_close(&rp->parent_in);
+		return;
+	}
+	r = send(rp->parent_in, rp->stdin_data + rp->in_off, rp->stdin_len - rp->in_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (r > 0) {
+		rp->in_off += (size_t)r;
+		if (rp->in_off >= rp->stdin_len)
+			run_close(&rp->parent_in);
+	} else if (r < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
+		run_close(&rp->parent_in); /* EPIPE: the child stopped reading */
+	}
+}
+
+/* Reads what one of stdout/stderr has. */
+static void run_proc_drain(run_proc *rp, int fd, run_result *res)
+{
+	int *fdp = fd == rp->out_pipe[0] ? &rp->out_pipe[0] : &rp->err_pipe[0];
+	buf *b = fdp == &rp->out_pipe[0] ? &res->out : &res->errout;
+	int *tr = fdp == &rp->out_pipe[0] ? &res->out_truncated : &res->err_truncated;
+	ssize_t r = read(*fdp, rp->chunk, RUN_READ_CHUNK);
+
+	if (r > 0)
+		run_append(b, rp->chunk, (size_t)r, tr);
+	else if (r == 0 || (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK))
+		run_close(fdp);
+}
+
+/* Feeds stdin and captures the outputs until they close (or the timer gives up). */
+static int run_proc_pump(run_proc *rp, run_result *res, ag_err *err)
+{
+	while (rp->out_pipe[0] >= 0 || rp->err_pipe[0] >= 0 || rp->parent_in >= 0) {
 		struct pollfd pfd[3];
-		int nfds = 0;
-		int tmo = -1;
-		int pr;
 		double now = mono_sec();
+		int tmo;
+		int nfds;
+		int pr;
 
-		if (run_enforce(&t, pid, now, true)) {
+		if (run_enforce(&rp->t, rp->pid, now, true)) {
 			res->timed_out = 1;
-			run_close(&parent_in);
+			run_close(&rp->parent_in);
 		}
-		if (t.kill_sent && now >= t.kill_at)
+		if (rp->t.kill_sent && now >= rp->t.kill_at)
 			break;
-
-		if (t.term_sent)
-			tmo = run_ms_until(t.kill_at, now);
-		else if (t.deadline > 0)
-			tmo = run_ms_until(t.deadline, now);
-		if (t.term_sent && !t.kill_sent && tmo > 50)
-			tmo = 50; /* notice the leader's exit soon to SIGKILL stragglers */
-
-		if (parent_in >= 0) {
-			pfd[nfds].fd = parent_in;
-			pfd[nfds].events = POLLOUT;
-			pfd[nfds++].revents = 0;
-		}
-		if (out_pipe[0] >= 0) {
-			pfd[nfds].fd = out_pipe[0];
-			pfd[nfds].events = POLLIN;
-			pfd[nfds++].revents = 0;
-		}
-		if (err_pipe[0] >= 0) {
-			pfd[nfds].fd = err_pipe[0];
-			pfd[nfds].events = POLLIN;
-			pfd[nfds++].revents = 0;
-		}
+		nfds = run_proc_poll_set(rp, now, pfd, &tmo);
 		pr = poll(pfd, (nfds_t)nfds, tmo);
 		if (pr < 0) {
 			if (errno == EINTR)
 				continue;
-			err_set(err, errno, "run %.200s: poll: %s", argv[0], strerror(errno));
-			(void)kill(-pid, SIGKILL);
-			(void)kill(pid, SIGKILL);
-			goto out;
+			err_set(err, errno, "run %.200s: poll: %s", rp->name, strerror(errno));
+			(void)kill(-rp->pid, SIGKILL);
+			(void)kill(rp->pid, SIGKILL);
+			return -1;
 		}
 		for (int i = 0; i < nfds; i++) {
-			short ev = pfd[i].revents;
-
-			if (!ev)
+			if (!pfd[i].revents)
 				continue;
-			if (pfd[i].fd == parent_in) {
-				if (ev & (POLLERR | POLLHUP | POLLNVAL)) {
-					run_close(&parent_in);
-					continue;
-				}
-				r = send(parent_in, stdin_data + in_off, stdin_len - in_off, MSG_NOSIGNAL | MSG_DONTWAIT);
-				if (r > 0) {
-					in_off += (size_t)r;
-					if (in_off >= stdin_len)
-						run_close(&parent_in);
-				} else if (r < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
-					run_close(&parent_in); /* EPIPE: the child stopped reading */
-				}
-			} else {
-				int *fdp = pfd[i].fd == out_pipe[0] ? &out_pipe[0] : &err_pipe[0];
-				buf *b = fdp == &out_pipe[0] ? &res->out : &res->errout;
-				int *tr = fdp == &out_pipe[0] ? &res->out_truncated : &res->err_truncated;
-
-				r = read(*fdp, chunk, RUN_READ_CHUNK);
-				if (r > 0)
-					run_append(b, chunk, (size_t)r, tr);
-				else if (r == 0 || (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK))
-					run_close(fdp);
-			}
+			if (pfd[i].fd == rp->parent_in)
+				run_proc_feed(rp, pfd[i].revents);
+			else
+				run_proc_drain(rp, pfd[i].fd, res);
 		}
 	}
-	run_close(&parent_in);
-	run_close(&out_pipe[0]);
-	run_close(&err_pipe[0]);
+	run_close(&rp->parent_in);
+	run_close(&rp->out_pipe[0]);
+	run_close(&rp->err_pipe[0]);
+	return 0;
+}
 
+/* Waits for the child (still enforcing the deadline) and reaps it. */
+static int run_proc_finish(run_proc *rp, run_result *res, ag_err *err)
+{
 	/* The outputs are closed, but the leader may still run (it closed them
 	 * early, or takes its time over SIGTERM): keep enforcing the deadline.
 	 * The naps start tiny since usually the exit is a moment away. */
-	for (long nap_us = 200; !run_exited(pid);) {
+	for (long nap_us = 200; !run_exited(rp->pid);) {
 		double now = mono_sec();
 		struct timespec ts;
 
-		if (run_enforce(&t, pid, now, false))
+		if (run_enforce(&rp->t, rp->pid, now, false))
 			res->timed_out = 1;
-		if (t.deadline <= 0 || t.kill_sent)
+		if (rp->t.deadline <= 0 || rp->t.kill_sent)
 			break; /* nothing more to enforce: block in waitpid */
 		ts.tv_sec = 0;
 		ts.tv_nsec = nap_us * 1000;
@@ -449,42 +447,89 @@ int run_program(const char *const argv[], const char *const envp[], const char *
 		if (nap_us < 50000)
 			nap_us *= 2;
 	}
-	if (t.term_sent && !t.kill_sent) {
+	if (rp->t.term_sent && !rp->t.kill_sent) {
 		/* Stragglers of a group whose leader obeyed SIGTERM; the unreaped
 		 * leader still reserves the group id. */
-		(void)kill(-pid, SIGKILL);
+		(void)kill(-rp->pid, SIGKILL);
 	}
-	if (!reaped && run_wait(pid, &status) != 0) {
-		err_set(err, errno, "run %.200s: waitpid: %s", argv[0], strerror(errno));
-		pid = -1;
-		goto out;
+	if (run_wait(rp->pid, &rp->status) != 0) {
+		err_set(err, errno, "run %.200s: waitpid: %s", rp->name, strerror(errno));
+		rp->pid = -1;
+		return -1;
 	}
-	reaped = 1;
-	if (WIFEXITED(status)) {
+	rp->reaped = 1;
+	if (WIFEXITED(rp->status)) {
 		res->exited = 1;
-		res->status = WEXITSTATUS(status);
-	} else if (WIFSIGNALED(status)) {
+		res->status = WEXITSTATUS(rp->status);
+	} else if (WIFSIGNALED(rp->status)) {
 		res->exited = 0;
-		res->status = WTERMSIG(status);
+		res->status = WTERMSIG(rp->status);
 	}
+	return 0;
+}
+
+static void run_proc_cleanup(run_proc *rp)
+{
+	if (rp->pid > 0 && !rp->reaped) {
+		(void)kill(-rp->pid, SIGKILL);
+		(void)kill(rp->pid, SIGKILL);
+		(void)run_wait(rp->pid, &rp->status);
+	}
+	run_close(&rp->in_pair[0]);
+	run_close(&rp->in_pair[1]);
+	run_close(&rp->child_in);
+	run_close(&rp->parent_in);
+	run_close(&rp->out_pipe[0]);
+	run_close(&rp->out_pipe[1]);
+	run_close(&rp->err_pipe[0]);
+	run_close(&rp->err_pipe[1]);
+	run_close(&rp->rep_pipe[0]);
+	run_close(&rp->rep_pipe[1]);
+	free(rp->chunk);
+}
+
+int run_program(const char *const argv[], const char *const envp[], const char *stdin_data, size_t stdin_len,
+		long timeout_ms, run_result *res, ag_err *err)
+{
+	char path[RUN_PATH_MAX];
+	run_proc rp = {
+		.stdin_data = stdin_data,
+		.stdin_len = stdin_len,
+		.in_pair = { -1, -1 },
+		.out_pipe = { -1, -1 },
+		.err_pipe = { -1, -1 },
+		.rep_pipe = { -1, -1 },
+		.child_in = -1,
+		.parent_in = -1,
+		.pid = -1,
+	};
+	double start;
+	int rc = -1;
+
+	memset(res, 0, sizeof(*res));
+	buf_init(&res->out, RUN_OUTPUT_MAX);
+	buf_init(&res->errout, RUN_OUTPUT_MAX);
+	start = mono_sec();
+	rp.t.deadline = timeout_ms > 0 ? start + (double)timeout_ms / 1000.0 : 0;
+
+	if (!argv || !argv[0])
+		return err_set(err, EINVAL, "run_program: empty argv");
+	if (run_resolve(argv[0], path, sizeof(path), err) != 0)
+		return -1;
+	if (!envp)
+		envp = run_default_env;
+	rp.name = argv[0];
+	rp.chunk = malloc(RUN_READ_CHUNK);
+	if (!rp.chunk) {
+		err_set(err, ENOMEM, "run %.200s: out of memory", argv[0]);
+		goto cleanup;
+	}
+	if (run_proc_stdin(&rp, err) != 0 || run_proc_spawn(&rp, path, argv, envp, err) != 0 ||
+	    run_proc_pump(&rp, res, err) != 0 || run_proc_finish(&rp, res, err) != 0)
+		goto cleanup;
 	rc = 0;
-out:
-	if (pid > 0 && !reaped) {
-		(void)kill(-pid, SIGKILL);
-		(void)kill(pid, SIGKILL);
-		(void)run_wait(pid, &status);
-	}
-	run_close(&in_pair[0]);
-	run_close(&in_pair[1]);
-	run_close(&child_in);
-	run_close(&parent_in);
-	run_close(&out_pipe[0]);
-	run_close(&out_pipe[1]);
-	run_close(&err_pipe[0]);
-	run_close(&err_pipe[1]);
-	run_close(&rep_pipe[0]);
-	run_close(&rep_pipe[1]);
-	free(chunk);
+cleanup:
+	run_proc_cleanup(&rp);
 	res->seconds = mono_sec() - start;
 	if (rc != 0) {
 		res->exited = 0;

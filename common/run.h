@@ -12,12 +12,12 @@
 enum { RUN_OUTPUT_MAX = 1u << 20 };
 
 typedef struct run_result {
-	int exited;      /* 1 if it exited normally */
-	int status;      /* exit status, or the signal number when killed */
-	int timed_out;   /* 1 if we killed it for the timeout */
-	buf out;         /* stdout (caller: buf_cleanup), ceiling RUN_OUTPUT_MAX */
-	buf errout;      /* stderr, same */
-	double seconds;  /* wall time */
+	int exited;        /* 1 if it exited normally */
+	int status;        /* exit status, or the signal number when killed */
+	int timed_out;     /* 1 if we killed it for the timeout */
+	buf out;           /* stdout (caller: buf_cleanup), ceiling RUN_OUTPUT_MAX */
+	buf errout;        /* stderr, same */
+	double seconds;    /* wall time */
 	int out_truncated; /* 1 if stdout went past RUN_OUTPUT_MAX (rest drained, dropped) */
 	int err_truncated; /* same for stderr */
 } run_result;

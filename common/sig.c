@@ -68,6 +68,11 @@ bool sig_stop_requested(void)
 	return sig_stop != 0;
 }
 
+volatile sig_atomic_t *sig_stop_flag(void)
+{
+	return &sig_stop;
+}
+
 bool sig_take_hup(void)
 {
 	bool h = sig_hup != 0;

@@ -1,8 +1,11 @@
 /* sig: signals set a flag and write a self-pipe; the main loop acts.
- * SIGTERM/SIGINT request shutdown; SIGHUP is recorded for reload-style use. */
+ * SIGTERM/SIGINT request shutdown; SIGHUP is recorded for reload-style use.
+ * Global: the process's one stop flag, HUP flag and self-pipe (signals are
+ * per process). */
 #ifndef ARMORGATE_SIG_H
 #define ARMORGATE_SIG_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 #include "err.h"
@@ -15,6 +18,8 @@ void sig_drain(void);
 bool sig_stop_requested(void);
 /* Returns and clears a pending SIGHUP. */
 bool sig_take_hup(void);
+/* The stop flag itself, for code that polls a flag (kube_client_set_stop_flag). */
+volatile sig_atomic_t *sig_stop_flag(void);
 /* Lets tests and other threads request the same shutdown a SIGTERM would. */
 void sig_request_stop(void);
 /* Sleeps up to ms milliseconds, returning early (true) when a stop is requested. */

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
+
 static int agent_kernel_cmp(const void *a, const void *b)
 {
 	return strcmp(((const agent_kprofile *)a)->name, ((const agent_kprofile *)b)->name);
@@ -54,18 +56,13 @@ int agent_kernel_parse_list(const char *text, size_t len, agent_klist *out, ag_e
 		if (ll == 0)
 			continue;
 		if (out->n >= AGENT_KLIST_MAX_ENTRIES) {
-			err_set(err, E2BIG, "kernel profile list has more than %u entries", (unsigned)AGENT_KLIST_MAX_ENTRIES);
+			err_set(err, E2BIG, "kernel profile list has more than %u entries",
+				(unsigned)AGENT_KLIST_MAX_ENTRIES);
 			goto fail;
 		}
-		if (out->n == cap) {
-			size_t ncap = cap ? cap * 2 : 32;
-			agent_kprofile *ni = realloc(out->items, ncap * sizeof(*ni));
-			if (!ni) {
-				err_set(err, ENOMEM, "out of memory parsing the kernel profile list");
-				goto fail;
-			}
-			out->items = ni;
-			cap = ncap;
+		if (buf_grow_items(&out->items, &cap, out->n + 1, sizeof(*out->items), 32) != 0) {
+			err_set(err, ENOMEM, "out of memory parsing the kernel profile list");
+			goto fail;
 		}
 		agent_kprofile *p = &out->items[out->n];
 		size_t nl2 = agent_kernel_split_mode(line, ll, p->mode, sizeof(p->mode));
@@ -146,7 +143,8 @@ bool agent_kernel_label_has(const char *label, const char *profile)
 		size_t cl = end ? (size_t)(end - p) : strlen(p);
 		/* A stack component may carry a namespace prefix ":ns:name"; ours
 		 * live in the root namespace, so compare the component itself. */
-		if (cl >= pl && memcmp(p, profile, pl) == 0 && (cl == pl || (cl > pl + 1 && p[pl] == '/' && p[pl + 1] == '/')))
+		if (cl >= pl && memcmp(p, profile, pl) == 0 &&
+		    (cl == pl || (cl > pl + 1 && p[pl] == '/' && p[pl + 1] == '/')))
 			return true;
 		if (!end)
 			return false;

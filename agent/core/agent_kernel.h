@@ -1,7 +1,8 @@
 /* agent_kernel: pure parsers for what the kernel tells us about AppArmor —
  * the <securityfs>/apparmor/profiles list and /proc/PID/attr/current labels.
  * Trust boundary: the bytes come from the kernel (or from a test's fake
- * root); they are parsed with ceilings and never trusted to be well formed. */
+ * root); they are parsed with ceilings and never trusted to be well formed.
+ * No globals, no I/O. */
 #ifndef ARMORGATE_AGENT_KERNEL_H
 #define ARMORGATE_AGENT_KERNEL_H
 
@@ -13,13 +14,13 @@
 enum {
 	AGENT_KLIST_MAX_BYTES = 16u << 20, /* whole profiles file */
 	AGENT_KLIST_MAX_ENTRIES = 100000,
-	AGENT_KNAME_MAX = 4096,            /* one profile name / label */
+	AGENT_KNAME_MAX = 4096, /* one profile name / label */
 	AGENT_KMODE_MAX = 32,
 };
 
 typedef struct agent_kprofile {
-	char *name;                  /* heap, owned by the list */
-	char mode[AGENT_KMODE_MAX];  /* "enforce", "complain", "kill", "unconfined", ... or "" */
+	char *name;                 /* heap, owned by the list */
+	char mode[AGENT_KMODE_MAX]; /* "enforce", "complain", "kill", "unconfined", ... or "" */
 } agent_kprofile;
 
 typedef struct agent_klist {

@@ -6,21 +6,38 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *agent_node_pstate_name(agent_pstate s)
+{
+	switch (s) {
+	case AGENT_PSTATE_LOADED: return "loaded";
+	case AGENT_PSTATE_REMOVAL_DEFERRED: return "removal-deferred";
+	case AGENT_PSTATE_ERROR:
+	case AGENT_PSTATE_COUNT: break;
+	}
+	return "error";
+}
+
+static const char *agent_node_apparmor_value(bool apparmor)
+{
+	return apparmor ? CONTRACT_APPARMOR_ENABLED : CONTRACT_APPARMOR_UNSUPPORTED;
+}
+
 cJSON *agent_node_wanted_labels(bool apparmor, const agent_klist *kernel)
 {
 	cJSON *o = cJSON_CreateObject();
 	if (!o)
 		return NULL;
-	if (!cJSON_AddStringToObject(o, CONTRACT_LABEL_APPARMOR, apparmor ? "enabled" : "unsupported"))
+	if (!cJSON_AddStringToObject(o, CONTRACT_LABEL_APPARMOR, agent_node_apparmor_value(apparmor)))
 		goto fail;
 	if (!apparmor)
 		return o;
 	for (size_t i = 0; kernel && i < kernel->n; i++) {
 		char key[sizeof(CONTRACT_LABEL_PROFILE_PREFIX) + AGENT_NAME_CAP];
-		if (!agent_plan_managed_name(kernel->items[i].name))
+		if (!contract_profile_name_valid(kernel->items[i].name))
 			continue;
 		snprintf(key, sizeof(key), "%s%s", CONTRACT_LABEL_PROFILE_PREFIX, kernel->items[i].name);
-		if (!cJSON_GetObjectItemCaseSensitive(o, key) && !cJSON_AddStringToObject(o, key, "loaded"))
+		if (!cJSON_GetObjectItemCaseSensitive(o, key) &&
+		    !cJSON_AddStringToObject(o, key, CONTRACT_PROFILE_LOADED))
 			goto fail;
 	}
 	return o;
@@ -35,7 +52,7 @@ static cJSON *agent_node_status_obj(const agent_status *st, const char *observed
 	if (!o)
 		return NULL;
 	if (!cJSON_AddStringToObject(o, "agentVersion", st->agent_version ? st->agent_version : "") ||
-	    !cJSON_AddStringToObject(o, "apparmor", st->apparmor ? "enabled" : "unsupported") ||
+	    !cJSON_AddStringToObject(o, "apparmor", agent_node_apparmor_value(st->apparmor)) ||
 	    !cJSON_AddStringToObject(o, "bootID", st->boot_id ? st->boot_id : ""))
 		goto fail;
 	if (observed_at && !cJSON_AddStringToObject(o, "observedAt", observed_at))
@@ -48,7 +65,7 @@ static cJSON *agent_node_status_obj(const agent_status *st, const char *observed
 		cJSON *e = cJSON_AddObjectToObject(ps, p->name);
 		if (!e || !cJSON_AddStringToObject(e, "sha256", p->sha256) ||
 		    !cJSON_AddStringToObject(e, "mode", p->mode) ||
-		    !cJSON_AddStringToObject(e, "state", p->state ? p->state : "error") ||
+		    !cJSON_AddStringToObject(e, "state", agent_node_pstate_name(p->state)) ||
 		    !cJSON_AddStringToObject(e, "message", p->message))
 			goto fail;
 	}
@@ -97,7 +114,7 @@ int agent_node_patch(const cJSON *cur_labels, const cJSON *cur_annotations, cons
 	if (!labels)
 		goto nomem;
 	const cJSON *w;
-	cJSON_ArrayForEach(w, wanted_labels) {
+	cJSON_ArrayForEach (w, wanted_labels) {
 		const cJSON *c = cJSON_GetObjectItemCaseSensitive(cur_labels, w->string);
 		if (cJSON_IsString(c) && c->valuestring && strcmp(c->valuestring, w->valuestring) == 0)
 			continue;
@@ -106,8 +123,9 @@ int agent_node_patch(const cJSON *cur_labels, const cJSON *cur_annotations, cons
 		changed = true;
 	}
 	const cJSON *c;
-	cJSON_ArrayForEach(c, cur_labels) {
-		if (!c->string || strncmp(c->string, CONTRACT_LABEL_PROFILE_PREFIX, sizeof(CONTRACT_LABEL_PROFILE_PREFIX) - 1) != 0)
+	cJSON_ArrayForEach (c, cur_labels) {
+		if (!c->string ||
+		    strncmp(c->string, CONTRACT_LABEL_PROFILE_PREFIX, sizeof(CONTRACT_LABEL_PROFILE_PREFIX) - 1) != 0)
 			continue;
 		if (cJSON_GetObjectItemCaseSensitive(wanted_labels, c->string))
 			continue;
@@ -139,8 +157,8 @@ nomem:
 	return err_set(err, ENOMEM, "out of memory building the Node patch");
 }
 
-int agent_node_patch_for(const cJSON *node, const cJSON *wanted_labels, const agent_status *st,
-			 const char *observed_at, char **patch, ag_err *err)
+int agent_node_patch_for(const cJSON *node, const cJSON *wanted_labels, const agent_status *st, const char *observed_at,
+			 char **patch, ag_err *err)
 {
 	const cJSON *md = cJSON_GetObjectItemCaseSensitive(node, "metadata");
 	const cJSON *l = cJSON_GetObjectItemCaseSensitive(md, "labels");

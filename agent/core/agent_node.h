@@ -2,7 +2,8 @@
  * readiness"), pure. Computes the wanted labels and the armorgate.io/status
  * annotation, and the JSON merge patch that takes the Node from what it has
  * to what we want — or nothing when only observedAt would change.
- * Trust boundary: the current Node object is API data (untrusted JSON). */
+ * Trust boundary: the current Node object is API data (untrusted JSON).
+ * No globals, no I/O. */
 #ifndef ARMORGATE_AGENT_NODE_H
 #define ARMORGATE_AGENT_NODE_H
 
@@ -16,18 +17,31 @@
 #include "contract.h"
 #include "err.h"
 
+/* A managed profile's state in the status annotation. Zero is an error, so
+ * a status nobody filled in never claims more than it knows. */
+typedef enum agent_pstate {
+	AGENT_PSTATE_ERROR,
+	AGENT_PSTATE_LOADED,
+	AGENT_PSTATE_REMOVAL_DEFERRED,
+	AGENT_PSTATE_COUNT,
+} agent_pstate;
+
+/* The contract's spelling ("error", "loaded", "removal-deferred"): only for
+ * JSON, logs and metric labels. */
+const char *agent_node_pstate_name(agent_pstate s);
+
 typedef struct agent_pstatus {
 	char name[AGENT_NAME_CAP];
 	char sha256[AGENT_SHA256_HEX];
 	char mode[AGENT_KMODE_MAX];
-	const char *state;           /* "loaded", "error", "removal-deferred" (static) */
+	agent_pstate state;
 	char message[AGENT_MSG_CAP];
 } agent_pstatus;
 
 typedef struct agent_status {
-	bool apparmor;               /* enabled vs unsupported */
-	const char *agent_version;   /* borrowed */
-	const char *boot_id;         /* borrowed, may be "" */
+	bool apparmor;                 /* enabled vs unsupported */
+	const char *agent_version;     /* borrowed */
+	const char *boot_id;           /* borrowed, may be "" */
 	const agent_pstatus *profiles; /* borrowed */
 	size_t n;
 } agent_status;
@@ -50,7 +64,7 @@ int agent_node_patch(const cJSON *cur_labels, const cJSON *cur_annotations, cons
 		     const agent_status *st, const char *observed_at, char **patch, ag_err *err) AG_WARN_UNUSED;
 
 /* Convenience: the same from a whole Node object (metadata.labels/annotations). */
-int agent_node_patch_for(const cJSON *node, const cJSON *wanted_labels, const agent_status *st,
-			 const char *observed_at, char **patch, ag_err *err) AG_WARN_UNUSED;
+int agent_node_patch_for(const cJSON *node, const cJSON *wanted_labels, const agent_status *st, const char *observed_at,
+			 char **patch, ag_err *err) AG_WARN_UNUSED;
 
 #endif

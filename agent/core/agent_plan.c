@@ -6,26 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
-#define AGENT_PREFIX "custom."
-
-bool agent_plan_managed_name(const char *name)
-{
-	size_t n = name ? strlen(name) : 0;
-	size_t pl = sizeof(AGENT_PREFIX) - 1;
-
-	if (n <= pl || n > 63 || strncmp(name, AGENT_PREFIX, pl) != 0)
-		return false;
-	for (size_t i = pl; i < n; i++) {
-		char c = name[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-		bool edge = (i == pl || i == n - 1);
-		if (!alnum && (edge || !(c == '-' || c == '.' || c == '_')))
-			return false;
-	}
-	return true;
-}
+#include "buf.h"
+#include "contract.h"
 
 const char *agent_plan_action_name(agent_action a)
 {
@@ -37,22 +19,6 @@ const char *agent_plan_action_name(agent_action a)
 	case AGENT_ACT_DEFER: return "removal-deferred";
 	}
 	return "?";
-}
-
-void agent_plan_sha256(const void *data, size_t len, char out[AGENT_SHA256_HEX])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	static const char hex[] = "0123456789abcdef";
-
-	out[0] = '\0';
-	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
-		return;
-	for (unsigned i = 0; i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
 }
 
 static int agent_plan_item_cmp(const void *a, const void *b)
@@ -69,57 +35,50 @@ static agent_plan_item *agent_plan_get(agent_plan *p, const char *name)
 	return NULL;
 }
 
-static agent_plan_item *agent_plan_add(agent_plan *p, size_t *cap, const char *name)
+/* The item for name (added when new) in *it; *it NULL when name is not
+ * one we manage. 0, or -1 on ENOMEM. */
+static int agent_plan_take(agent_plan *p, size_t *cap, const char *name, agent_plan_item **it)
 {
-	agent_plan_item *it = agent_plan_get(p, name);
-	if (it)
-		return it;
-	if (p->n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 16;
-		agent_plan_item *ni = realloc(p->items, ncap * sizeof(*ni));
-		if (!ni)
-			return NULL;
-		p->items = ni;
-		*cap = ncap;
-	}
-	it = &p->items[p->n++];
-	memset(it, 0, sizeof(*it));
-	snprintf(it->name, sizeof(it->name), "%s", name);
-	it->desired = -1;
-	return it;
+	*it = NULL;
+	if (!contract_profile_name_valid(name))
+		return 0;
+	*it = agent_plan_get(p, name);
+	if (*it)
+		return 0;
+	if (buf_grow_items(&p->items, cap, p->n + 1, sizeof(*p->items), 16) != 0)
+		return -1;
+	*it = &p->items[p->n++];
+	memset(*it, 0, sizeof(**it));
+	snprintf((*it)->name, sizeof((*it)->name), "%s", name);
+	(*it)->desired = -1;
+	return 0;
 }
 
 int agent_plan_build(const agent_desired *desired, size_t nd, const agent_ondisk *disk, size_t ndisk,
-		     const agent_klist *kernel, const agent_confined *conf, size_t nconf, agent_plan *out,
-		     ag_err *err)
+		     const agent_klist *kernel, const agent_confined *conf, size_t nconf, agent_plan *out, ag_err *err)
 {
+	agent_plan_item *it;
 	size_t cap = 0;
 
 	memset(out, 0, sizeof(*out));
 	/* Every managed name we know of, from any of the three sources. */
 	for (size_t i = 0; i < nd; i++) {
-		if (!agent_plan_managed_name(desired[i].name))
-			continue;
-		agent_plan_item *it = agent_plan_add(out, &cap, desired[i].name);
-		if (!it)
+		if (agent_plan_take(out, &cap, desired[i].name, &it) != 0)
 			goto nomem;
-		if (it->desired < 0)
+		if (it && it->desired < 0)
 			it->desired = (long)i;
 	}
 	for (size_t i = 0; i < ndisk; i++) {
-		if (!agent_plan_managed_name(disk[i].name))
-			continue;
-		agent_plan_item *it = agent_plan_add(out, &cap, disk[i].name);
-		if (!it)
+		if (agent_plan_take(out, &cap, disk[i].name, &it) != 0)
 			goto nomem;
-		it->on_disk = true;
+		if (it)
+			it->on_disk = true;
 	}
 	for (size_t i = 0; kernel && i < kernel->n; i++) {
-		if (!agent_plan_managed_name(kernel->items[i].name))
-			continue;
-		agent_plan_item *it = agent_plan_add(out, &cap, kernel->items[i].name);
-		if (!it)
+		if (agent_plan_take(out, &cap, kernel->items[i].name, &it) != 0)
 			goto nomem;
+		if (!it)
+			continue;
 		it->in_kernel = true;
 		snprintf(it->kmode, sizeof(it->kmode), "%s", kernel->items[i].mode);
 	}
@@ -127,8 +86,9 @@ int agent_plan_build(const agent_desired *desired, size_t nd, const agent_ondisk
 		qsort(out->items, out->n, sizeof(*out->items), agent_plan_item_cmp);
 
 	for (size_t i = 0; i < out->n; i++) {
-		agent_plan_item *it = &out->items[i];
 		const char *dsha = NULL;
+
+		it = &out->items[i];
 		for (size_t j = 0; j < ndisk; j++)
 			if (strcmp(disk[j].name, it->name) == 0) {
 				dsha = disk[j].sha256;

@@ -207,7 +207,7 @@ def bench_parser(tmp, count=200, small=False, opts=(), features=None):
         return time.time() - t, child_cpu() - c
 
     def agent_path(parser):
-        # The agent's checked load (agent_loader_load_checked) on this
+        # The agent's checked load (agent_loader_load with check) on this
         # kernel-less host: one -N run over all files (the names gate), then
         # the batched run that on a node is `--replace` (compile + load) and
         # here is -Q -K.

@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)agent_kernel_find(&l, l.items[i].name);
 		cJSON *w = agent_node_wanted_labels(true, &l);
 		cJSON *node = cJSON_ParseWithLength(s, size);
-		agent_pstatus ps = { "custom.a", "00", "enforce", "loaded", "" };
+		agent_pstatus ps = { "custom.a", "00", "enforce", AGENT_PSTATE_LOADED, "" };
 		agent_status st = { true, "v", "b", &ps, 1 };
 		char *patch = NULL;
 		if (w && agent_node_patch_for(node, w, &st, "T", &patch, &e) == 0)

@@ -14,7 +14,7 @@ static agent_klist kl(const char *text)
 	return l;
 }
 
-static agent_pstatus ps_loaded = { "custom.a", "aaaa", "enforce", "loaded", "" };
+static agent_pstatus ps_loaded = { "custom.a", "aaaa", "enforce", AGENT_PSTATE_LOADED, "" };
 
 Test(agent_node, wanted_labels_only_kernel_listed_managed)
 {
@@ -82,7 +82,7 @@ Test(agent_node, no_change_no_patch_even_if_time_moves)
 	/* A profile state change -> annotation only, labels untouched. */
 	agent_pstatus p2 = ps_loaded;
 	snprintf(p2.message, sizeof(p2.message), "load failed");
-	p2.state = "error";
+	p2.state = AGENT_PSTATE_ERROR;
 	agent_status st2 = { true, "0.1.0", "b", &p2, 1 };
 	cr_assert_eq(agent_node_patch_for(node, w, &st2, "T3", &patch, &e), 0);
 	cr_assert(patch);

@@ -35,6 +35,10 @@ static const plan_case plan_cases[] = {
 	{ "refused new profile", "custom.n=bbbb!", "", "", "", "custom.n:refused" },
 	{ "outside custom.* never touched", "", "", "/usr/bin/man (enforce)\ndocker-default (enforce)\ncustomx (enforce)\n"
 	  "custom.Bad (enforce)\ncustom.x y (enforce)\n", "", "" },
+	{ "names follow the contract's rule (contract_profile_name_valid), up to 63 characters", "", "",
+	  "custom. (enforce)\ncustom.-a (enforce)\ncustom.a- (enforce)\ncustom.a/b (enforce)\n"
+	  "custom.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa (enforce)\ncustom.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa (enforce)\n", "",
+	  "custom.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:remove" },
 	{ "mixed", "custom.a=aaaa custom.b=bbbb custom.c=aaaa!", "custom.a=aaaa custom.d=aaaa custom.e=aaaa",
 	  "custom.a (enforce)\ncustom.d (enforce)\ncustom.e (complain)\nfoo (enforce)\n", "custom.e=1",
 	  "custom.a:skip custom.b:load:w custom.c:refused custom.d:remove custom.e:removal-deferred" },
@@ -122,29 +126,3 @@ Test(plan, table)
 		run_case(&plan_cases[i]);
 }
 
-Test(plan, managed_names)
-{
-	cr_assert(agent_plan_managed_name("custom.a"));
-	cr_assert(agent_plan_managed_name("custom.a-b.c_d9"));
-	cr_assert_not(agent_plan_managed_name("custom."));
-	cr_assert_not(agent_plan_managed_name("custom.-a"));
-	cr_assert_not(agent_plan_managed_name("custom.a-"));
-	cr_assert_not(agent_plan_managed_name("custom.A"));
-	cr_assert_not(agent_plan_managed_name("other.a"));
-	cr_assert_not(agent_plan_managed_name("custom.a/b"));
-	char longname[80];
-	memset(longname, 'a', sizeof(longname));
-	memcpy(longname, "custom.", 7);
-	longname[63] = '\0';
-	cr_assert(agent_plan_managed_name(longname));
-	longname[63] = 'a';
-	longname[64] = '\0';
-	cr_assert_not(agent_plan_managed_name(longname));
-}
-
-Test(plan, sha256)
-{
-	char h[AGENT_SHA256_HEX];
-	agent_plan_sha256("abc", 3, h);
-	cr_assert_str_eq(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-}

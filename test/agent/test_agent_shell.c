@@ -12,6 +12,7 @@
 
 #include "agent_host.h"
 #include "agent_loader.h"
+#include "agent_sha256.h"
 #include "agent_source.h"
 
 static char tmpdir[64];
@@ -46,35 +47,59 @@ static const char *good(const char *name, char *out, size_t cap)
 
 TestSuite(shell, .init = mk, .fini = rm);
 
+/* A compile-only loader over files in tmpdir (nothing touches a kernel). */
+static agent_loader loader(const char *parser, long timeout_ms, bool check)
+{
+	agent_loader l;
+
+	memset(&l, 0, sizeof(l));
+	l.parser.parser_path = parser;
+	l.parser.timeout_ms = timeout_ms;
+	l.stub_dir = tmpdir;
+	l.check = check;
+	l.compile_only = true;
+	return l;
+}
+
+/* Jobs for keys[0..n) in tmpdir, and the pointer list the loader takes. */
+static void jobs_for(const char *const *keys, size_t n, agent_load_job *jobs, agent_load_job **list)
+{
+	for (size_t i = 0; i < n; i++) {
+		memset(&jobs[i], 0, sizeof(jobs[i]));
+		jobs[i].key = keys[i];
+		jobs[i].dir = tmpdir;
+		list[i] = &jobs[i];
+	}
+}
+
 Test(shell, batch_ok_and_fallback_isolates_the_bad_one)
 {
-	char t[512], pa[128], pb[128], pc[128];
-	agent_loader l = { agent_loader_find_parser(NULL), 60000, NULL, tmpdir, true };
-	agent_load_result res[3];
+	char t[512];
+	agent_loader l = loader(agent_loader_find_parser(NULL), 60000, false);
+	agent_load_job jobs[3], *list[3];
 	agent_load_stats st;
 	ag_err e;
 
 	put(tmpdir, "custom.a", good("custom.a", t, sizeof(t)));
 	put(tmpdir, "custom.b", "profile custom.b { garbage }\n");
 	put(tmpdir, "custom.c", good("custom.c", t, sizeof(t)));
-	snprintf(pa, sizeof(pa), "%s/custom.a", tmpdir);
-	snprintf(pb, sizeof(pb), "%s/custom.b", tmpdir);
-	snprintf(pc, sizeof(pc), "%s/custom.c", tmpdir);
-	const char *two[] = { pa, pc };
-	cr_assert_eq(agent_loader_load(&l, two, 2, res, &st, &e), 0, "%s", e.msg);
+	const char *two[] = { "custom.a", "custom.c" };
+	jobs_for(two, 2, jobs, list);
+	cr_assert_eq(agent_loader_load(&l, list, 2, &st, &e), 0, "%s", e.msg);
 	cr_assert(st.batch_ok);
 	cr_assert_eq(st.parser_runs, 1);
-	cr_assert(res[0].ok && res[1].ok);
+	cr_assert(jobs[0].outcome == AGENT_LOAD_OK && jobs[1].outcome == AGENT_LOAD_OK);
 
-	const char *three[] = { pa, pb, pc };
-	cr_assert_eq(agent_loader_load(&l, three, 3, res, &st, &e), 0, "%s", e.msg);
+	const char *three[] = { "custom.a", "custom.b", "custom.c" };
+	jobs_for(three, 3, jobs, list);
+	cr_assert_eq(agent_loader_load(&l, list, 3, &st, &e), 0, "%s", e.msg);
 	cr_assert_not(st.batch_ok);
 	cr_assert_eq(st.parser_runs, 4);
-	cr_assert(res[0].ok);
-	cr_assert_not(res[1].ok);
-	cr_assert(res[2].ok);
-	cr_assert(strstr(res[1].message, "syntax error"), "%s", res[1].message);
-	cr_assert_null(strstr(res[1].message, "Cache read/write"));
+	cr_assert_eq(jobs[0].outcome, AGENT_LOAD_OK);
+	cr_assert_eq(jobs[1].outcome, AGENT_LOAD_FAILED);
+	cr_assert_eq(jobs[2].outcome, AGENT_LOAD_OK);
+	cr_assert(strstr(jobs[1].message, "syntax error"), "%s", jobs[1].message);
+	cr_assert_null(strstr(jobs[1].message, "Cache read/write"));
 }
 
 /* The pre-load gate: happy path = one -N run + one load run; a profile the
@@ -82,58 +107,66 @@ Test(shell, batch_ok_and_fallback_isolates_the_bad_one)
  * check's own message and never loaded; the others still load. */
 Test(shell, checked_load_compiles_once_and_refuses_like_the_webhook)
 {
-	char ta[512], tc[512], pa[128], pb[128], pc[128], pd[128];
-	agent_loader l = { agent_loader_find_parser(NULL), 60000, NULL, tmpdir, true };
-	aaparser_opts po = { l.parser, NULL, NULL, 60000 };
-	agent_load_result res[4];
+	char ta[512], tc[512];
+	agent_loader l = loader(agent_loader_find_parser(NULL), 60000, true);
+	agent_load_job jobs[4], *list[4];
 	agent_load_stats st;
 	ag_err e;
-	const char *tb = "profile custom.b { garbage }\n";
-	const char *td = "profile custom.d {\n  file,\n  profile inner {\n  }\n}\n";
 
 	put(tmpdir, "custom.a", good("custom.a", ta, sizeof(ta)));
-	put(tmpdir, "custom.b", tb);
+	put(tmpdir, "custom.b", "profile custom.b { garbage }\n");
 	put(tmpdir, "custom.c", good("custom.c", tc, sizeof(tc)));
-	put(tmpdir, "custom.d", td);
-	snprintf(pa, sizeof(pa), "%s/custom.a", tmpdir);
-	snprintf(pb, sizeof(pb), "%s/custom.b", tmpdir);
-	snprintf(pc, sizeof(pc), "%s/custom.c", tmpdir);
-	snprintf(pd, sizeof(pd), "%s/custom.d", tmpdir);
-	const char *f2[] = { pa, pc }, *k2[] = { "custom.a", "custom.c" }, *t2[] = { ta, tc };
-	size_t l2[] = { strlen(ta), strlen(tc) };
-	cr_assert_eq(agent_loader_load_checked(&l, f2, k2, t2, l2, 2, &po, res, &st, &e), 0, "%s", e.msg);
+	put(tmpdir, "custom.d", "profile custom.d {\n  file,\n  profile inner {\n  }\n}\n");
+	const char *k2[] = { "custom.a", "custom.c" };
+	jobs_for(k2, 2, jobs, list);
+	cr_assert_eq(agent_loader_load(&l, list, 2, &st, &e), 0, "%s", e.msg);
 	cr_assert(st.batch_ok);
 	cr_assert_eq(st.parser_runs, 2);
-	cr_assert(res[0].ok && res[1].ok && !res[0].refused && !res[1].refused);
+	cr_assert(jobs[0].outcome == AGENT_LOAD_OK && jobs[1].outcome == AGENT_LOAD_OK);
 
-	const char *f4[] = { pa, pb, pc, pd }, *k4[] = { "custom.a", "custom.b", "custom.c", "custom.d" };
-	const char *t4[] = { ta, tb, tc, td };
-	size_t l4[] = { strlen(ta), strlen(tb), strlen(tc), strlen(td) };
-	cr_assert_eq(agent_loader_load_checked(&l, f4, k4, t4, l4, 4, &po, res, &st, &e), 0, "%s", e.msg);
+	const char *k4[] = { "custom.a", "custom.b", "custom.c", "custom.d" };
+	jobs_for(k4, 4, jobs, list);
+	cr_assert_eq(agent_loader_load(&l, list, 4, &st, &e), 0, "%s", e.msg);
 	cr_assert_not(st.batch_ok);
-	cr_assert(res[0].ok && res[2].ok);
-	cr_assert(!res[1].ok && res[1].refused);
-	cr_assert(!res[3].ok && res[3].refused);
-	cr_assert(strstr(res[1].message, "custom.b: does not compile:"), "%s", res[1].message);
-	cr_assert(strstr(res[3].message, "custom.d//inner"), "%s", res[3].message);
+	cr_assert(jobs[0].outcome == AGENT_LOAD_OK && jobs[2].outcome == AGENT_LOAD_OK);
+	cr_assert_eq(jobs[1].outcome, AGENT_LOAD_REFUSED);
+	cr_assert_eq(jobs[3].outcome, AGENT_LOAD_REFUSED);
+	/* The same message as the webhook's check of the text (aaparser_compile_check). */
+	cr_assert(strstr(jobs[1].message, "custom.b: does not compile: AppArmor parser error for custom.b in profile "
+					  "custom.b"),
+		  "%s", jobs[1].message);
+	cr_assert(strstr(jobs[3].message, "custom.d//inner"), "%s", jobs[3].message);
 
 	/* A file whose profile is not its key: the names gate sends it to the per-profile check. */
-	const char *f1[] = { pa }, *k1[] = { "custom.zz" }, *t1[] = { ta };
-	size_t l1[] = { strlen(ta) };
-	cr_assert_eq(agent_loader_load_checked(&l, f1, k1, t1, l1, 1, &po, res, &st, &e), 0, "%s", e.msg);
-	cr_assert(!res[0].ok && res[0].refused, "%s", res[0].message);
+	put(tmpdir, "custom.zz", good("custom.a", ta, sizeof(ta)));
+	const char *k1[] = { "custom.zz" };
+	jobs_for(k1, 1, jobs, list);
+	cr_assert_eq(agent_loader_load(&l, list, 1, &st, &e), 0, "%s", e.msg);
+	cr_assert_eq(jobs[0].outcome, AGENT_LOAD_REFUSED, "%s", jobs[0].message);
 }
 
 Test(shell, missing_parser_is_an_error)
 {
-	char pa[128];
-	agent_loader l = { "/nonexistent/apparmor_parser", 5000, NULL, tmpdir, true };
-	agent_load_result res[1];
+	agent_loader l = loader("/nonexistent/apparmor_parser", 5000, false);
+	agent_load_job jobs[1], *list[1];
+	const char *one[] = { "x" };
 	ag_err e;
-	snprintf(pa, sizeof(pa), "%s/x", tmpdir);
-	const char *one[] = { pa };
-	cr_assert_eq(agent_loader_load(&l, one, 1, res, NULL, &e), -1);
-	cr_assert_not(res[0].ok);
+
+	jobs_for(one, 1, jobs, list);
+	cr_assert_eq(agent_loader_load(&l, list, 1, NULL, &e), -1);
+	cr_assert_neq(jobs[0].outcome, AGENT_LOAD_OK);
+	cr_assert(strstr(e.msg, "cannot run /nonexistent/apparmor_parser"), "%s", e.msg);
+
+	l.check = true;
+	cr_assert_eq(agent_loader_load(&l, list, 1, NULL, &e), -1, "the names gate cannot run either");
+}
+
+Test(shell, sha256_hex)
+{
+	char h[AGENT_SHA256_HEX];
+
+	agent_sha256_hex("abc", 3, h);
+	cr_assert_str_eq(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 Test(shell, disk_list_hashes_managed_files_only)
@@ -173,12 +206,14 @@ Test(shell, dir_source_kubelet_layout)
 	cr_assert_eq(st, AGENT_DIR_OK);
 	cr_assert_eq(s.n, 2);
 	for (size_t i = 0; i < s.n; i++) {
-		if (strcmp(s.keys[i], "custom.a") == 0) {
-			cr_assert_str_eq(s.texts[i], "A");
-			cr_assert_null(s.refusals[i]);
+		const agent_snapshot_entry *x = &s.items[i];
+
+		if (strcmp(x->key, "custom.a") == 0) {
+			cr_assert_str_eq(x->text, "A");
+			cr_assert_null(x->refusal);
 		} else {
-			cr_assert_str_eq(s.keys[i], "custom.big");
-			cr_assert(s.refusals[i] && strstr(s.refusals[i], "over the limit"));
+			cr_assert_str_eq(x->key, "custom.big");
+			cr_assert(x->refusal && strstr(x->refusal, "over the limit"));
 		}
 	}
 	agent_snapshot_free(&s);
@@ -224,7 +259,8 @@ Test(shell, dir_source_plain_empty_and_missing)
 
 Test(shell, fake_roots_apparmor_detection_and_confined_scan)
 {
-	char p[256], why[256];
+	char p[256];
+	ag_err why;
 	agent_host h = { NULL, NULL, NULL, tmpdir, 1024 };
 	char sys[128], sec[128], proc[128];
 	snprintf(sys, sizeof(sys), "%s/sys", tmpdir);
@@ -233,19 +269,19 @@ Test(shell, fake_roots_apparmor_detection_and_confined_scan)
 	h.sysfs_root = sys;
 	h.securityfs_root = sec;
 	h.proc_root = proc;
-	cr_assert_not(agent_host_apparmor_enabled(&h, why, sizeof(why)));
+	cr_assert_not(agent_host_apparmor_enabled(&h, &why));
 	ag_err e;
 	snprintf(p, sizeof(p), "%s/module/apparmor/parameters", sys);
 	cr_assert_eq(agent_host_mkdirs(p, &e), 0);
 	put(p, "enabled", "N\n");
-	cr_assert_not(agent_host_apparmor_enabled(&h, why, sizeof(why)));
+	cr_assert_not(agent_host_apparmor_enabled(&h, &why));
 	put(p, "enabled", "Y\n");
-	cr_assert_not(agent_host_apparmor_enabled(&h, why, sizeof(why)), "no securityfs yet");
-	cr_assert(strstr(why, "securityfs"));
+	cr_assert_not(agent_host_apparmor_enabled(&h, &why), "no securityfs yet");
+	cr_assert(strstr(why.msg, "securityfs"));
 	snprintf(p, sizeof(p), "%s/apparmor", sec);
 	cr_assert_eq(agent_host_mkdirs(p, &e), 0);
 	put(p, "profiles", "custom.a (enforce)\n");
-	cr_assert(agent_host_apparmor_enabled(&h, why, sizeof(why)));
+	cr_assert(agent_host_apparmor_enabled(&h, &why));
 
 	const char *labels[] = { "custom.a (enforce)\n", "custom.a (enforce)\n", "docker-default//&custom.b (mixed)\n",
 				 "unconfined\n" };
