@@ -85,7 +85,7 @@ static void certs_fileid_get(const char *path, certs_fileid *id)
 static bool certs_fileid_eq(const certs_fileid *a, const certs_fileid *b)
 {
 	return a->valid == b->valid && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	       a->mtim.tv_sec == b->mtim.tv_sec && a->mtim.tv_nsec == b->mtim.tv_nsec;
+		a->mtim.tv_sec == b->mtim.tv_sec && a->mtim.tv_nsec == b->mtim.tv_nsec;
 }
 
 static int certs_read_file(const char *path, const char *what, buf *out, ag_err *err)
@@ -128,8 +128,8 @@ static int certs_check_pair(const certs *c, const buf *cert, const buf *key, cha
 		goto out;
 	}
 	if (X509_cmp_current_time(X509_get0_notAfter(x)) < 0)
-		log_kv(LOG_LVL_WARN, "serving certificate has expired; the API server will refuse it: renew it",
-		       "file", c->c_cert_file, (char *)NULL);
+		log_kv(LOG_LVL_WARN, "serving certificate has expired; the API server will refuse it: renew it", "file",
+		       c->c_cert_file, (char *)NULL);
 	if (X509_digest(x, EVP_sha256(), md, &mdlen) == 1) {
 		size_t o = 0;
 
@@ -234,15 +234,11 @@ certs *certs_new(const char *cert_file, const char *key_file, ag_err *err)
 	certs_gen *g = NULL;
 	unsigned char hash[EVP_MAX_MD_SIZE];
 
-	if (!cert_file || !*cert_file || !key_file || !*key_file) {
-		err_set(err, EINVAL, "--tls-cert and --tls-key are required");
-		return NULL;
-	}
+	if (!cert_file || !*cert_file || !key_file || !*key_file)
+		return err_set(err, EINVAL, "--tls-cert and --tls-key are required"), NULL;
 	c = calloc(1, sizeof(*c));
-	if (!c) {
-		err_set(err, ENOMEM, "TLS: out of memory");
-		return NULL;
-	}
+	if (!c)
+		return err_set(err, ENOMEM, "TLS: out of memory"), NULL;
 	pthread_mutex_init(&c->c_lock, NULL);
 	c->c_cert_file = strdup(cert_file);
 	c->c_key_file = strdup(key_file);

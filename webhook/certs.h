@@ -16,8 +16,8 @@
 #include "err.h"
 
 enum {
-	CERTS_FILE_MAX = 1u << 20,  /* ceiling on one PEM file */
-	CERTS_CHAIN_MAX = 16,       /* certificates in the chain file */
+	CERTS_FILE_MAX = 1u << 20, /* ceiling on one PEM file */
+	CERTS_CHAIN_MAX = 16,      /* certificates in the chain file */
 };
 
 typedef struct certs certs;

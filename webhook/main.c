@@ -20,6 +20,7 @@
 #include "certs.h"
 #include "config.h"
 #include "contract.h"
+#include "jsonarena.h"
 #include "kube.h"
 #include "log.h"
 #include "metrics.h"
@@ -30,7 +31,7 @@
 #include "sig.h"
 
 enum {
-	MAIN_DRAIN_MS = 20000,           /* in-flight reviews get this long after SIGTERM */
+	MAIN_DRAIN_MS = 20000,            /* in-flight reviews get this long after SIGTERM */
 	MAIN_NODES_FILE_MAX = 256u << 20, /* --nodes-file ceiling (tests, benchmark) */
 	MAIN_NS_MAX = 64,
 	MAIN_NAME_MAX = 254,
@@ -47,8 +48,8 @@ static char *opt_nodes_file;
 static long opt_threads;
 
 static const config_option main_opts[] = {
-	{ "tls-cert", CONFIG_STRING, NULL, 0, 0, "FILE", "serving certificate (PEM, chain allowed); reloaded when it changes",
-	  NULL, &opt_tls_cert },
+	{ "tls-cert", CONFIG_STRING, NULL, 0, 0, "FILE",
+	  "serving certificate (PEM, chain allowed); reloaded when it changes", NULL, &opt_tls_cert },
 	{ "tls-key", CONFIG_STRING, NULL, 0, 0, "FILE", "private key of the serving certificate (PEM)", NULL,
 	  &opt_tls_key },
 	{ "listen", CONFIG_STRING, ":8443", 0, 0, "ADDR:PORT", "HTTPS address for /mutate and /validate", NULL,
@@ -60,10 +61,11 @@ static const config_option main_opts[] = {
 	{ "kubeconfig", CONFIG_STRING, "", 0, 0, "FILE", "kubeconfig to reach the API server (default: in-cluster)",
 	  NULL, &opt_kubeconfig },
 	{ "log-level", CONFIG_STRING, "info", 0, 0, "LEVEL", "debug, info, warn or error", NULL, &opt_log_level },
-	{ "threads", CONFIG_INT, "0", 0, 64, "N", "HTTPS worker threads (0 = one per usable CPU: affinity, cgroup CPU limit; at most 64)", NULL, &opt_threads },
+	{ "threads", CONFIG_INT, "0", 0, 64, "N",
+	  "HTTPS worker threads (0 = one per usable CPU: affinity, cgroup CPU limit; at most 64)", NULL, &opt_threads },
 	{ "nodes-file", CONFIG_STRING, NULL, 0, 0, "FILE",
-	  "testing/benchmark only: seed the Node cache from a JSON NodeList (or array) and do not watch the API",
-	  NULL, &opt_nodes_file },
+	  "testing/benchmark only: seed the Node cache from a JSON NodeList (or array) and do not watch the API", NULL,
+	  &opt_nodes_file },
 };
 
 static const config_spec main_spec = {
@@ -97,30 +99,35 @@ static size_t main_compile(void *ctx, profile_entry *entries, size_t n)
 
 static int main_define_metrics(metrics *m)
 {
-	static const double lat[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5 };
+	static const double lat[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+				      0.025,  0.05,    0.1,    0.25,  1,      2.5 };
 
-	if (metrics_define(m, SERVER_M_REQUESTS, METRICS_COUNTER, "Admission requests by endpoint and verdict.", NULL, 0) ||
+	if (metrics_define(m, SERVER_M_REQUESTS, METRICS_COUNTER, "Admission requests by endpoint and verdict.", NULL,
+			   0) ||
 	    metrics_define(m, SERVER_M_LATENCY, METRICS_HISTOGRAM, "Time to answer one admission review.", lat,
 			   sizeof(lat) / sizeof(lat[0])) ||
 	    metrics_define(m, SERVER_M_REJECTED, METRICS_COUNTER,
 			   "Requests refused before admission (404, 405, 413, 415) by status code.", NULL, 0) ||
 	    metrics_define(m, SERVER_M_IN_FLIGHT, METRICS_GAUGE, "Requests being received or answered.", NULL, 0) ||
-	    metrics_define(m, SERVER_M_PROFILE_CHECKS, METRICS_COUNTER,
-			   "Profiles ConfigMap validations (each runs the profile rules and apparmor_parser) by verdict.",
-			   NULL, 0) ||
+	    metrics_define(
+		    m, SERVER_M_PROFILE_CHECKS, METRICS_COUNTER,
+		    "Profiles ConfigMap validations (each runs the profile rules and apparmor_parser) by verdict.",
+		    NULL, 0) ||
 	    metrics_define(m, SERVER_M_CUT, METRICS_COUNTER,
 			   "Connections closed because the client did not read its answer (100 ms).", NULL, 0) ||
 	    metrics_define(m, NODEWATCH_M_NODES, METRICS_GAUGE, "Nodes in the cache.", NULL, 0) ||
-	    metrics_define(m, NODEWATCH_M_ENABLED, METRICS_GAUGE, "Nodes in the cache labelled armorgate.io/apparmor=enabled.",
-			   NULL, 0) ||
+	    metrics_define(m, NODEWATCH_M_ENABLED, METRICS_GAUGE,
+			   "Nodes in the cache labelled armorgate.io/apparmor=enabled.", NULL, 0) ||
 	    metrics_define(m, NODEWATCH_M_CONNECTED, METRICS_GAUGE,
-			   "1 while the Node watch is connected; 0 means admitting from the last known state.", NULL, 0) ||
+			   "1 while the Node watch is connected; 0 means admitting from the last known state.", NULL,
+			   0) ||
 	    metrics_define(m, NODEWATCH_M_SYNCED, METRICS_GAUGE, "1 once the first Node list was applied.", NULL, 0) ||
 	    metrics_define(m, NODEWATCH_M_RESTARTS, METRICS_COUNTER, "Node watch reconnects.", NULL, 0) ||
 	    metrics_define(m, NODEWATCH_M_RELISTS, METRICS_COUNTER, "Node relists (start, 410 Gone).", NULL, 0) ||
 	    metrics_define(m, NODEWATCH_M_EVENTS, METRICS_COUNTER, "Node watch events applied.", NULL, 0) ||
 	    metrics_define(m, "armorgate_webhook_cert_reloads_total", METRICS_COUNTER,
-			   "Serving certificate reloads by result (ok, error: the previous pair stays in use).", NULL, 0))
+			   "Serving certificate reloads by result (ok, error: the previous pair stays in use).", NULL,
+			   0))
 		return -1;
 	metrics_set(m, SERVER_M_IN_FLIGHT, "", 0);
 	metrics_add(m, SERVER_M_CUT, "", 0);
@@ -180,7 +187,7 @@ static int main_seed_nodes(nodeset *ns, const char *path, ag_err *err)
 				(size_t)(p - buf_cstr(&b)));
 			goto out;
 		}
-		nodeset_apply(ns, KUBE_EVENT_ADDED, item);
+		nodeset_apply(ns, NODESET_UPSERT, item);
 		cJSON_Delete(item);
 		p = next;
 	}
@@ -202,128 +209,125 @@ static void main_reload_certs(certs *c, metrics *m)
 	if (rc > 0) {
 		certs_fingerprint(c, fp, sizeof(fp));
 		metrics_add(m, "armorgate_webhook_cert_reloads_total", "result=\"ok\"", 1);
-		log_kv(LOG_LVL_INFO, "serving certificate reloaded; new connections use it", "sha256", fp, (char *)NULL);
+		log_kv(LOG_LVL_INFO, "serving certificate reloaded; new connections use it", "sha256", fp,
+		       (char *)NULL);
 	} else if (rc < 0) {
 		metrics_add(m, "armorgate_webhook_cert_reloads_total", "result=\"error\"", 1);
-		log_kv(LOG_LVL_ERROR, "new serving certificate refused; still serving the previous one", "error", err.msg,
-		       (char *)NULL);
+		log_kv(LOG_LVL_ERROR, "new serving certificate refused; still serving the previous one", "error",
+		       err.msg, (char *)NULL);
 	}
 }
 
-int main(int argc, char **argv)
-{
-	ag_err err;
-	config_result cr;
-	log_level lvl = LOG_LVL_INFO;
+/* Everything main starts, stopped and freed by main_cleanup. */
+typedef struct main_state {
 	char cm_ns[MAIN_NS_MAX];
 	char cm_name[MAIN_NAME_MAX];
-	certs *tls = NULL;
-	metrics *m = NULL;
-	nodeset *nodes = NULL;
+	certs *tls;
+	metrics *m;
+	nodeset *nodes;
 	kube_config kcfg;
-	bool kcfg_loaded = false;
-	kube_client *client = NULL;
-	nodewatch *watch = NULL;
-	probe_server *probe = NULL;
-	server *srv = NULL;
+	bool kcfg_loaded;
+	kube_client *client;
+	nodewatch *watch;
+	probe_server *probe;
+	server *srv;
 	admission_env env;
 	aaparser_opts parser_opts; /* defaults: PATH lookup, no -M, default timeout */
-	server_opts so;
-	main_ready ready = { 0 };
-	char fp[80];
-	char port[16];
-	int status = 1;
-	long cpus;
+	main_ready ready;
+} main_state;
 
-	log_init("webhook", LOG_LVL_INFO);
-	err_clear(&err);
-	memset(&kcfg, 0, sizeof(kcfg));
-	cr = config_parse(&main_spec, argc, argv, stdout, &err);
-	if (cr == CONFIG_EXIT_SUCCESS) {
-		status = 0;
-		goto out;
-	}
-	if (cr == CONFIG_ERROR)
-		goto fail;
-	if (log_level_parse(opt_log_level, &lvl) != 0) {
-		err_set(&err, EINVAL, "--log-level \"%s\": use debug, info, warn or error", opt_log_level);
-		goto fail;
-	}
-	log_set_level(lvl);
-	if (config_split_nsname(opt_profiles_cm, cm_ns, sizeof(cm_ns), cm_name, sizeof(cm_name), &err) != 0) {
-		err_wrap(&err, "--profiles-configmap");
-		goto fail;
-	}
-	if (sig_init(&err) != 0)
-		goto fail;
-	tls = certs_new(opt_tls_cert, opt_tls_key, &err);
-	if (!tls)
-		goto fail;
-	certs_install(tls);
-	m = metrics_new();
-	nodes = nodeset_new();
-	if (!m || !nodes || main_define_metrics(m) != 0) {
-		err_set(&err, ENOMEM, "out of memory");
-		goto fail;
-	}
+/* The Node cache: seeded from --nodes-file, else an API client for the watch. */
+static int main_start_nodes(main_state *st, ag_err *err)
+{
 	if (opt_nodes_file && *opt_nodes_file) {
-		if (main_seed_nodes(nodes, opt_nodes_file, &err) != 0)
-			goto fail;
-		ready.seeded = true;
-		metrics_set(m, NODEWATCH_M_NODES, "", (double)nodeset_size(nodes));
-		metrics_set(m, NODEWATCH_M_ENABLED, "", (double)nodeset_enabled_count(nodes));
-		metrics_set(m, NODEWATCH_M_SYNCED, "", 1);
+		if (main_seed_nodes(st->nodes, opt_nodes_file, err) != 0)
+			return -1;
+		st->ready.seeded = true;
+		metrics_set(st->m, NODEWATCH_M_NODES, "", (double)nodeset_size(st->nodes));
+		metrics_set(st->m, NODEWATCH_M_ENABLED, "", (double)nodeset_enabled_count(st->nodes));
+		metrics_set(st->m, NODEWATCH_M_SYNCED, "", 1);
 		log_kv(LOG_LVL_WARN, "node cache seeded from a file; the API is not watched (testing only)", "file",
 		       opt_nodes_file, (char *)NULL);
-	} else {
-		if (kube_config_load(opt_kubeconfig, &kcfg, &err) != 0) {
-			err_wrap(&err, "API server configuration");
-			goto fail;
-		}
-		kcfg_loaded = true;
-		client = kube_client_new(&kcfg, &err);
-		if (!client)
-			goto fail;
+		return 0;
 	}
+	if (kube_config_load(opt_kubeconfig, &st->kcfg, err) != 0)
+		return err_wrap(err, "API server configuration");
+	st->kcfg_loaded = true;
+	st->client = kube_client_new(&st->kcfg, err);
+	return st->client ? 0 : -1;
+}
 
-	memset(&env, 0, sizeof(env));
-	env.nodes = nodes;
-	env.profiles_namespace = cm_ns;
-	env.profiles_name = cm_name;
-	memset(&parser_opts, 0, sizeof(parser_opts));
-	env.compile = main_compile;
-	env.compile_ctx = &parser_opts;
+/* The probe port, the HTTPS server, then the Node watch. */
+static int main_start_serving(main_state *st, ag_err *err)
+{
+	server_opts so;
+	long cpus = config_usable_cpus_here();
+	char fp[80];
+	char port[16];
+	char pport[16];
 
-	probe = probe_server_start(opt_probe_listen, m, main_is_ready, &ready, &err);
-	if (!probe) {
-		err_wrap(&err, "--probe-listen");
-		goto fail;
-	}
-	cpus = config_usable_cpus_here();
+	memset(&st->env, 0, sizeof(st->env));
+	st->env.nodes = st->nodes;
+	st->env.profiles_namespace = st->cm_ns;
+	st->env.profiles_name = st->cm_name;
+	memset(&st->parser_opts, 0, sizeof(st->parser_opts));
+	st->env.compile = main_compile;
+	st->env.compile_ctx = &st->parser_opts;
+
+	st->probe = probe_server_start(opt_probe_listen, st->m, main_is_ready, &st->ready, err);
+	if (!st->probe)
+		return err_wrap(err, "--probe-listen");
 	memset(&so, 0, sizeof(so));
 	so.listen = opt_listen;
 	so.threads = (unsigned int)(opt_threads > 0 ? opt_threads : (cpus < 64 ? cpus : 64));
-	so.env = &env;
-	so.metrics = m;
-	srv = server_start(&so, &err);
-	if (!srv)
-		goto fail;
-	if (client) {
-		watch = nodewatch_start(client, nodes, m, &err);
-		if (!watch)
-			goto fail;
-		ready.watch = watch;
+	so.env = &st->env;
+	so.metrics = st->m;
+	st->srv = server_start(&so, err);
+	if (!st->srv)
+		return -1;
+	if (st->client) {
+		st->watch = nodewatch_start(st->client, st->nodes, st->m, err);
+		if (!st->watch)
+			return -1;
+		st->ready.watch = st->watch;
 	}
-	certs_fingerprint(tls, fp, sizeof(fp));
-	snprintf(port, sizeof(port), "%d", server_port(srv));
-	{
-		char pport[16];
+	certs_fingerprint(st->tls, fp, sizeof(fp));
+	snprintf(port, sizeof(port), "%d", server_port(st->srv));
+	snprintf(pport, sizeof(pport), "%d", probe_server_port(st->probe));
+	log_kv(LOG_LVL_INFO, "serving admission reviews", "listen", opt_listen, "port", port, "probePort", pport,
+	       "certSha256", fp, "profilesConfigMap", opt_profiles_cm, (char *)NULL);
+	return 0;
+}
 
-		snprintf(pport, sizeof(pport), "%d", probe_server_port(probe));
-		log_kv(LOG_LVL_INFO, "serving admission reviews", "listen", opt_listen, "port", port, "probePort", pport,
-		       "certSha256", fp, "profilesConfigMap", opt_profiles_cm, (char *)NULL);
-	}
+/* Flags, TLS material, metrics and the Node cache, then serving. */
+static int main_start(main_state *st, ag_err *err)
+{
+	log_level lvl = LOG_LVL_INFO;
 
+	if (log_level_parse(opt_log_level, &lvl) != 0)
+		return err_set(err, EINVAL, "--log-level \"%s\": use debug, info, warn or error", opt_log_level);
+	log_set_level(lvl);
+	if (config_split_nsname(opt_profiles_cm, st->cm_ns, sizeof(st->cm_ns), st->cm_name, sizeof(st->cm_name), err) !=
+	    0)
+		return err_wrap(err, "--profiles-configmap");
+	if (sig_init(err) != 0)
+		return -1;
+	st->tls = certs_new(opt_tls_cert, opt_tls_key, err);
+	if (!st->tls)
+		return -1;
+	certs_install(st->tls);
+	st->m = metrics_new();
+	st->nodes = nodeset_new();
+	if (!st->m || !st->nodes || main_define_metrics(st->m) != 0)
+		return err_set(err, ENOMEM, "out of memory");
+	if (main_start_nodes(st, err) != 0)
+		return -1;
+	return main_start_serving(st, err);
+}
+
+/* Until SIGTERM/SIGINT: certificate reloads and watch counters each second. */
+static void main_loop(main_state *st)
+{
 	while (!sig_stop_requested()) {
 		struct pollfd p = { .fd = sig_fd(), .events = POLLIN };
 
@@ -332,42 +336,69 @@ int main(int argc, char **argv)
 			break;
 		sig_drain();
 		(void)sig_take_hup(); /* a reload check runs every second anyway */
-		main_reload_certs(tls, m);
-		if (watch)
-			nodewatch_tick(watch);
+		main_reload_certs(st->tls, st->m);
+		if (st->watch)
+			nodewatch_tick(st->watch);
 	}
+}
 
-	{
-		char n[32];
+/* Graceful stop: no new connections, in-flight reviews finish, then the watch. */
+static void main_drain(main_state *st)
+{
+	char n[32];
 
-		snprintf(n, sizeof(n), "%lu", server_in_flight(srv));
-		log_kv(LOG_LVL_INFO, "stopping: no new connections; finishing in-flight reviews", "inFlight", n,
-		       (char *)NULL);
-	}
-	server_quiesce(srv);
-	if (!server_drain(srv, MAIN_DRAIN_MS))
+	snprintf(n, sizeof(n), "%lu", server_in_flight(st->srv));
+	log_kv(LOG_LVL_INFO, "stopping: no new connections; finishing in-flight reviews", "inFlight", n, (char *)NULL);
+	server_quiesce(st->srv);
+	if (!server_drain(st->srv, MAIN_DRAIN_MS))
 		log_kv(LOG_LVL_WARN, "stopping with reviews still in flight after the drain period", (char *)NULL);
-	server_stop(srv);
-	srv = NULL;
-	nodewatch_stop(watch);
-	watch = NULL;
+	server_stop(st->srv);
+	st->srv = NULL;
+	nodewatch_stop(st->watch);
+	st->watch = NULL;
 	log_kv(LOG_LVL_INFO, "stopped", (char *)NULL);
-	status = 0;
-	goto out;
-fail:
-	log_kv(LOG_LVL_ERROR, "cannot start", "error", err.msg, (char *)NULL);
-	status = 1;
-out:
-	server_stop(srv);
-	nodewatch_stop(watch);
-	probe_server_stop(probe);
-	kube_client_free(client);
-	if (kcfg_loaded)
-		kube_config_cleanup(&kcfg);
-	nodeset_free(nodes);
-	metrics_free(m);
+}
+
+static void main_cleanup(main_state *st)
+{
+	server_stop(st->srv);
+	nodewatch_stop(st->watch);
+	probe_server_stop(st->probe);
+	kube_client_free(st->client);
+	if (st->kcfg_loaded)
+		kube_config_cleanup(&st->kcfg);
+	nodeset_free(st->nodes);
+	metrics_free(st->m);
 	certs_install(NULL);
-	certs_free(tls);
+	certs_free(st->tls);
 	config_free_strings(&main_spec);
+}
+
+int main(int argc, char **argv)
+{
+	main_state st;
+	ag_err err;
+	config_result cr;
+	int status = 1;
+
+	/* Still one thread: the cJSON hooks may change (jsonarena.h). */
+	jsonarena_install();
+	log_init("webhook", LOG_LVL_INFO);
+	err_clear(&err);
+	memset(&st, 0, sizeof(st));
+	cr = config_parse(&main_spec, argc, argv, stdout, &err);
+	if (cr == CONFIG_EXIT_SUCCESS) {
+		status = 0;
+		goto cleanup;
+	}
+	if (cr == CONFIG_ERROR || main_start(&st, &err) != 0) {
+		log_kv(LOG_LVL_ERROR, "cannot start", "error", err.msg, (char *)NULL);
+		goto cleanup;
+	}
+	main_loop(&st);
+	main_drain(&st);
+	status = 0;
+cleanup:
+	main_cleanup(&st);
 	return status;
 }

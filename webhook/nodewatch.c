@@ -52,7 +52,13 @@ static void nodewatch_on_event(void *ud, kube_event_type type, const cJSON *obj)
 {
 	nodewatch *w = ud;
 
-	nodeset_apply(w->nw_nodes, type, obj);
+	switch (type) {
+	case KUBE_EVENT_ADDED:
+	case KUBE_EVENT_MODIFIED: nodeset_apply(w->nw_nodes, NODESET_UPSERT, obj); break;
+	case KUBE_EVENT_DELETED: nodeset_apply(w->nw_nodes, NODESET_DELETE, obj); break;
+	case KUBE_EVENT_BOOKMARK:
+	case KUBE_EVENT_ERROR: return; /* the informer acts on these itself */
+	}
 	nodewatch_gauges(w);
 }
 
@@ -96,10 +102,8 @@ nodewatch *nodewatch_start(kube_client *client, nodeset *nodes, metrics *m, ag_e
 	nodewatch *w = calloc(1, sizeof(*w));
 	int rc;
 
-	if (!w) {
-		err_set(err, ENOMEM, "node watch: out of memory");
-		return NULL;
-	}
+	if (!w)
+		return err_set(err, ENOMEM, "node watch: out of memory"), NULL;
 	w->nw_client = client;
 	w->nw_nodes = nodes;
 	w->nw_metrics = m;

@@ -26,7 +26,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
@@ -34,6 +33,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "mono.h"
 #include "tlsread.h"
 
 enum {
@@ -42,9 +42,9 @@ enum {
 	 * (0.9.75 MHD_pool_reset); its 32 KiB default is twice what a review's
 	 * headers plus one read need. Bodies stream through in pieces anyway. */
 	SERVER_CONN_POOL = 16u << 10,
-	SERVER_CORK_MAX = 8u << 10,     /* larger answers take libmicrohttpd's own two-record path */
-	SERVER_BODY_BLOCK = 64u << 10,  /* largest piece of an answer handed to libmicrohttpd at once */
-	SERVER_FLUSH_WAIT_MS = 100,     /* a client that does not read its answer gets this long */
+	SERVER_CORK_MAX = 8u << 10,    /* larger answers take libmicrohttpd's own two-record path */
+	SERVER_BODY_BLOCK = 64u << 10, /* largest piece of an answer handed to libmicrohttpd at once */
+	SERVER_FLUSH_WAIT_MS = 100,    /* a client that does not read its answer gets this long */
 };
 
 struct server {
@@ -60,7 +60,7 @@ struct server {
 typedef struct server_req {
 	admission_op sr_op;
 	buf sr_body;
-	struct timespec sr_start;
+	int64_t sr_start_ns; /* mono_ns() when the request began */
 	size_t sr_discarded;
 	bool sr_too_big;
 	bool sr_answered;
@@ -89,14 +89,6 @@ static void server_attach_read(struct MHD_Connection *conn)
 	fi = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	if (ti && ti->tls_session && fi)
 		sc->sc_read = tlsread_attach(ti->tls_session, fi->connect_fd);
-}
-
-static double server_elapsed(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
 /* An answer body handed to libmicrohttpd's content reader. */
@@ -146,7 +138,8 @@ static enum MHD_Result server_send(server *s, struct MHD_Connection *conn, unsig
 
 	if (b) {
 		*b = (server_body){ body, len, must_free };
-		r = MHD_create_response_from_callback(len, len < SERVER_BODY_BLOCK ? (len ? len : 1) : SERVER_BODY_BLOCK,
+		r = MHD_create_response_from_callback(len,
+						      len < SERVER_BODY_BLOCK ? (len ? len : 1) : SERVER_BODY_BLOCK,
 						      server_body_read, b, server_body_free);
 	}
 	if (!r) {
@@ -179,8 +172,8 @@ static enum MHD_Result server_reject(server *s, server_req *rq, struct MHD_Conne
 	snprintf(labels, sizeof(labels), "endpoint=\"%s\",verdict=\"rejected\"", endpoint);
 	metrics_add(s->s_metrics, SERVER_M_REQUESTS, labels, 1);
 	log_kv(LOG_LVL_DEBUG, "request rejected", "endpoint", endpoint, "reason", text, (char *)NULL);
-	return server_send(s, conn, status, "text/plain; charset=utf-8", (char *)(uintptr_t)text, strlen(text),
-			   false, allow);
+	return server_send(s, conn, status, "text/plain; charset=utf-8", (char *)(uintptr_t)text, strlen(text), false,
+			   allow);
 }
 
 /* application/json, any case, optional parameters (charset=utf-8). */
@@ -231,14 +224,6 @@ static const char *server_endpoint(const char *url, admission_op *op)
 	return NULL;
 }
 
-/* Did the core check the profiles ConfigMap (rules + apparmor_parser)? The
- * core says so only in its one-line reason, so this matches those lines. */
-static bool server_was_profile_check(const admission_result *res)
-{
-	return strncmp(res->reason, "profiles ConfigMap accepted", 27) == 0 ||
-	       (strstr(res->reason, "ConfigMap ") && strstr(res->reason, " refused"));
-}
-
 static void server_cork(server_req *rq, struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
@@ -274,7 +259,8 @@ static void server_flush(server *s, struct MHD_Connection *conn, server_req *rq)
 	if (r < 0) {
 		/* Still held: this answer cannot be delivered, nor any later one on
 		 * this connection. The peer sees the connection end. */
-		log_kv(LOG_LVL_WARN, "answer not delivered: the client is not reading; connection closed", (char *)NULL);
+		log_kv(LOG_LVL_WARN, "answer not delivered: the client is not reading; connection closed",
+		       (char *)NULL);
 		metrics_add(s->s_metrics, SERVER_M_CUT, "", 1);
 		(void)shutdown(fd, SHUT_RDWR);
 		return;
@@ -282,30 +268,45 @@ static void server_flush(server *s, struct MHD_Connection *conn, server_req *rq)
 }
 
 /* The requests counter's labels for an answered review: literals, so the hot
- * path formats nothing. NULL for a verdict the core does not produce. */
-static const char *server_review_labels(admission_op op, const char *verdict)
+ * path formats nothing. */
+static const char *server_review_labels(admission_op op, admission_verdict v)
 {
 #define SERVER_L(ep, v) "endpoint=\"" ep "\",verdict=\"" v "\""
-	static const char *const mutate[] = { SERVER_L("mutate", "allow"), SERVER_L("mutate", "deny"),
-					      SERVER_L("mutate", "patch"), SERVER_L("mutate", "error") };
-	static const char *const validate[] = { SERVER_L("validate", "allow"), SERVER_L("validate", "deny"),
-						SERVER_L("validate", "patch"), SERVER_L("validate", "error") };
+	static const char *const mutate[ADMISSION_VERDICT_COUNT] = {
+		[ADMISSION_VERDICT_ERROR] = SERVER_L("mutate", "error"),
+		[ADMISSION_VERDICT_ALLOW] = SERVER_L("mutate", "allow"),
+		[ADMISSION_VERDICT_DENY] = SERVER_L("mutate", "deny"),
+		[ADMISSION_VERDICT_PATCH] = SERVER_L("mutate", "patch"),
+	};
+	static const char *const validate[ADMISSION_VERDICT_COUNT] = {
+		[ADMISSION_VERDICT_ERROR] = SERVER_L("validate", "error"),
+		[ADMISSION_VERDICT_ALLOW] = SERVER_L("validate", "allow"),
+		[ADMISSION_VERDICT_DENY] = SERVER_L("validate", "deny"),
+		[ADMISSION_VERDICT_PATCH] = SERVER_L("validate", "patch"),
+	};
 #undef SERVER_L
-	static const char *const verdicts[] = { "allow", "deny", "patch", "error" };
-	const char *v = verdict ? verdict : "error";
+	if ((unsigned)v >= ADMISSION_VERDICT_COUNT)
+		v = ADMISSION_VERDICT_ERROR;
+	return op == ADMISSION_MUTATE ? mutate[v] : validate[v];
+}
 
-	for (size_t i = 0; i < sizeof(verdicts) / sizeof(verdicts[0]); i++)
-		if (strcmp(v, verdicts[i]) == 0)
-			return op == ADMISSION_MUTATE ? mutate[i] : validate[i];
-	return NULL;
+/* The log line of an answered review: refusals warn, denials inform. */
+static void server_log_review(const char *ep, const admission_result *res)
+{
+	if (res->http_status != 200)
+		log_kv(LOG_LVL_WARN, "review refused", "endpoint", ep, "status",
+		       res->http_status == 400 ? "400" : "500", "reason", res->reason, (char *)NULL);
+	else if (res->verdict == ADMISSION_VERDICT_DENY)
+		log_kv(LOG_LVL_INFO, "review denied", "endpoint", ep, "reason", res->reason, (char *)NULL);
+	else
+		log_kv(LOG_LVL_DEBUG, "review answered", "endpoint", ep, "verdict",
+		       admission_verdict_name(res->verdict), "reason", res->reason, (char *)NULL);
 }
 
 static enum MHD_Result server_answer(server *s, server_req *rq, struct MHD_Connection *conn)
 {
 	admission_result res;
 	const char *ep = admission_op_name(rq->sr_op);
-	char labels[128];
-	const char *lit;
 	size_t len;
 	char *body;
 
@@ -313,35 +314,22 @@ static enum MHD_Result server_answer(server *s, server_req *rq, struct MHD_Conne
 	if (rq->sr_too_big)
 		return server_reject(s, rq, conn, ep, MHD_HTTP_CONTENT_TOO_LARGE, "request body over 3 MiB\n", NULL);
 	admission_handle(rq->sr_op, rq->sr_body.data ? rq->sr_body.data : "", rq->sr_body.len, s->s_env, &res);
-	lit = server_review_labels(rq->sr_op, res.verdict);
-	if (!lit) {
-		snprintf(labels, sizeof(labels), "endpoint=\"%s\",verdict=\"%s\"", ep,
-			 res.verdict ? res.verdict : "error");
-		lit = labels;
-	}
-	metrics_add(s->s_metrics, SERVER_M_REQUESTS, lit, 1);
-	if (res.http_status != 200)
-		log_kv(LOG_LVL_WARN, "review refused", "endpoint", ep, "status", res.http_status == 400 ? "400" : "500",
-		       "reason", res.reason, (char *)NULL);
-	else if (res.verdict && strcmp(res.verdict, "deny") == 0)
-		log_kv(LOG_LVL_INFO, "review denied", "endpoint", ep, "reason", res.reason, (char *)NULL);
-	else
-		log_kv(LOG_LVL_DEBUG, "review answered", "endpoint", ep, "verdict", res.verdict ? res.verdict : "",
-		       "reason", res.reason, (char *)NULL);
-	if (rq->sr_op == ADMISSION_VALIDATE && server_was_profile_check(&res))
+	metrics_add(s->s_metrics, SERVER_M_REQUESTS, server_review_labels(rq->sr_op, res.verdict), 1);
+	server_log_review(ep, &res);
+	if (res.profile_check)
 		metrics_add(s->s_metrics, SERVER_M_PROFILE_CHECKS,
-			    res.verdict && strcmp(res.verdict, "deny") == 0 ? "verdict=\"deny\"" : "verdict=\"allow\"", 1);
+			    res.verdict == ADMISSION_VERDICT_DENY ? "verdict=\"deny\"" : "verdict=\"allow\"", 1);
 	len = res.body.len;
 	body = buf_steal(&res.body);
 	buf_cleanup(&res.body);
 	metrics_observe(s->s_metrics, SERVER_M_LATENCY,
 			rq->sr_op == ADMISSION_MUTATE ? "endpoint=\"mutate\"" : "endpoint=\"validate\"",
-			server_elapsed(&rq->sr_start));
+			(double)(mono_ns() - rq->sr_start_ns) / 1e9);
 	if (len <= SERVER_CORK_MAX)
 		server_cork(rq, conn);
 	if (!body)
-		return server_send(s, conn, (unsigned int)res.http_status, "text/plain; charset=utf-8", (char *)(uintptr_t) "",
-				   0, false, NULL);
+		return server_send(s, conn, (unsigned int)res.http_status, "text/plain; charset=utf-8",
+				   (char *)(uintptr_t) "", 0, false, NULL);
 	return server_send(s, conn, (unsigned int)res.http_status,
 			   res.content_type ? res.content_type : "application/json", body, len, true, NULL);
 }
@@ -362,7 +350,7 @@ static enum MHD_Result server_handler(void *cls, struct MHD_Connection *conn, co
 		if (!rq)
 			return MHD_NO;
 		server_attach_read(conn);
-		clock_gettime(CLOCK_MONOTONIC, &rq->sr_start);
+		rq->sr_start_ns = mono_ns();
 		buf_init(&rq->sr_body, SERVER_BODY_MAX);
 		*con_cls = rq;
 		atomic_fetch_add(&s->s_in_flight, 1);
@@ -370,16 +358,16 @@ static enum MHD_Result server_handler(void *cls, struct MHD_Connection *conn, co
 		ep = server_endpoint(url, &op);
 		rq->sr_op = op;
 		if (!ep)
-			return server_reject(s, rq, conn, "other", MHD_HTTP_NOT_FOUND, "not found: use /mutate or /validate\n",
-					     NULL);
+			return server_reject(s, rq, conn, "other", MHD_HTTP_NOT_FOUND,
+					     "not found: use /mutate or /validate\n", NULL);
 		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
-			return server_reject(s, rq, conn, ep, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed: use POST\n",
-					     "POST");
+			return server_reject(s, rq, conn, ep, MHD_HTTP_METHOD_NOT_ALLOWED,
+					     "method not allowed: use POST\n", "POST");
 		if (!server_json_type(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE)))
 			return server_reject(s, rq, conn, ep, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
 					     "unsupported content type: send application/json\n", NULL);
-		if (server_length_too_big(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-								       MHD_HTTP_HEADER_CONTENT_LENGTH)))
+		if (server_length_too_big(
+			    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH)))
 			return server_reject(s, rq, conn, ep, MHD_HTTP_CONTENT_TOO_LARGE, "request body over 3 MiB\n",
 					     NULL);
 		return MHD_YES;
@@ -464,15 +452,14 @@ static struct MHD_Daemon *server_start_daemon(server *s, unsigned int flags, uns
 	/* A pool of 1 is not allowed: a single internal thread then. */
 	unsigned int pool = threads > 1 ? threads : 0;
 
-	return MHD_start_daemon(
-		flags, 0, NULL, NULL, server_handler, s, MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, NULL,
-		MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE, pool,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)SERVER_CONN_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		(size_t)SERVER_CONN_POOL, MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned int)SERVER_CONN_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, server_completed, s,
-		MHD_OPTION_NOTIFY_CONNECTION, server_conn_notify, NULL,
-		MHD_OPTION_HTTPS_PRIORITIES, SERVER_TLS_PRIORITIES, MHD_OPTION_HTTPS_CERT_CALLBACK, certs_retrieve,
-		MHD_OPTION_END);
+	return MHD_start_daemon(flags, 0, NULL, NULL, server_handler, s, MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log,
+				NULL, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE, pool,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)SERVER_CONN_LIMIT,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVER_CONN_POOL,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)SERVER_CONN_TIMEOUT_S,
+				MHD_OPTION_NOTIFY_COMPLETED, server_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+				server_conn_notify, NULL, MHD_OPTION_HTTPS_PRIORITIES, SERVER_TLS_PRIORITIES,
+				MHD_OPTION_HTTPS_CERT_CALLBACK, certs_retrieve, MHD_OPTION_END);
 }
 
 server *server_start(const server_opts *opts, ag_err *err)
@@ -483,7 +470,7 @@ server *server_start(const server_opts *opts, ag_err *err)
 	bool any = false;
 	int port = 0;
 	unsigned int base = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-			    MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+		MHD_USE_ERROR_LOG | MHD_USE_TURBO;
 	const union MHD_DaemonInfo *info;
 
 	if (!opts->env)
@@ -505,8 +492,8 @@ server *server_start(const server_opts *opts, ag_err *err)
 	atomic_init(&s->s_in_flight, 0);
 	atomic_init(&s->s_closing, false);
 	if (any) {
-		s->s_daemon = server_start_daemon(s, base | MHD_USE_DUAL_STACK, opts->threads,
-						  (const struct sockaddr *)&ss);
+		s->s_daemon =
+			server_start_daemon(s, base | MHD_USE_DUAL_STACK, opts->threads, (const struct sockaddr *)&ss);
 		if (!s->s_daemon) {
 			struct sockaddr_in s4;
 
@@ -517,8 +504,8 @@ server *server_start(const server_opts *opts, ag_err *err)
 			s->s_daemon = server_start_daemon(s, base, opts->threads, (const struct sockaddr *)&s4);
 		}
 	} else {
-		s->s_daemon = server_start_daemon(s, base | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0), opts->threads,
-						  (const struct sockaddr *)&ss);
+		s->s_daemon = server_start_daemon(s, base | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+						  opts->threads, (const struct sockaddr *)&ss);
 	}
 	if (!s->s_daemon) {
 		err_set(err, EADDRINUSE, "cannot serve HTTPS on %s (address in use or not local?)", opts->listen);
@@ -556,14 +543,13 @@ void server_quiesce(server *s)
 
 bool server_drain(server *s, long timeout_ms)
 {
-	struct timespec t0;
+	int64_t t0 = mono_ms();
 	int idle_ticks = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* Idle for 200 ms in a row: a kept-alive client that sent one more
 	 * review just before seeing Connection: close is answered too. */
 	while (idle_ticks < 20) {
-		if (server_elapsed(&t0) * 1000.0 >= (double)timeout_ms)
+		if (mono_ms() - t0 >= timeout_ms)
 			return false;
 		idle_ticks = atomic_load(&s->s_in_flight) > 0 ? 0 : idle_ticks + 1;
 		usleep(10 * 1000);

@@ -15,14 +15,14 @@
 #include "metrics.h"
 
 enum {
-	SERVER_BODY_MAX = 3u << 20,   /* AdmissionReview request ceiling (the API server's own is 3 MiB) */
+	SERVER_BODY_MAX = 3u << 20, /* AdmissionReview request ceiling (the API server's own is 3 MiB) */
 	SERVER_CONN_LIMIT = 1024,
 	SERVER_CONN_TIMEOUT_S = 60,
 };
 
 /* GnuTLS priority string: TLS 1.3 and 1.2, forward-secret AEAD suites only. */
-#define SERVER_TLS_PRIORITIES                                                                             \
-	"SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:"             \
+#define SERVER_TLS_PRIORITIES                                                                                          \
+	"SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:"                         \
 	"+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE"
 
 /* Metric family names the server writes (main defines them). */
@@ -34,10 +34,10 @@ enum {
 #define SERVER_M_CUT "armorgate_webhook_connections_cut_total"
 
 typedef struct server_opts {
-	const char *listen;          /* "ADDR:PORT" / ":PORT"; port 0 = ephemeral */
-	unsigned int threads;        /* worker threads, >= 1 */
-	const admission_env *env;    /* borrowed, must outlive the server */
-	metrics *metrics;            /* borrowed, may be NULL */
+	const char *listen;       /* "ADDR:PORT" / ":PORT"; port 0 = ephemeral */
+	unsigned int threads;     /* worker threads, >= 1 */
+	const admission_env *env; /* borrowed, must outlive the server */
+	metrics *metrics;         /* borrowed, may be NULL */
 } server_opts;
 
 typedef struct server server;

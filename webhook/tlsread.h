@@ -16,8 +16,8 @@
 #include "err.h"
 
 enum {
-	TLSREAD_BUF = 8u << 10, /* a review's record in one read; bigger ones take several */
-	TLSREAD_FDS_MAX = 65536,  /* sockets numbered higher keep GnuTLS's own reads */
+	TLSREAD_BUF = 8u << 10,  /* a review's record in one read; bigger ones take several */
+	TLSREAD_FDS_MAX = 65536, /* sockets numbered higher keep GnuTLS's own reads */
 };
 
 typedef struct tlsread tlsread;

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "admission.h"
+#include "jsonarena.h"
 
 #define AN "container.apparmor.security.beta.kubernetes.io/"
 
@@ -51,7 +52,7 @@ typedef struct bench_case {
 	admission_op op;
 	char *body;
 	size_t len;
-	const char *verdict;
+	admission_verdict verdict;
 } bench_case;
 
 typedef struct bench_thread {
@@ -120,6 +121,7 @@ int main(int argc, char **argv)
 	bench_case cases[4];
 	bench_thread th[64];
 
+	jsonarena_install(); /* the webhook's allocation path, before any thread */
 	if (secs <= 0 || nthreads < 1 || nthreads > 64) {
 		fprintf(stderr, "usage: bench_admission_core [seconds>0] [threads 1..64]\n");
 		return 2;
@@ -151,17 +153,17 @@ int main(int argc, char **argv)
 
 #define LH(p) ",\"securityContext\":{\"appArmorProfile\":{\"type\":\"Localhost\",\"localhostProfile\":\"" p "\"}}"
 #define SEL ",\"nodeSelector\":{\"profiles.armorgate.io/custom.web\":\"loaded\",\"profiles.armorgate.io/custom.p7\":\"loaded\"}"
-	cases[0] = (bench_case){ "mutate (3 annotations -> patch)", ADMISSION_MUTATE, NULL, 0, "patch" };
+	cases[0] = (bench_case){ "mutate (3 annotations -> patch)", ADMISSION_MUTATE, NULL, 0, ADMISSION_VERDICT_PATCH };
 	cases[0].body = make("\"" AN "migrate\":\"runtime/default\",\"" AN "web\":\"localhost/custom.web\",\"" AN
 			     "sidecar\":\"localhost/custom.p7\",",
 			     "", "", "", "", &cases[0].len);
-	cases[1] = (bench_case){ "mutate (already mutated -> allow)", ADMISSION_MUTATE, NULL, 0, "allow" };
+	cases[1] = (bench_case){ "mutate (already mutated -> allow)", ADMISSION_MUTATE, NULL, 0, ADMISSION_VERDICT_ALLOW };
 	cases[1].body = make("", ",\"securityContext\":{\"appArmorProfile\":{\"type\":\"RuntimeDefault\"}}",
 			     LH("custom.web"), LH("custom.p7"), SEL, &cases[1].len);
-	cases[2] = (bench_case){ "validate (fields, allowed)", ADMISSION_VALIDATE, NULL, 0, "allow" };
+	cases[2] = (bench_case){ "validate (fields, allowed)", ADMISSION_VALIDATE, NULL, 0, ADMISSION_VERDICT_ALLOW };
 	cases[2].body = make("", ",\"securityContext\":{\"appArmorProfile\":{\"type\":\"RuntimeDefault\"}}",
 			     LH("custom.web"), LH("custom.p7"), SEL, &cases[2].len);
-	cases[3] = (bench_case){ "validate (unloaded profile, denied)", ADMISSION_VALIDATE, NULL, 0, "deny" };
+	cases[3] = (bench_case){ "validate (unloaded profile, denied)", ADMISSION_VALIDATE, NULL, 0, ADMISSION_VERDICT_DENY };
 	cases[3].body = make("", "", LH("custom.web"), LH("custom.missing"), "", &cases[3].len);
 
 	printf("nodes=%zu threads=%ld seconds/case=%.1f\n", nodeset_size(ns), nthreads, secs);
@@ -175,9 +177,9 @@ int main(int argc, char **argv)
 		if (only >= 0 && (size_t)only != c)
 			continue;
 		admission_handle(cases[c].op, cases[c].body, cases[c].len, &env, &r);
-		if (strcmp(r.verdict, cases[c].verdict) != 0) {
-			fprintf(stderr, "case %s: verdict %s, expected %s: %s\n", cases[c].name, r.verdict, cases[c].verdict,
-				buf_cstr(&r.body));
+		if (r.verdict != cases[c].verdict) {
+			fprintf(stderr, "case %s: verdict %s, expected %s: %s\n", cases[c].name,
+				admission_verdict_name(r.verdict), admission_verdict_name(cases[c].verdict), buf_cstr(&r.body));
 			return 1;
 		}
 		buf_cleanup(&r.body);

@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* env.compile stays NULL: no processes from the fuzzer */
 	for (int op = 0; op < 2; op++) {
 		admission_handle(op ? ADMISSION_VALIDATE : ADMISSION_MUTATE, (const char *)data, size, &env, &r);
-		if (!r.verdict || !r.http_status || !r.content_type)
+		if (!r.http_status || !r.content_type || (r.http_status == 200) != (r.verdict != ADMISSION_VERDICT_ERROR))
 			abort();
 		if (r.http_status == 200) {
 			/* Every 200 answer must be valid JSON. */

@@ -9,8 +9,15 @@
 
 #include "aaparser.h"
 #include "admission.h"
+#include "jsonarena.h"
 
 #define AN "container.apparmor.security.beta.kubernetes.io/"
+
+/* The webhook's own allocation path (jsonarena.h), as main sets it up. */
+__attribute__((constructor)) static void arena_install(void)
+{
+	jsonarena_install();
+}
 
 static nodeset *nodes;
 static admission_env env;
@@ -146,7 +153,7 @@ static void expect_patch(const char *pod, const char *want)
 		cr_expect(0, "patch\n got %s\nwant %s", g, want);
 		free(g);
 	}
-	cr_expect_str_eq(r.verdict, "patch");
+	cr_expect_eq(r.verdict, ADMISSION_VERDICT_PATCH);
 	cJSON_Delete(got);
 	cJSON_Delete(w);
 	buf_cleanup(&r.body);
@@ -158,7 +165,7 @@ static void expect_no_patch(const char *pod)
 	cJSON *got = mutate_patch(pod, &r);
 
 	cr_expect_null(got, "unexpected patch for %s", pod);
-	cr_expect_str_eq(r.verdict, "allow");
+	cr_expect_eq(r.verdict, ADMISSION_VERDICT_ALLOW);
 	cJSON_Delete(got);
 	buf_cleanup(&r.body);
 }
@@ -175,10 +182,10 @@ static char *validate_msg(const char *text)
 
 		cr_expect_eq(cJSON_GetObjectItem(st, "code")->valueint, 403);
 		cr_expect_str_eq(cJSON_GetObjectItem(st, "reason")->valuestring, "Forbidden");
-		cr_expect_str_eq(r.verdict, "deny");
+		cr_expect_eq(r.verdict, ADMISSION_VERDICT_DENY);
 		msg = strdup(cJSON_GetObjectItem(st, "message")->valuestring);
 	} else {
-		cr_expect_str_eq(r.verdict, "allow");
+		cr_expect_eq(r.verdict, ADMISSION_VERDICT_ALLOW);
 	}
 	cJSON_Delete(j);
 	buf_cleanup(&r.body);
@@ -201,7 +208,7 @@ static void expect_400(const char *text, const char *needle)
 	for (int op = 0; op < 2; op++) {
 		run(op ? ADMISSION_VALIDATE : ADMISSION_MUTATE, text, strlen(text), &r);
 		cr_expect_eq(r.http_status, 400, "%s -> %d", text, r.http_status);
-		cr_expect_str_eq(r.verdict, "error");
+		cr_expect_eq(r.verdict, ADMISSION_VERDICT_ERROR);
 		cr_expect(strstr(buf_cstr(&r.body), needle), "'%s' lacks '%s'", buf_cstr(&r.body), needle);
 		cr_expect_eq(strchr(buf_cstr(&r.body), '\n'), buf_cstr(&r.body) + r.body.len - 1, "one line");
 		buf_cleanup(&r.body);

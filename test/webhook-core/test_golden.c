@@ -19,6 +19,7 @@
 
 #include "admission.h"
 #include "buf_file.h"
+#include "jsonarena.h"
 #include "run.h"
 
 static const char *golden_dir(void)
@@ -94,6 +95,12 @@ static char *b64dec(const char *s)
 	return out;
 }
 
+/* The webhook's own allocation path (jsonarena.h), as main sets it up. */
+__attribute__((constructor)) static void golden_arena_install(void)
+{
+	jsonarena_install();
+}
+
 /* {"httpStatus","verdict","response"|"text"}; *patch_out gets the decoded patch text. */
 static cJSON *result_json(const admission_result *r, char **patch_out)
 {
@@ -101,7 +108,7 @@ static cJSON *result_json(const admission_result *r, char **patch_out)
 
 	*patch_out = NULL;
 	cJSON_AddNumberToObject(j, "httpStatus", r->http_status);
-	cJSON_AddStringToObject(j, "verdict", r->verdict);
+	cJSON_AddStringToObject(j, "verdict", admission_verdict_name(r->verdict));
 	if (r->http_status == 200) {
 		cJSON *resp = cJSON_Parse(buf_cstr(&r->body));
 		cJSON *inner;
@@ -217,7 +224,7 @@ static void check_reinvocation(const char *name, const cJSON *review, const cJSO
 	cJSON_ReplaceItemInObjectCaseSensitive(req, "object", cJSON_Duplicate(pod, 1));
 	text = cJSON_PrintUnformatted(again);
 	admission_handle(ADMISSION_MUTATE, text, strlen(text), env, &r);
-	cr_expect_str_eq(r.verdict, "allow", "%s: second mutation was not a no-op: %s", name, buf_cstr(&r.body));
+	cr_expect_eq(r.verdict, ADMISSION_VERDICT_ALLOW, "%s: second mutation was not a no-op: %s", name, buf_cstr(&r.body));
 	buf_cleanup(&r.body);
 	free(text);
 	cJSON_Delete(again);

@@ -1,5 +1,5 @@
 /* Unit tests of webhook/core/nodeset: readiness from labels, watch events,
- * counts when nodes change or go away, why-strings. */
+ * counts when nodes change or go away, why a node cannot run a profile. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -26,7 +26,7 @@ static cJSON *node(const char *name, const char *apparmor, const char *const *pr
 	return n;
 }
 
-static void apply(nodeset *ns, kube_event_type t, cJSON *n)
+static void apply(nodeset *ns, nodeset_event t, cJSON *n)
 {
 	nodeset_apply(ns, t, n);
 	cJSON_Delete(n);
@@ -35,13 +35,12 @@ static void apply(nodeset *ns, kube_event_type t, cJSON *n)
 Test(nodeset, empty)
 {
 	nodeset *ns = nodeset_new();
-	char why[64];
 
 	cr_assert_not_null(ns);
 	cr_expect_eq(nodeset_size(ns), 0);
 	cr_expect_not(nodeset_any_has(ns, "custom.a"));
-	cr_expect_eq(nodeset_node_has(ns, "n1", "custom.a", why, sizeof(why)), 0);
-	cr_expect_str_eq(why, "unknown node");
+	cr_expect_eq(nodeset_node_has(ns, "n1", "custom.a"), NODESET_NODE_UNKNOWN);
+	cr_expect_str_eq(nodeset_node_state_text(NODESET_NODE_UNKNOWN), "unknown node");
 	nodeset_free(ns);
 	nodeset_free(NULL);
 }
@@ -52,7 +51,6 @@ Test(nodeset, replace_and_lookup)
 	const char *const pb[] = { "custom.c", NULL };
 	nodeset *ns = nodeset_new();
 	cJSON *items = cJSON_CreateArray();
-	char why[64];
 
 	cJSON_AddItemToArray(items, node("n1", "enabled", pa));
 	cJSON_AddItemToArray(items, node("n2", "unsupported", pb));
@@ -68,13 +66,13 @@ Test(nodeset, replace_and_lookup)
 	cr_expect(nodeset_any_has(ns, "custom.b"));
 	/* Only on nodes without AppArmor: not usable. */
 	cr_expect_not(nodeset_any_has(ns, "custom.c"));
-	cr_expect_eq(nodeset_node_has(ns, "n1", "custom.a", why, sizeof(why)), 1);
-	cr_expect_str_eq(why, "");
-	cr_expect_eq(nodeset_node_has(ns, "n1", "custom.c", why, sizeof(why)), 0);
-	cr_expect_str_eq(why, "profile not loaded");
-	cr_expect_eq(nodeset_node_has(ns, "n2", "custom.c", why, sizeof(why)), 0);
-	cr_expect_str_eq(why, "AppArmor not enabled on the node");
-	cr_expect_eq(nodeset_node_has(ns, "n3", "custom.c", NULL, 0), 0);
+	cr_expect_eq(nodeset_node_has(ns, "n1", "custom.a"), NODESET_NODE_READY);
+	cr_expect_str_eq(nodeset_node_state_text(NODESET_NODE_READY), "");
+	cr_expect_eq(nodeset_node_has(ns, "n1", "custom.c"), NODESET_NODE_NOT_LOADED);
+	cr_expect_str_eq(nodeset_node_state_text(NODESET_NODE_NOT_LOADED), "profile not loaded");
+	cr_expect_eq(nodeset_node_has(ns, "n2", "custom.c"), NODESET_NODE_NO_APPARMOR);
+	cr_expect_str_eq(nodeset_node_state_text(NODESET_NODE_NO_APPARMOR), "AppArmor not enabled on the node");
+	cr_expect_eq(nodeset_node_has(ns, "n3", "custom.c"), NODESET_NODE_NO_APPARMOR);
 	nodeset_free(ns);
 }
 
@@ -85,7 +83,7 @@ Test(nodeset, label_values_matter)
 			       "\"profiles.armorgate.io/custom.a\":\"loading\",\"profiles.armorgate.io/\":\"loaded\","
 			       "\"profiles.armorgate.io/custom.b\":\"loaded\",\"x/custom.c\":\"loaded\"}}}");
 
-	apply(ns, KUBE_EVENT_ADDED, n);
+	apply(ns, NODESET_UPSERT, n);
 	cr_expect_not(nodeset_any_has(ns, "custom.a"));
 	cr_expect(nodeset_any_has(ns, "custom.b"));
 	cr_expect_not(nodeset_any_has(ns, "custom.c"));
@@ -99,31 +97,29 @@ Test(nodeset, events_keep_counts)
 	const char *const pa[] = { "custom.a", NULL };
 	nodeset *ns = nodeset_new();
 
-	apply(ns, KUBE_EVENT_ADDED, node("n1", "enabled", pab));
-	apply(ns, KUBE_EVENT_ADDED, node("n2", "enabled", pa));
+	apply(ns, NODESET_UPSERT, node("n1", "enabled", pab));
+	apply(ns, NODESET_UPSERT, node("n2", "enabled", pa));
 	cr_expect(nodeset_any_has(ns, "custom.b"));
 	/* n1 loses custom.b. */
-	apply(ns, KUBE_EVENT_MODIFIED, node("n1", "enabled", pa));
+	apply(ns, NODESET_UPSERT, node("n1", "enabled", pa));
 	cr_expect_not(nodeset_any_has(ns, "custom.b"));
 	cr_expect(nodeset_any_has(ns, "custom.a"));
-	apply(ns, KUBE_EVENT_DELETED, node("n1", NULL, NULL));
+	apply(ns, NODESET_DELETE, node("n1", NULL, NULL));
 	cr_expect(nodeset_any_has(ns, "custom.a"));
 	/* n2 turns unsupported: its profiles stop counting. */
-	apply(ns, KUBE_EVENT_MODIFIED, node("n2", "unsupported", pa));
+	apply(ns, NODESET_UPSERT, node("n2", "unsupported", pa));
 	cr_expect_not(nodeset_any_has(ns, "custom.a"));
 	cr_expect_eq(nodeset_enabled_count(ns), 0);
-	apply(ns, KUBE_EVENT_MODIFIED, node("n2", "enabled", pa));
+	apply(ns, NODESET_UPSERT, node("n2", "enabled", pa));
 	cr_expect(nodeset_any_has(ns, "custom.a"));
-	/* Bookmarks and errors change nothing; deleting an unknown node is fine. */
-	apply(ns, KUBE_EVENT_BOOKMARK, node("n2", NULL, NULL));
-	apply(ns, KUBE_EVENT_ERROR, node("n2", NULL, NULL));
-	apply(ns, KUBE_EVENT_DELETED, node("nx", NULL, NULL));
+	/* Deleting an unknown node is fine. */
+	apply(ns, NODESET_DELETE, node("nx", NULL, NULL));
 	cr_expect(nodeset_any_has(ns, "custom.a"));
 	cr_expect_eq(nodeset_size(ns), 1);
-	apply(ns, KUBE_EVENT_DELETED, node("n2", "enabled", pa));
+	apply(ns, NODESET_DELETE, node("n2", "enabled", pa));
 	cr_expect_not(nodeset_any_has(ns, "custom.a"));
 	cr_expect_eq(nodeset_size(ns), 0);
-	nodeset_apply(ns, KUBE_EVENT_ADDED, NULL);
+	nodeset_apply(ns, NODESET_UPSERT, NULL);
 	nodeset_free(ns);
 }
 
@@ -145,12 +141,12 @@ Test(nodeset, many_nodes_rehash)
 	cr_expect_eq(nodeset_size(ns), 5000);
 	cr_expect(nodeset_any_has(ns, "custom.p49"));
 	cr_expect_not(nodeset_any_has(ns, "custom.p50"));
-	cr_expect_eq(nodeset_node_has(ns, "node-4999", "custom.p49", NULL, 0), 1);
+	cr_expect_eq(nodeset_node_has(ns, "node-4999", "custom.p49"), NODESET_NODE_READY);
 	for (int i = 0; i < 5000; i += 50) {
 		char name[32];
 
 		snprintf(name, sizeof(name), "node-%d", i);
-		apply(ns, KUBE_EVENT_DELETED, node(name, NULL, NULL));
+		apply(ns, NODESET_DELETE, node(name, NULL, NULL));
 	}
 	cr_expect_not(nodeset_any_has(ns, "custom.p0"));
 	cr_expect(nodeset_any_has(ns, "custom.p1"));
@@ -169,7 +165,7 @@ static void *reader(void *arg)
 
 	for (int i = 0; i < 20000; i++) {
 		(void)nodeset_any_has(ns, "custom.a");
-		(void)nodeset_node_has(ns, "n1", "custom.a", NULL, 0);
+		(void)nodeset_node_has(ns, "n1", "custom.a");
 	}
 	return NULL;
 }
@@ -183,7 +179,7 @@ Test(nodeset, concurrent_readers_and_writer)
 	for (int i = 0; i < 2; i++)
 		cr_assert_eq(pthread_create(&th[i], NULL, reader, ns), 0);
 	for (int i = 0; i < 2000; i++)
-		apply(ns, i % 2 ? KUBE_EVENT_DELETED : KUBE_EVENT_ADDED, node("n1", "enabled", pa));
+		apply(ns, i % 2 ? NODESET_DELETE : NODESET_UPSERT, node("n1", "enabled", pa));
 	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
 	cr_expect_not(nodeset_any_has(ns, "custom.a"));

@@ -1,6 +1,10 @@
 /* admission: the pure AdmissionReview core of armorgate-webhook.
  * Bytes in (the request body, already size-checked by the server), a
- * response out: no sockets, no files, no globals. Trust boundary: the body is
+ * response out: no sockets, no files, no program runs. Globals: none of its
+ * own. It allocates through cJSON's hooks, which are process-wide: after
+ * jsonarena_install() (jsonarena.h) a review's tree lives in a per-thread
+ * arena; without it, in malloc. Either gives the same answers. Threads: any
+ * number of reviews may run at once (the nodeset has its own lock). Trust boundary: the body is
  * untrusted; parsing is bounded (ADMISSION_JSON_DEPTH_MAX nesting) and no
  * input makes it crash. The ConfigMap compile check is the caller's
  * (admission_env.compile).
@@ -15,6 +19,7 @@
 #ifndef ARMORGATE_ADMISSION_H
 #define ARMORGATE_ADMISSION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -23,10 +28,10 @@
 #include "profile.h"
 
 enum {
-	ADMISSION_JSON_DEPTH_MAX = 64,           /* deepest accepted JSON nesting */
-	ADMISSION_RESPONSE_MAX = 8u << 20,       /* ceiling on the response body */
+	ADMISSION_JSON_DEPTH_MAX = 64,     /* deepest accepted JSON nesting */
+	ADMISSION_RESPONSE_MAX = 8u << 20, /* ceiling on the response body */
 	ADMISSION_REASON_MAX = 256,
-	ADMISSION_MESSAGE_MAX = 32u << 10,       /* ceiling on one denial message */
+	ADMISSION_MESSAGE_MAX = 32u << 10, /* ceiling on one denial message */
 };
 
 #define ADMISSION_ANNOTATION_PREFIX "container.apparmor.security.beta.kubernetes.io/"
@@ -39,29 +44,42 @@ typedef enum { ADMISSION_MUTATE, ADMISSION_VALIDATE } admission_op;
 typedef size_t (*admission_compile_fn)(void *ctx, profile_entry *entries, size_t n);
 
 typedef struct admission_env {
-	nodeset *nodes;                 /* borrowed; NULL behaves like an empty set (fails closed) */
-	const char *profiles_namespace; /* the profiles ConfigMap (--profiles-configmap NS/NAME), borrowed; NULL = DESIGN.md default */
+	nodeset *nodes; /* borrowed; NULL behaves like an empty set (fails closed) */
+	const char *
+		profiles_namespace; /* the profiles ConfigMap (--profiles-configmap NS/NAME), borrowed; NULL = DESIGN.md default */
 	const char *profiles_name;
-	profile_limits limits;          /* common/profile.h text rules */
-	admission_compile_fn compile;   /* NULL: text rules only (no parser run) */
-	void *compile_ctx;              /* passed to compile */
+	profile_limits limits;        /* common/profile.h text rules */
+	admission_compile_fn compile; /* NULL: text rules only (no parser run) */
+	void *compile_ctx;            /* passed to compile */
 } admission_env;
 
+/* What the answer says. ERROR: no AdmissionReview answer (400, 500). */
+typedef enum {
+	ADMISSION_VERDICT_ERROR,
+	ADMISSION_VERDICT_ALLOW,
+	ADMISSION_VERDICT_DENY,
+	ADMISSION_VERDICT_PATCH, /* allowed with a JSONPatch */
+} admission_verdict;
+
+enum { ADMISSION_VERDICT_COUNT = ADMISSION_VERDICT_PATCH + 1 };
+
 typedef struct admission_result {
-	int http_status;      /* 200 for any AdmissionReview answer; 400 malformed; 500 out of memory */
-	buf body;             /* AdmissionReview JSON (200) or one line of text (else); caller buf_cleanup */
+	int http_status;          /* 200 for any AdmissionReview answer; 400 malformed; 500 out of memory */
+	buf body;                 /* AdmissionReview JSON (200) or one line of text (else); caller buf_cleanup */
 	const char *content_type; /* static: "application/json" or "text/plain; charset=utf-8" */
-	const char *verdict;  /* static string for metrics: "allow", "deny", "patch", "error" */
+	admission_verdict verdict;
+	bool profile_check; /* the profiles ConfigMap was checked (rules + compile); verdict ALLOW or DENY */
 	char reason[ADMISSION_REASON_MAX]; /* one line for logs */
 } admission_result;
 
 /* Pure: bytes in, response out. Never crashes on any input. body need not be
  * NUL-terminated. env may be NULL (no nodes, default ConfigMap). res is always
  * initialised (call buf_cleanup(&res->body)). */
-void admission_handle(admission_op op, const char *body, size_t len, const admission_env *env,
-		      admission_result *res);
+void admission_handle(admission_op op, const char *body, size_t len, const admission_env *env, admission_result *res);
 
-/* Convenience for the shell's metrics: "mutate" / "validate". */
+/* For metrics labels and logs only: "mutate" / "validate". */
 const char *admission_op_name(admission_op op);
+/* For metrics labels and logs only: "error", "allow", "deny", "patch". */
+const char *admission_verdict_name(admission_verdict v);
 
 #endif

@@ -88,9 +88,7 @@ static void jsonarena_init(void)
 	jsonarena_ok = true;
 }
 
-/* Install the hooks at program load, while the process has one thread, so no
- * thread already inside cJSON sees them change. */
-__attribute__((constructor)) static void jsonarena_ctor(void)
+void jsonarena_install(void)
 {
 	if (!JSONARENA_OFF)
 		pthread_once(&jsonarena_once, jsonarena_init);
@@ -100,10 +98,8 @@ bool jsonarena_enter(void)
 {
 	jsonarena *a;
 
-	if (JSONARENA_OFF)
-		return false;
-	pthread_once(&jsonarena_once, jsonarena_init);
-	if (!jsonarena_ok)
+	/* Set once by jsonarena_install before any other thread existed. */
+	if (JSONARENA_OFF || !jsonarena_ok)
 		return false;
 	a = jsonarena_tl;
 	if (!a) {

@@ -2,13 +2,16 @@
  * review, so parsing a Pod costs a pointer bump per node instead of a
  * malloc/free pair (about 40% of a review's CPU time otherwise).
  *
- * The one process-wide effect of webhook_core, documented here: a
- * constructor (run at program load, before any thread exists) installs cJSON
- * hooks (cJSON_InitHooks) for the whole process of any program that links
- * this file. Threads outside an arena section, and allocations that do not fit
- * the arena, go to plain malloc/free as before; the free hook recognises
- * arena pointers of the calling thread and ignores them. A tree built inside
- * a section must not outlive the section or leave its thread.
+ * Globals, the only process-wide state of webhook_core: jsonarena_install()
+ * sets cJSON's allocation hooks (cJSON_InitHooks) for the whole process, and
+ * a thread-local arena per thread that enters a section (freed when the
+ * thread exits). A program opts in by calling jsonarena_install() once
+ * while it has one thread (armorgate-webhook's main, the benchmark, the
+ * tests); without it every section is off and cJSON uses malloc, with the
+ * same results. After it, threads outside a section, and allocations that do
+ * not fit the arena, go to plain malloc/free as before; the free hook
+ * recognises arena pointers of the calling thread and ignores them. A tree
+ * built inside a section must not outlive the section or leave its thread.
  * Sanitizer builds never use the arena (ASan must see every allocation). */
 #ifndef ARMORGATE_JSONARENA_H
 #define ARMORGATE_JSONARENA_H
@@ -18,8 +21,14 @@
 
 enum { JSONARENA_SIZE = 256u << 10 }; /* per thread; bigger trees spill to malloc */
 
+/* Installs the cJSON hooks for the process. Call before any other thread
+ * exists (a thread inside cJSON must not see them change); later calls do
+ * nothing. No-op in sanitizer builds. */
+void jsonarena_install(void);
+
 /* Starts a section on this thread. true when the arena is in use (false:
- * sanitizer build or out of memory; cJSON then uses malloc as usual). */
+ * not installed, sanitizer build or out of memory; cJSON then uses malloc as
+ * usual). */
 bool jsonarena_enter(void);
 /* true when nothing allocated in this section spilled to malloc, so the
  * tree may be dropped without cJSON_Delete. */

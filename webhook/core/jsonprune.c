@@ -2,6 +2,7 @@
  * accepted subset and why it matters. */
 #include "jsonprune.h"
 
+#include <errno.h>
 #include <locale.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -12,6 +13,8 @@
 #include <emmintrin.h>
 #endif
 
+#include "jsondepth.h"
+
 /* Numbers cJSON reads whole: it copies at most 63 characters before strtod. */
 enum { JP_NUMBER_MAX = 63 };
 
@@ -21,10 +24,10 @@ typedef struct jp_scan {
 	size_t i;
 	int depth;
 	int max_depth;
-	bool nul; /* a \u0000 escape was seen */
-	size_t blk;        /* offset (a multiple of 64) of the block in quotes/stops */
-	uint64_t quotes;   /* bit k: s[blk + k] is '"' */
-	uint64_t stops;    /* bit k: s[blk + k] is '"', '\\' or NUL */
+	bool nul;        /* a \u0000 escape was seen */
+	size_t blk;      /* offset (a multiple of 64) of the block in quotes/stops */
+	uint64_t quotes; /* bit k: s[blk + k] is '"' */
+	uint64_t stops;  /* bit k: s[blk + k] is '"', '\\' or NUL */
 } jp_scan;
 
 static bool jp_at(const jp_scan *p, unsigned char c)
@@ -46,13 +49,11 @@ static void jp_ws(jp_scan *p)
 
 static int jp_hex(unsigned char c)
 {
+	unsigned char lower = c | 0x20; /* 'A'..'F' -> 'a'..'f'; digits unchanged */
+
 	if (c >= '0' && c <= '9')
 		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	return lower >= 'a' && lower <= 'f' ? lower - 'a' + 10 : -1;
 }
 
 /* Bits k of *quotes and *stops: byte k of the 64 at b is '"', and is '"',
@@ -72,7 +73,7 @@ static void jp_masks64(const unsigned char *b, uint64_t *quotes, uint64_t *stops
 		q |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote)) << (16 * k);
 		x |= (uint64_t)(unsigned)_mm_movemask_epi8(
 			     _mm_or_si128(_mm_cmpeq_epi8(v, bslash), _mm_cmpeq_epi8(v, zero)))
-		     << (16 * k);
+			<< (16 * k);
 	}
 	*quotes = q;
 	*stops = q | x;
@@ -298,9 +299,7 @@ value:
 	case ' ':
 	case '\t':
 	case '\n':
-	case '\r':
-		i++;
-		goto value;
+	case '\r': i++; goto value;
 	case '"': {
 		bool esc;
 
@@ -612,4 +611,43 @@ cJSON *jsonprune_parse(const char *s, size_t n, const jsonprune_node *schema, in
 	}
 	*nul_escape = p.nul;
 	return root;
+}
+
+/* The whole text through cJSON, which words the error for a malformed one. */
+static int jsonprune_full(const char *s, size_t n, cJSON **root, ag_err *err)
+{
+	const char *end = NULL;
+
+	*root = cJSON_ParseWithLengthOpts(s, n, &end, 0);
+	if (!*root) {
+		size_t off = end && end >= s && end <= s + n ? (size_t)(end - s) : 0;
+
+		return err_set(err, EINVAL, "malformed JSON near byte %zu", off);
+	}
+	/* cJSON's own "require NUL" mode refuses any text not followed by a
+	 * NUL, so trailing bytes are checked here. */
+	if (end >= s && end <= s + n) {
+		while (end < s + n && strchr(" \t\r\n", *end) && *end)
+			end++;
+		if (end < s + n) {
+			cJSON_Delete(*root);
+			*root = NULL;
+			return err_set(err, EINVAL, "trailing bytes after the JSON object at byte %zu",
+				       (size_t)(end - s));
+		}
+	}
+	return 0;
+}
+
+int jsonprune_load(const char *s, size_t n, const jsonprune_node *schema, int max_depth, cJSON **root, bool *nul_escape,
+		   ag_err *err)
+{
+	*nul_escape = false;
+	*root = jsonprune_parse(s, n, schema, max_depth, nul_escape);
+	if (*root)
+		return 0;
+	/* cJSON recurses: the depth is checked on raw bytes first. */
+	if (s && !jsondepth_ok(s, n, max_depth, nul_escape))
+		return err_set(err, EINVAL, "request JSON nested deeper than %d levels", max_depth);
+	return jsonprune_full(s, n, root, err);
 }

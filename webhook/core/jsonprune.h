@@ -13,8 +13,12 @@
  * kept values are built directly when they are plain (strings without
  * escapes, numbers, objects and arrays of those, true/false/null), by cJSON
  * otherwise.
- * Anything else gives NULL and the caller parses the whole text with cJSON,
- * which then gives the verdict and the error position. */
+ * Anything else gives NULL from jsonprune_parse; jsonprune_load then parses
+ * the whole text with cJSON (after a depth check on the raw bytes), which
+ * gives the verdict and the error position.
+ * Globals: none of its own; trees are allocated through cJSON's hooks
+ * (process-wide, see jsonarena.h) and numbers read with the C locale's
+ * decimal point, as cJSON does. */
 #ifndef ARMORGATE_JSONPRUNE_H
 #define ARMORGATE_JSONPRUNE_H
 
@@ -22,6 +26,8 @@
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
+
+#include "err.h"
 
 typedef struct jsonprune_node jsonprune_node;
 
@@ -33,7 +39,10 @@ typedef struct jsonprune_member {
 } jsonprune_member;
 
 /* A member from a string literal: JSONPRUNE_MEMBER("spec", &spec_node). */
-#define JSONPRUNE_MEMBER(name, node) { (name), sizeof(name) - 1, (node) }
+#define JSONPRUNE_MEMBER(name, node)                                                                                   \
+	{                                                                                                              \
+		(name), sizeof(name) - 1, (node)                                                                       \
+	}
 
 /* An object node keeps jn_members (in document order, duplicates included, so
  * the first one wins lookups as in a full parse); an array node keeps every
@@ -53,5 +62,14 @@ struct jsonprune_node {
  * a string short). Kept member names point at the schema's strings (cJSON's
  * "const string" items), so the schema must outlive the tree. */
 cJSON *jsonprune_parse(const char *s, size_t n, const jsonprune_node *schema, int max_depth, bool *nul_escape);
+
+/* The one call for untrusted text: jsonprune_parse, else the whole text
+ * through cJSON once jsondepth.h has found it nested at most max_depth deep.
+ * 0 with *root (the caller frees it with cJSON_Delete; pruned or whole, every
+ * kept path holds the same value) and *nul_escape; or -1 with *root NULL and
+ * err->msg one line saying why the text is refused (malformed and where,
+ * nested too deep, trailing bytes), fit for a 400 answer. */
+int jsonprune_load(const char *s, size_t n, const jsonprune_node *schema, int max_depth, cJSON **root, bool *nul_escape,
+		   ag_err *err) AG_WARN_UNUSED;
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "contract.h"
 
 /* One node as the webhook needs it. profiles: the names from
@@ -25,8 +26,8 @@ typedef struct ns_entry {
 	struct ns_entry *next;
 	uint64_t hash;
 	char *key;
-	ns_node *node;  /* node map */
-	size_t count;   /* profile map */
+	ns_node *node; /* node map */
+	size_t count;  /* profile map */
 } ns_entry;
 
 typedef struct ns_map {
@@ -190,10 +191,7 @@ static ns_node *ns_node_from_json(const cJSON *obj)
 		goto fail;
 	if (!cJSON_IsObject(labels))
 		return n;
-	cJSON_ArrayForEach(l, labels)
-	{
-		char **grown;
-
+	cJSON_ArrayForEach (l, labels) {
 		if (!l->string || !cJSON_IsString(l))
 			continue;
 		if (strcmp(l->string, CONTRACT_LABEL_APPARMOR) == 0) {
@@ -203,13 +201,8 @@ static ns_node *ns_node_from_json(const cJSON *obj)
 		if (strncmp(l->string, CONTRACT_LABEL_PROFILE_PREFIX, plen) != 0 || !l->string[plen] ||
 		    strcmp(l->valuestring, CONTRACT_PROFILE_LOADED) != 0)
 			continue;
-		if (n->nprofiles == cap) {
-			cap = cap ? cap * 2 : 8;
-			grown = realloc(n->profiles, cap * sizeof(*grown));
-			if (!grown)
-				goto fail;
-			n->profiles = grown;
-		}
+		if (buf_grow_items(&n->profiles, &cap, n->nprofiles + 1, sizeof(*n->profiles), 8) != 0)
+			goto fail;
 		n->profiles[n->nprofiles] = strdup(l->string + plen);
 		if (!n->profiles[n->nprofiles])
 			goto fail;
@@ -275,11 +268,9 @@ nodeset *nodeset_new(void)
 {
 	nodeset *ns = calloc(1, sizeof(*ns));
 
-	if (!ns)
-		return NULL;
-	if (pthread_rwlock_init(&ns->lock, NULL) != 0) {
+	if (ns && pthread_rwlock_init(&ns->lock, NULL) != 0) {
 		free(ns);
-		return NULL;
+		ns = NULL;
 	}
 	return ns;
 }
@@ -302,8 +293,7 @@ void nodeset_replace(nodeset *ns, const cJSON *items)
 	ns_map_clear(&ns->nodes);
 	ns_map_clear(&ns->profiles);
 	ns->enabled = 0;
-	cJSON_ArrayForEach(it, items)
-	{
+	cJSON_ArrayForEach (it, items) {
 		ns_node *n = ns_node_from_json(it);
 
 		if (n)
@@ -312,18 +302,16 @@ void nodeset_replace(nodeset *ns, const cJSON *items)
 	pthread_rwlock_unlock(&ns->lock);
 }
 
-void nodeset_apply(nodeset *ns, kube_event_type type, const cJSON *obj)
+void nodeset_apply(nodeset *ns, nodeset_event ev, const cJSON *obj)
 {
 	ns_node *n;
 
-	if (type != KUBE_EVENT_ADDED && type != KUBE_EVENT_MODIFIED && type != KUBE_EVENT_DELETED)
-		return;
 	/* Parse outside the lock: reviews keep reading meanwhile. */
 	n = ns_node_from_json(obj);
 	if (!n)
 		return;
 	pthread_rwlock_wrlock(&ns->lock);
-	if (type == KUBE_EVENT_DELETED) {
+	if (ev == NODESET_DELETE) {
 		ns_del(ns, n->name);
 		ns_node_free(n);
 	} else {
@@ -362,39 +350,35 @@ bool nodeset_any_has(nodeset *ns, const char *profile)
 	return yes;
 }
 
-static void ns_why(char *why, size_t cap, const char *s)
-{
-	size_t n;
-
-	if (!why || !cap)
-		return;
-	n = strlen(s);
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(why, s, n);
-	why[n] = '\0';
-}
-
-int nodeset_node_has(nodeset *ns, const char *node, const char *profile, char *why, size_t cap)
+nodeset_node_state nodeset_node_has(nodeset *ns, const char *node, const char *profile)
 {
 	const ns_entry *e;
-	const char *no = NULL;
+	nodeset_node_state st = NODESET_NODE_NOT_LOADED;
 
 	pthread_rwlock_rdlock(&ns->lock);
 	e = ns_map_find(&ns->nodes, node, ns_hash(node));
 	if (!e || !e->node) {
-		no = "unknown node";
+		st = NODESET_NODE_UNKNOWN;
 	} else if (!e->node->enabled) {
-		no = "AppArmor not enabled on the node";
+		st = NODESET_NODE_NO_APPARMOR;
 	} else {
-		no = "profile not loaded";
 		for (size_t i = 0; i < e->node->nprofiles; i++)
 			if (strcmp(e->node->profiles[i], profile) == 0) {
-				no = NULL;
+				st = NODESET_NODE_READY;
 				break;
 			}
 	}
 	pthread_rwlock_unlock(&ns->lock);
-	ns_why(why, cap, no ? no : "");
-	return no ? 0 : 1;
+	return st;
+}
+
+const char *nodeset_node_state_text(nodeset_node_state st)
+{
+	switch (st) {
+	case NODESET_NODE_READY: return "";
+	case NODESET_NODE_UNKNOWN: return "unknown node";
+	case NODESET_NODE_NO_APPARMOR: return "AppArmor not enabled on the node";
+	case NODESET_NODE_NOT_LOADED: return "profile not loaded";
+	}
+	return "";
 }

@@ -6,6 +6,8 @@
  *
  * Threads: every function is safe to call concurrently (pthread rwlock:
  * admission reviews take the read side, the informer the write side).
+ * Globals: none; each nodeset is its own. No I/O: the shell (nodewatch.c)
+ * feeds it.
  * Lookups are O(1): a hash map profile -> number of enabled nodes that carry
  * it, plus a hash map node name -> its readiness. */
 #ifndef ARMORGATE_NODESET_H
@@ -15,8 +17,6 @@
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
-
-#include "kube.h"
 
 typedef struct nodeset nodeset;
 
@@ -28,9 +28,13 @@ void nodeset_free(nodeset *ns);
  * PartialObjectMetadata objects (borrowed for the call). Items without a
  * metadata.name are skipped. */
 void nodeset_replace(nodeset *ns, const cJSON *items);
-/* One watch event: ADDED/MODIFIED upsert the node, DELETED removes it;
- * BOOKMARK/ERROR are ignored. obj borrowed for the call. */
-void nodeset_apply(nodeset *ns, kube_event_type type, const cJSON *obj);
+/* A change to one Node (the shell maps watch events: ADDED and MODIFIED
+ * upsert, DELETED deletes). */
+typedef enum { NODESET_UPSERT, NODESET_DELETE } nodeset_event;
+
+/* Applies one change; obj (a Node or PartialObjectMetadata) borrowed for
+ * the call, skipped without a usable metadata.name. */
+void nodeset_apply(nodeset *ns, nodeset_event ev, const cJSON *obj);
 
 /* Number of nodes known (any readiness). */
 size_t nodeset_size(nodeset *ns);
@@ -41,9 +45,17 @@ size_t nodeset_enabled_count(nodeset *ns);
  * profiles.armorgate.io/<profile>=loaded. */
 bool nodeset_any_has(nodeset *ns, const char *profile);
 
-/* 1 when node is known, AppArmor-enabled and has profile loaded; 0 otherwise,
- * with why (may be NULL; cap bytes, always NUL-terminated) set to one of
- * "unknown node", "AppArmor not enabled on the node" or "profile not loaded". */
-int nodeset_node_has(nodeset *ns, const char *node, const char *profile, char *why, size_t cap);
+/* Whether one node can run one profile, and if not, why. */
+typedef enum {
+	NODESET_NODE_READY,       /* known, AppArmor enabled, profile loaded */
+	NODESET_NODE_UNKNOWN,     /* not in the set */
+	NODESET_NODE_NO_APPARMOR, /* not labelled armorgate.io/apparmor=enabled */
+	NODESET_NODE_NOT_LOADED,  /* no profiles.armorgate.io/<profile>=loaded label */
+} nodeset_node_state;
+
+nodeset_node_state nodeset_node_has(nodeset *ns, const char *node, const char *profile);
+/* For messages: "unknown node", "AppArmor not enabled on the node",
+ * "profile not loaded" ("" for READY). */
+const char *nodeset_node_state_text(nodeset_node_state st);
 
 #endif
