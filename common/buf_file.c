@@ -21,7 +21,8 @@ int buf_read_file(buf *b, const char *path, ag_err *err)
 		goto out;
 	}
 	/* One allocation for files that report their size; /proc and sysfs say 0. */
-	if (st.st_size > 0 && buf_reserve(b, (size_t)st.st_size <= b->max - b->len ? (size_t)st.st_size : b->max - b->len) != 0)
+	if (st.st_size > 0 &&
+	    buf_reserve(b, (size_t)st.st_size <= b->max - b->len ? (size_t)st.st_size : b->max - b->len) != 0)
 		goto too_big;
 	for (;;) {
 		ssize_t n;

@@ -77,8 +77,8 @@ static int config_apply(const config_option *o, const char *val, const char *sou
 	}
 	case CONFIG_BOOL:
 		if (config_parse_bool(val, (bool *)o->dest) != 0)
-			return err_set(err, EINVAL, "--%s (%s): \"%s\" is not a boolean (true/false)", o->name,
-				       source, val);
+			return err_set(err, EINVAL, "--%s (%s): \"%s\" is not a boolean (true/false)", o->name, source,
+				       val);
 		return 0;
 	}
 	return err_set(err, EINVAL, "--%s: unknown option type", o->name);

@@ -15,11 +15,11 @@
 typedef enum config_type { CONFIG_STRING, CONFIG_INT, CONFIG_BOOL } config_type;
 
 typedef struct config_option {
-	const char *name;      /* flag without "--", e.g. "poll-interval" */
+	const char *name; /* flag without "--", e.g. "poll-interval" */
 	config_type type;
-	const char *def;       /* default as text, NULL = unset */
-	long min, max;         /* CONFIG_INT bounds, inclusive */
-	const char *metavar;   /* e.g. "SECONDS" */
+	const char *def;     /* default as text, NULL = unset */
+	long min, max;       /* CONFIG_INT bounds, inclusive */
+	const char *metavar; /* e.g. "SECONDS" */
 	const char *help;
 	const char *env_alias; /* extra env var read after ARMORGATE_*, e.g. "NODE_NAME"; may be NULL */
 	void *dest;            /* char ** (heap copy, config_free_strings frees), long *, bool * */

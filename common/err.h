@@ -17,7 +17,7 @@
 enum { AG_ERR_MSG_MAX = 512 };
 
 typedef struct ag_err {
-	int code;        /* errno-style value, 0 when unset */
+	int code;         /* errno-style value, 0 when unset */
 	long http_status; /* HTTP status when the error came from a server, else 0 */
 	char msg[AG_ERR_MSG_MAX];
 } ag_err;

@@ -16,7 +16,7 @@
 #include "err.h"
 
 enum {
-	KUBE_RESPONSE_MAX = 64u << 20, /* one GET/LIST page/PATCH response */
+	KUBE_RESPONSE_MAX = 64u << 20,   /* one GET/LIST page/PATCH response */
 	KUBE_WATCH_LINE_MAX = 16u << 20, /* one watch event (a Node object can be large) */
 	KUBE_TOKEN_MAX = 16u << 10,
 	KUBE_CONNECT_TIMEOUT_S = 10,
@@ -26,13 +26,13 @@ enum {
 /* Where and how to reach the API server. All strings are heap copies owned by
  * the struct; kube_config_cleanup() frees them (and wipes secrets). */
 typedef struct kube_config {
-	char *server;      /* "https://host:port" without trailing slash */
-	char *ca_pem;      /* CA bundle (PEM text), or NULL to use ca_file */
+	char *server; /* "https://host:port" without trailing slash */
+	char *ca_pem; /* CA bundle (PEM text), or NULL to use ca_file */
 	char *ca_file;
-	char *cert_pem;    /* client certificate (PEM), optional */
-	char *key_pem;     /* client key (PEM), optional, secret */
-	char *token;       /* static bearer token, optional, secret */
-	char *token_file;  /* bearer token re-read when it changes (in-cluster) */
+	char *cert_pem;            /* client certificate (PEM), optional */
+	char *key_pem;             /* client key (PEM), optional, secret */
+	char *token;               /* static bearer token, optional, secret */
+	char *token_file;          /* bearer token re-read when it changes (in-cluster) */
 	bool insecure_skip_verify; /* only honoured when the kubeconfig says so */
 } kube_config;
 
@@ -68,9 +68,9 @@ void kube_client_set_user_agent(kube_client *c, const char *ua);
 int kube_get(kube_client *c, const char *path, cJSON **out, ag_err *err) AG_WARN_UNUSED;
 
 typedef enum kube_patch_type {
-	KUBE_PATCH_MERGE,           /* application/merge-patch+json */
-	KUBE_PATCH_STRATEGIC,       /* application/strategic-merge-patch+json */
-	KUBE_PATCH_JSON,            /* application/json-patch+json */
+	KUBE_PATCH_MERGE,     /* application/merge-patch+json */
+	KUBE_PATCH_STRATEGIC, /* application/strategic-merge-patch+json */
+	KUBE_PATCH_JSON,      /* application/json-patch+json */
 } kube_patch_type;
 
 /* POST obj (JSON text) to a collection path. out may be NULL. */
@@ -82,8 +82,8 @@ int kube_delete(kube_client *c, const char *path, ag_err *err) AG_WARN_UNUSED;
 typedef struct kube_list_opts {
 	const char *label_selector; /* NULL = none */
 	const char *field_selector;
-	long limit;                 /* page size, 0 = server default (no paging) */
-	bool metadata_only;         /* Accept PartialObjectMetadataList */
+	long limit;         /* page size, 0 = server default (no paging) */
+	bool metadata_only; /* Accept PartialObjectMetadataList */
 } kube_list_opts;
 
 /* Called once per item in list order; item is borrowed for the call.
@@ -106,9 +106,9 @@ typedef enum kube_event_type {
 /* One parsed watch line. Pure parser, no I/O: fuzzed and unit-tested. */
 typedef struct kube_event {
 	kube_event_type type;
-	cJSON *object;           /* owned by the event */
+	cJSON *object;                /* owned by the event */
 	const char *resource_version; /* borrowed from object, may be NULL */
-	long error_code;         /* for KUBE_EVENT_ERROR: Status.code, e.g. 410 */
+	long error_code;              /* for KUBE_EVENT_ERROR: Status.code, e.g. 410 */
 } kube_event;
 
 /* Parses one JSON line. 0 on success (free with kube_event_cleanup), -1 with err. */
@@ -142,7 +142,7 @@ typedef struct kube_informer_opts {
 	 * called again with the new reason on every failed attempt). */
 	void (*on_state)(void *ud, bool connected, const char *why);
 	void *ud;
-	long watch_timeout_s;        /* server-side timeoutSeconds per watch, 0 = 300 */
+	long watch_timeout_s; /* server-side timeoutSeconds per watch, 0 = 300 */
 } kube_informer_opts;
 
 typedef struct kube_informer_stats {

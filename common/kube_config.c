@@ -198,13 +198,12 @@ static bool kcfg_bool(kcfg *k, yaml_node_t *map, const char *key)
 {
 	const char *v = kcfg_str(k, map, key);
 
-	return v && (strcmp(v, "true") == 0 || strcmp(v, "True") == 0 || strcmp(v, "TRUE") == 0 ||
-		     strcmp(v, "yes") == 0);
+	return v &&
+		(strcmp(v, "true") == 0 || strcmp(v, "True") == 0 || strcmp(v, "TRUE") == 0 || strcmp(v, "yes") == 0);
 }
 
 /* data field (base64) wins over the file field (path resolved, read). */
-static int kcfg_pem(kcfg *k, yaml_node_t *map, const char *data_key, const char *file_key, char **out,
-		    ag_err *err)
+static int kcfg_pem(kcfg *k, yaml_node_t *map, const char *data_key, const char *file_key, char **out, ag_err *err)
 {
 	const char *data = kcfg_str(k, map, data_key);
 	const char *file = kcfg_str(k, map, file_key);
@@ -246,9 +245,10 @@ static int kcfg_resolve(kcfg *k, const char *context_override, kube_config *out,
 	if (!ctx_name || !ctx_name[0])
 		ctx_name = kcfg_str(k, root, "current-context");
 	if (!ctx_name)
-		return err_set(err, EINVAL,
-			       "%s: no current-context set: set one (kubectl config use-context NAME) or pass a context",
-			       k->src);
+		return err_set(
+			err, EINVAL,
+			"%s: no current-context set: set one (kubectl config use-context NAME) or pass a context",
+			k->src);
 	ctx = kcfg_find_named(k, "contexts", ctx_name, "context");
 	if (!ctx)
 		return err_set(err, ENOENT, "%s: context \"%s\" not found", k->src, ctx_name);
@@ -330,9 +330,8 @@ int kube_config_from_kubeconfig_text(const char *yaml, size_t len, const char *d
 		return err_set(err, ENOMEM, "out of memory");
 	yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
 	if (!yaml_parser_load(&parser, &k.doc)) {
-		err_set(err, EINVAL, "kubeconfig: YAML error at line %zu column %zu: %s",
-			parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-			parser.problem ? parser.problem : "unknown");
+		err_set(err, EINVAL, "kubeconfig: YAML error at line %zu column %zu: %s", parser.problem_mark.line + 1,
+			parser.problem_mark.column + 1, parser.problem ? parser.problem : "unknown");
 		goto out;
 	}
 	have_doc = true;

@@ -235,9 +235,9 @@ typedef struct kube_xfer {
 	kube_client *c;
 	const kube_req *r;
 	CURL *h;
-	long status;       /* known once the first body byte arrives */
-	buf errbody;       /* non-2xx body, for the Status message */
-	bool aborted;      /* write_fn or stop flag ended the transfer */
+	long status;  /* known once the first body byte arrives */
+	buf errbody;  /* non-2xx body, for the Status message */
+	bool aborted; /* write_fn or stop flag ended the transfer */
 	bool too_big;
 } kube_xfer;
 
@@ -391,28 +391,26 @@ static int kube_transport_error(kube_xfer *x, CURLcode cc, const char *ebuf, ag_
 			       oserr ? strerror((int)oserr) : "connection failed", detail);
 	case CURLE_COULDNT_RESOLVE_HOST:
 		return err_set(err, EHOSTUNREACH, "cannot reach %s: host name does not resolve (%s)", srv, detail);
-	case CURLE_OPERATION_TIMEDOUT:
-		return err_set(err, ETIMEDOUT, "timed out talking to %s: %s", srv, detail);
+	case CURLE_OPERATION_TIMEDOUT: return err_set(err, ETIMEDOUT, "timed out talking to %s: %s", srv, detail);
 	case CURLE_PEER_FAILED_VERIFICATION:
 #if LIBCURL_VERSION_NUM < 0x073e00
 	case CURLE_SSL_CACERT:
 #endif
 	case CURLE_SSL_CACERT_BADFILE:
-		return err_set(err, EPROTO, "TLS: certificate verify failed for %s: check the CA in the kubeconfig (%s)",
-			       srv, detail);
+		return err_set(err, EPROTO,
+			       "TLS: certificate verify failed for %s: check the CA in the kubeconfig (%s)", srv,
+			       detail);
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_CIPHER:
-		return err_set(err, EPROTO, "TLS: client certificate/key rejected locally for %s: check the kubeconfig user (%s)",
+		return err_set(err, EPROTO,
+			       "TLS: client certificate/key rejected locally for %s: check the kubeconfig user (%s)",
 			       srv, detail);
-	case CURLE_SSL_CONNECT_ERROR:
-		return err_set(err, EPROTO, "TLS handshake with %s failed: %s", srv, detail);
+	case CURLE_SSL_CONNECT_ERROR: return err_set(err, EPROTO, "TLS handshake with %s failed: %s", srv, detail);
 	case CURLE_GOT_NOTHING:
 	case CURLE_RECV_ERROR:
 	case CURLE_SEND_ERROR:
-	case CURLE_PARTIAL_FILE:
-		return err_set(err, ECONNRESET, "connection to %s broken: %s", srv, detail);
-	default:
-		return err_set(err, EIO, "%s %s%s: %s", x->r->method, srv, x->r->path, detail);
+	case CURLE_PARTIAL_FILE: return err_set(err, ECONNRESET, "connection to %s broken: %s", srv, detail);
+	default: return err_set(err, EIO, "%s %s%s: %s", x->r->method, srv, x->r->path, detail);
 	}
 }
 
@@ -426,8 +424,10 @@ static int kube_http_headers(kube_client *c, const kube_req *r, buf *auth, struc
 	int rc = -1;
 
 	buf_init(&hb, KUBE_PATH_MAX);
-	if (buf_appendf(&hb, "Accept: %s", r->accept ? r->accept : "application/json") < 0 || buf_append(&hb, "", 1) < 0 ||
-	    (r->body && buf_appendf(&hb, "Content-Type: %s", r->content_type ? r->content_type : "application/json") < 0)) {
+	if (buf_appendf(&hb, "Accept: %s", r->accept ? r->accept : "application/json") < 0 ||
+	    buf_append(&hb, "", 1) < 0 ||
+	    (r->body &&
+	     buf_appendf(&hb, "Content-Type: %s", r->content_type ? r->content_type : "application/json") < 0)) {
 		err_set(err, E2BIG, "Accept or Content-Type header too long");
 		goto out;
 	}

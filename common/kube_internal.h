@@ -14,12 +14,12 @@
 #include "kube.h"
 
 enum {
-	KUBE_KUBECONFIG_MAX = 4u << 20, /* a kubeconfig with inline certs is a few KiB */
-	KUBE_PEM_FILE_MAX = 1u << 20,   /* CA bundle / client cert / key read from disk */
+	KUBE_KUBECONFIG_MAX = 4u << 20,  /* a kubeconfig with inline certs is a few KiB */
+	KUBE_PEM_FILE_MAX = 1u << 20,    /* CA bundle / client cert / key read from disk */
 	KUBE_ERROR_BODY_MAX = 64u << 10, /* body kept from a non-2xx response for its message */
-	KUBE_PATH_MAX = 8u << 10,       /* API path + query we build */
+	KUBE_PATH_MAX = 8u << 10,        /* API path + query we build */
 	KUBE_UA_MAX = 128,
-	KUBE_IDLE_HANDLES = 4,          /* idle curl handles kept for connection reuse */
+	KUBE_IDLE_HANDLES = 4, /* idle curl handles kept for connection reuse */
 };
 
 struct kube_client {
@@ -30,7 +30,7 @@ struct kube_client {
 	/* Bearer token: cfg.token (static) or re-read from cfg.token_file when the
 	 * file's identity or mtime changes (projected SA tokens rotate in place). */
 	pthread_mutex_t tok_lock;
-	char *tok;             /* current token, secret, NULL when none */
+	char *tok; /* current token, secret, NULL when none */
 	dev_t tok_dev;
 	ino_t tok_ino;
 	struct timespec tok_mtime;
@@ -56,8 +56,8 @@ typedef struct kube_req {
 	/* Optional: called once the response headers of a 2xx answer are in
 	 * (a watch is "connected" before its first event). */
 	void (*on_connected)(void *ud);
-	buf *resp;                /* used when write_fn is NULL; caller inits with its ceiling */
-	long idle_timeout_s;      /* >0: streaming request, no total timeout, abort if idle this long */
+	buf *resp;           /* used when write_fn is NULL; caller inits with its ceiling */
+	long idle_timeout_s; /* >0: streaming request, no total timeout, abort if idle this long */
 } kube_req;
 
 /* Performs r. 0 on a 2xx status; -1 with err (http_status set for HTTP
@@ -73,7 +73,6 @@ int kube_path_add_query(buf *path, const char *key, const char *value) AG_WARN_U
 
 /* Deep copy of a config (kube_client_new). */
 int kube_config_copy(kube_config *dst, const kube_config *src, ag_err *err) AG_WARN_UNUSED;
-
 
 /* Frees a secret string after wiping it. */
 void kube_secret_free(char *s);

@@ -96,8 +96,7 @@ int kube_list(kube_client *c, const char *collection_path, const kube_list_opts 
 			}
 		}
 		if (cJSON_IsArray(items)) {
-			cJSON_ArrayForEach(it, items)
-			{
+			cJSON_ArrayForEach (it, items) {
 				int frc = fn ? fn(ud, it) : 0;
 
 				if (frc != 0) {

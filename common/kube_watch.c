@@ -94,8 +94,8 @@ int kube_event_parse(const char *line, size_t len, kube_event *ev, ag_err *err)
 		const char *name;
 		kube_event_type type;
 	} types[] = {
-		{ "ADDED", KUBE_EVENT_ADDED },	     { "MODIFIED", KUBE_EVENT_MODIFIED },
-		{ "DELETED", KUBE_EVENT_DELETED },   { "BOOKMARK", KUBE_EVENT_BOOKMARK },
+		{ "ADDED", KUBE_EVENT_ADDED },     { "MODIFIED", KUBE_EVENT_MODIFIED },
+		{ "DELETED", KUBE_EVENT_DELETED }, { "BOOKMARK", KUBE_EVENT_BOOKMARK },
 		{ "ERROR", KUBE_EVENT_ERROR },
 	};
 	cJSON *root = NULL;
@@ -188,7 +188,6 @@ enum {
 	KUBE_RV_MAX = 128,
 };
 
-
 typedef struct kube_inf {
 	kube_client *c;
 	const kube_informer_opts *o;
@@ -197,8 +196,8 @@ typedef struct kube_inf {
 	char rv[KUBE_RV_MAX];
 	bool connected;
 	bool need_relist;
-	bool got_bytes;      /* the current watch delivered something */
-	ag_err stream_err;   /* why the stream was ended from inside (parse error, ERROR event) */
+	bool got_bytes;    /* the current watch delivered something */
+	ag_err stream_err; /* why the stream was ended from inside (parse error, ERROR event) */
 	bool have_stream_err;
 	uint64_t rng;
 } kube_inf;
@@ -301,9 +300,7 @@ static int kinf_line(void *ud, const char *line, size_t len)
 		f->o->on_event(f->o->ud, ev.type, ev.object);
 		kinf_set_rv(f, ev.resource_version);
 		break;
-	case KUBE_EVENT_BOOKMARK:
-		kinf_set_rv(f, ev.resource_version);
-		break;
+	case KUBE_EVENT_BOOKMARK: kinf_set_rv(f, ev.resource_version); break;
 	case KUBE_EVENT_ERROR: {
 		const cJSON *m = cJSON_GetObjectItemCaseSensitive(ev.object, "message");
 
@@ -347,8 +344,8 @@ static int kinf_watch_path(kube_inf *f, buf *p)
 	const kube_list_opts *l = &f->o->list;
 	char num[32];
 
-	snprintf(num, sizeof(num), "%ld", f->o->watch_timeout_s > 0 ? f->o->watch_timeout_s :
-								     (long)KUBE_WATCH_DEFAULT_TIMEOUT_S);
+	snprintf(num, sizeof(num), "%ld",
+		 f->o->watch_timeout_s > 0 ? f->o->watch_timeout_s : (long)KUBE_WATCH_DEFAULT_TIMEOUT_S);
 	if (buf_appends(p, f->o->collection_path) < 0)
 		return -1;
 	if (l->label_selector && l->label_selector[0] && kube_path_add_query(p, "labelSelector", l->label_selector) < 0)

@@ -14,7 +14,7 @@
 #include "buf.h"
 
 enum {
-	METRICS_SERIES_MAX = 1000,   /* per family: beyond this new series are dropped */
+	METRICS_SERIES_MAX = 1000, /* per family: beyond this new series are dropped */
 	METRICS_BUCKETS_MAX = 64,
 	METRICS_NAME_MAX = 200,
 	METRICS_LABELS_MAX = 1024,
@@ -22,8 +22,8 @@ enum {
 
 typedef struct metrics_series {
 	char *ms_labels;
-	double ms_value;       /* counter/gauge */
-	double ms_sum;         /* histogram */
+	double ms_value; /* counter/gauge */
+	double ms_sum;   /* histogram */
 	unsigned long long ms_count;
 	unsigned long long *ms_buckets; /* histogram: per-bucket (non-cumulative) counts */
 } metrics_series;
@@ -95,7 +95,7 @@ static int metrics_name_valid(const char *s)
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
-			 (i > 0 && c >= '0' && c <= '9');
+			(i > 0 && c >= '0' && c <= '9');
 
 		if (!ok)
 			return 0;
@@ -222,9 +222,7 @@ static void metrics_update(metrics *m, const char *name, const char *labels, dou
 			break;
 		s->ms_value += v;
 		break;
-	case 1:
-		s->ms_value = v;
-		break;
+	case 1: s->ms_value = v; break;
 	default: {
 		size_t i = 0;
 
@@ -288,12 +286,9 @@ static void metrics_fmt_double(char *out, size_t cap, double v)
 static const char *metrics_kind_name(metrics_kind k)
 {
 	switch (k) {
-	case METRICS_COUNTER:
-		return "counter";
-	case METRICS_GAUGE:
-		return "gauge";
-	default:
-		return "histogram";
+	case METRICS_COUNTER: return "counter";
+	case METRICS_GAUGE: return "gauge";
+	default: return "histogram";
 	}
 }
 
@@ -347,7 +342,8 @@ static int metrics_render_family(const metrics_family *f, buf *out)
 		metrics_fmt_double(num, sizeof(num), s->ms_sum);
 		if ((l[0] ? buf_appendf(out, "%s_sum{%s} %s\n%s_count{%s} %llu\n", f->mf_name, l, num, f->mf_name, l,
 					s->ms_count)
-			  : buf_appendf(out, "%s_sum %s\n%s_count %llu\n", f->mf_name, num, f->mf_name, s->ms_count)) != 0)
+			  : buf_appendf(out, "%s_sum %s\n%s_count %llu\n", f->mf_name, num, f->mf_name, s->ms_count)) !=
+		    0)
 			return -1;
 	}
 	return 0;

@@ -81,7 +81,7 @@ static bool profile_space(char c)
 static bool profile_word_char(char c)
 {
 	return c && !profile_space(c) && c != ',' && c != '(' && c != ')' && c != '=' && c != '"' && c != '{' &&
-	       c != '}';
+		c != '}';
 }
 
 /* An alternation `{a,b}` (path glob, `@{VAR}`) closes on the same line with
@@ -117,7 +117,7 @@ static size_t profile_alternation_end(const profile_lex *lx, size_t i)
 
 static profile_tok profile_next(profile_lex *lx)
 {
-	profile_tok t = {TK_EOF, NULL, 0, 0};
+	profile_tok t = { TK_EOF, NULL, 0, 0 };
 	const char *s = lx->s;
 
 	for (;;) {
@@ -183,12 +183,14 @@ static profile_tok profile_next(profile_lex *lx)
 	case ')':
 	case ',':
 	case '=':
-		t.kind = s[lx->pos] == '(' ? TK_LPAREN : s[lx->pos] == ')' ? TK_RPAREN : s[lx->pos] == ',' ? TK_COMMA : TK_EQ;
+		t.kind = s[lx->pos] == '('  ? TK_LPAREN
+			: s[lx->pos] == ')' ? TK_RPAREN
+			: s[lx->pos] == ',' ? TK_COMMA
+					    : TK_EQ;
 		t.n = 1;
 		lx->pos++;
 		return t;
-	default:
-		break;
+	default: break;
 	}
 	/* A word: runs of word characters and alternations. */
 	{
@@ -237,29 +239,35 @@ static int profile_check_include(const char *key, profile_lex *lx, int line, ag_
 
 	while (i < lx->len && (s[i] == ' ' || s[i] == '\t'))
 		i++;
-	if (lx->len - i >= 2 && memcmp(s + i, "if", 2) == 0 && i + 2 < lx->len && (s[i + 2] == ' ' || s[i + 2] == '\t')) {
+	if (lx->len - i >= 2 && memcmp(s + i, "if", 2) == 0 && i + 2 < lx->len &&
+	    (s[i + 2] == ' ' || s[i + 2] == '\t')) {
 		i += 2;
 		while (i < lx->len && (s[i] == ' ' || s[i] == '\t'))
 			i++;
 		if (!(lx->len - i >= 6 && memcmp(s + i, "exists", 6) == 0))
-			return err_set(err, EINVAL, "%s: line %d: malformed include (expected `include if exists <...>`)",
-				       key, line);
+			return err_set(err, EINVAL,
+				       "%s: line %d: malformed include (expected `include if exists <...>`)", key,
+				       line);
 		i += 6;
 		while (i < lx->len && (s[i] == ' ' || s[i] == '\t'))
 			i++;
 	}
 	if (i < lx->len && s[i] == '"')
-		return err_set(err, EINVAL,
-			       "%s: line %d: quoted include paths are not allowed; use `include <...>` (a path relative "
-			       "to the parser's include directories)",
-			       key, line);
+		return err_set(
+			err, EINVAL,
+			"%s: line %d: quoted include paths are not allowed; use `include <...>` (a path relative "
+			"to the parser's include directories)",
+			key, line);
 	if (i < lx->len && s[i] == '/')
 		return err_set(err, EINVAL,
 			       "%s: line %d: absolute include paths are not allowed; use `include <...>` (a path "
 			       "relative to the parser's include directories)",
 			       key, line);
 	if (i >= lx->len || s[i] != '<')
-		return err_set(err, EINVAL, "%s: line %d: malformed include; only `include <...>` and `include if exists <...>` are allowed", key, line);
+		return err_set(
+			err, EINVAL,
+			"%s: line %d: malformed include; only `include <...>` and `include if exists <...>` are allowed",
+			key, line);
 	start = ++i;
 	while (i < lx->len && s[i] != '>' && s[i] != '\n')
 		i++;
@@ -276,8 +284,9 @@ static int profile_check_include(const char *key, profile_lex *lx, int line, ag_
 		/* a ".." component: j at a component start and the component is ".." */
 		if ((j == start || s[j - 1] == '/') && j + 1 < i && s[j] == '.' && s[j + 1] == '.' &&
 		    (j + 2 == i || s[j + 2] == '/'))
-			return err_set(err, EINVAL, "%s: line %d: include path <%s> leaves the include directories (\"..\")",
-				       key, line, profile_shown(shown, sizeof(shown), s + start, i - start));
+			return err_set(err, EINVAL,
+				       "%s: line %d: include path <%s> leaves the include directories (\"..\")", key,
+				       line, profile_shown(shown, sizeof(shown), s + start, i - start));
 		if (profile_space(s[j]))
 			return err_set(err, EINVAL, "%s: line %d: malformed include path <%s>", key, line,
 				       profile_shown(shown, sizeof(shown), s + start, i - start));
@@ -297,7 +306,7 @@ static int profile_check_include(const char *key, profile_lex *lx, int line, ag_
  * blocks (`owner { ... }`, `audit deny { ... }`) and conditionals. */
 static bool profile_qualifier(const profile_tok *t)
 {
-	static const char *const q[] = {"audit", "owner", "deny", "allow", "quiet", "kill", "other", NULL};
+	static const char *const q[] = { "audit", "owner", "deny", "allow", "quiet", "kill", "other", NULL };
 
 	for (size_t i = 0; q[i]; i++)
 		if (profile_tok_is(t, q[i]))
@@ -330,17 +339,20 @@ static int profile_check_header(const char *key, profile_lex *lx, const profile_
 		profile_lex peek = *lx;
 
 		if (profile_next(&peek).kind == TK_EQ)
-			return err_set(err, EINVAL, "%s: line %d: header option \"%s\" is not allowed; only flags=(...)", key,
+			return err_set(err, EINVAL,
+				       "%s: line %d: header option \"%s\" is not allowed; only flags=(...)", key,
 				       t.line, profile_shown(shown, sizeof(shown), t.p, t.n));
 	}
 	if (t.kind == TK_WORD && !profile_tok_is(&t, "flags"))
-		return err_set(err, EINVAL,
-			       "%s: line %d: attachment \"%s\" is not allowed; declare `profile %s [flags=(...)] {` (Pods "
-			       "select the profile by name)",
-			       key, t.line, profile_shown(shown, sizeof(shown), t.p, t.n), key);
+		return err_set(
+			err, EINVAL,
+			"%s: line %d: attachment \"%s\" is not allowed; declare `profile %s [flags=(...)] {` (Pods "
+			"select the profile by name)",
+			key, t.line, profile_shown(shown, sizeof(shown), t.p, t.n), key);
 	if (t.kind == TK_STRING)
-		return err_set(err, EINVAL, "%s: line %d: attachment %s is not allowed; declare `profile %s [flags=(...)] {`",
-			       key, t.line, profile_shown(shown, sizeof(shown), t.p, t.n), key);
+		return err_set(err, EINVAL,
+			       "%s: line %d: attachment %s is not allowed; declare `profile %s [flags=(...)] {`", key,
+			       t.line, profile_shown(shown, sizeof(shown), t.p, t.n), key);
 	if (profile_tok_is(&t, "flags")) {
 		t = profile_next(lx);
 		if (t.kind != TK_EQ)
@@ -358,7 +370,8 @@ static int profile_check_header(const char *key, profile_lex *lx, const profile_
 		t = profile_next(lx);
 	}
 	if (t.kind != TK_LBRACE)
-		return err_set(err, EINVAL, "%s: line %d: expected `{` after `profile %s [flags=(...)]`", key, t.line, key);
+		return err_set(err, EINVAL, "%s: line %d: expected `{` after `profile %s [flags=(...)]`", key, t.line,
+			       key);
 	return 0;
 }
 
@@ -394,10 +407,11 @@ static int profile_check_word(profile_walk *w, const profile_tok *t, ag_err *err
 	}
 	if (w->depth == 0 && profile_tok_is(t, "profile")) {
 		if (w->profiles > 0)
-			return err_set(err, EINVAL,
-				       "%s: line %d: a second top-level profile; the text must declare exactly one profile, "
-				       "\"%s\"",
-				       key, t->line, key);
+			return err_set(
+				err, EINVAL,
+				"%s: line %d: a second top-level profile; the text must declare exactly one profile, "
+				"\"%s\"",
+				key, t->line, key);
 		if (profile_check_header(key, &w->lx, t, err) != 0)
 			return -1;
 		w->profiles++;
@@ -410,8 +424,9 @@ static int profile_check_word(profile_walk *w, const profile_tok *t, ag_err *err
 		profile_lex peek = w->lx;
 		profile_tok nm = profile_next(&peek);
 
-		return err_set(err, EINVAL, "%s: line %d: child profile \"%s\" is not allowed (no hats or child profiles)",
-			       key, t->line, profile_shown(shown, sizeof(shown), nm.p, nm.n));
+		return err_set(err, EINVAL,
+			       "%s: line %d: child profile \"%s\" is not allowed (no hats or child profiles)", key,
+			       t->line, profile_shown(shown, sizeof(shown), nm.p, nm.n));
 	}
 	if (t->p[0] == '^' || profile_tok_is(t, "hat")) {
 		profile_tok nm = *t;
@@ -438,8 +453,9 @@ static int profile_check_lbrace(profile_walk *w, const profile_tok *t, ag_err *e
 	if (w->stmt_start)
 		return err_set(err, EINVAL, "%s: line %d: unexpected `{`", key, t->line);
 	if (w->depth == 0)
-		return err_set(err, EINVAL, "%s: line %d: profile \"%s\" must be declared as `profile %s [flags=(...)] {`",
-			       key, first->line, profile_shown(shown, sizeof(shown), first->p, first->n), key);
+		return err_set(err, EINVAL,
+			       "%s: line %d: profile \"%s\" must be declared as `profile %s [flags=(...)] {`", key,
+			       first->line, profile_shown(shown, sizeof(shown), first->p, first->n), key);
 	if (!w->all_qualifiers && !profile_tok_is(first, "if") && !profile_tok_is(first, "else"))
 		return err_set(err, EINVAL,
 			       "%s: line %d: nested block \"%s ... {\" is not allowed (no hats or child profiles)", key,
@@ -452,8 +468,8 @@ static int profile_check_lbrace(profile_walk *w, const profile_tok *t, ag_err *e
 static int profile_check_eof(const profile_walk *w, ag_err *err)
 {
 	if (w->depth > 0)
-		return err_set(err, EINVAL, "%s: unbalanced braces: the profile opened at line %d is not closed", w->key,
-			       w->first_line);
+		return err_set(err, EINVAL, "%s: unbalanced braces: the profile opened at line %d is not closed",
+			       w->key, w->first_line);
 	if (w->profiles == 0)
 		return err_set(err, EINVAL, "%s: no profile declared; the text must declare `profile %s {...}`", w->key,
 			       w->key);
@@ -488,10 +504,8 @@ int profile_check_text(const char *key, const char *text, size_t len, size_t max
 		int r;
 
 		switch (t.kind) {
-		case TK_EOF:
-			return profile_check_eof(&w, err);
-		case TK_ERROR:
-			return err_set(err, EINVAL, "%s: line %d: %s", key, t.line, w.lx.error);
+		case TK_EOF: return profile_check_eof(&w, err);
+		case TK_ERROR: return err_set(err, EINVAL, "%s: line %d: %s", key, t.line, w.lx.error);
 		case TK_HASHINCLUDE:
 			if (profile_check_include(key, &w.lx, t.line, err) != 0)
 				return -1;
@@ -520,8 +534,7 @@ int profile_check_text(const char *key, const char *text, size_t len, size_t max
 		case TK_STRING:
 		case TK_LPAREN:
 		case TK_RPAREN:
-		case TK_EQ:
-			break;
+		case TK_EQ: break;
 		}
 		if (w.stmt_start) {
 			w.first = t;
@@ -537,7 +550,7 @@ int profile_check_text(const char *key, const char *text, size_t len, size_t max
 
 size_t profile_check_entries(profile_entry *entries, size_t n, const profile_limits *lim, ag_err *count_err)
 {
-	static const profile_limits defaults = {0, 0};
+	static const profile_limits defaults = { 0, 0 };
 	size_t max_count;
 	size_t refused = 0;
 
@@ -565,14 +578,16 @@ size_t profile_check_entries(profile_entry *entries, size_t n, const profile_lim
 		err_clear(&terr);
 		if (strncmp(key, CONTRACT_PROFILE_PREFIX, sizeof(CONTRACT_PROFILE_PREFIX) - 1) != 0) {
 			snprintf(e->message, sizeof(e->message),
-				 "%s: key does not start with \"" CONTRACT_PROFILE_PREFIX "\"; the ConfigMap holds only profiles named "
+				 "%s: key does not start with \"" CONTRACT_PROFILE_PREFIX
+				 "\"; the ConfigMap holds only profiles named "
 				 "custom.<name>",
 				 profile_shown(shown, sizeof(shown), key, strlen(key)));
 			continue;
 		}
 		if (!contract_profile_name_valid(key)) {
 			snprintf(e->message, sizeof(e->message),
-				 "%s: invalid profile name; it must match " CONTRACT_PROFILE_NAME_RULE " and be at most %d characters",
+				 "%s: invalid profile name; it must match " CONTRACT_PROFILE_NAME_RULE
+				 " and be at most %d characters",
 				 profile_shown(shown, sizeof(shown), key, strlen(key)), CONTRACT_PROFILE_NAME_MAX);
 			continue;
 		}

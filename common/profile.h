@@ -22,8 +22,8 @@ int profile_check_text(const char *key, const char *text, size_t len, size_t max
 
 /* One key=value pair of a profiles ConfigMap and its verdict. */
 typedef struct profile_entry {
-	const char *key;   /* borrowed */
-	const char *text;  /* borrowed */
+	const char *key;  /* borrowed */
+	const char *text; /* borrowed */
 	size_t len;
 	bool ok;
 	char message[AG_ERR_MSG_MAX]; /* why it was refused, "" when ok */

@@ -42,7 +42,7 @@ static int kctl_cleanup_installed(const kctl_target *t, ag_err *err)
 static bool kctl_cleanup_ours(const char *key)
 {
 	return strcmp(key, CONTRACT_LABEL_APPARMOR) == 0 ||
-	       strncmp(key, CONTRACT_LABEL_PROFILE_PREFIX, sizeof(CONTRACT_LABEL_PROFILE_PREFIX) - 1) == 0;
+		strncmp(key, CONTRACT_LABEL_PROFILE_PREFIX, sizeof(CONTRACT_LABEL_PROFILE_PREFIX) - 1) == 0;
 }
 
 /* `kubectl label node NAME key- ...` for armorgate's labels, a few dozen a call. */
@@ -79,8 +79,9 @@ static int kctl_cleanup_labels(const kctl_target *t, const char *node, const cJS
 int kctl_cleanup(const kctl_target *t, FILE *out, ag_err *err)
 {
 	static const char *const nodes_q[] = { "nodes", NULL };
-	static const char *const secrets[] = { "delete", "secrets", "--all-namespaces", "-l",
-					       KCTL_PART_OF ",app.kubernetes.io/component=webhook", NULL };
+	static const char *const secrets[] = {
+		"delete", "secrets", "--all-namespaces", "-l", KCTL_PART_OF ",app.kubernetes.io/component=webhook", NULL
+	};
 	cJSON *nodes = NULL;
 	const cJSON *node;
 	size_t labels = 0;
@@ -89,7 +90,7 @@ int kctl_cleanup(const kctl_target *t, FILE *out, ag_err *err)
 
 	if (kctl_cleanup_installed(t, err) != 0 || kctl_get(t, nodes_q, 0, &nodes, err) != 0)
 		goto out;
-	cJSON_ArrayForEach(node, cJSON_GetObjectItemCaseSensitive(nodes, "items")) {
+	cJSON_ArrayForEach (node, cJSON_GetObjectItemCaseSensitive(nodes, "items")) {
 		const cJSON *md = cJSON_GetObjectItemCaseSensitive(node, "metadata");
 		const cJSON *name = cJSON_GetObjectItemCaseSensitive(md, "name");
 		const cJSON *ann = cJSON_GetObjectItemCaseSensitive(md, "annotations");
@@ -100,7 +101,8 @@ int kctl_cleanup(const kctl_target *t, FILE *out, ag_err *err)
 					err) != 0)
 			goto out;
 		if (cJSON_GetObjectItemCaseSensitive(ann, CONTRACT_ANNOTATION_STATUS)) {
-			const char *args[] = { "annotate", "node", name->valuestring, CONTRACT_ANNOTATION_STATUS "-", NULL };
+			const char *args[] = { "annotate", "node", name->valuestring, CONTRACT_ANNOTATION_STATUS "-",
+					       NULL };
 
 			if (kctl_run(t, args, 0, err) != 0) {
 				err_wrap(err, "node %s", name->valuestring);
@@ -113,10 +115,11 @@ int kctl_cleanup(const kctl_target *t, FILE *out, ag_err *err)
 		cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(nodes, "items")));
 	if (kctl_run(t, secrets, 0, err) != 0)
 		goto out;
-	fprintf(out, "removed the webhook's kept TLS Secret (if any)\n"
-		     "left on the nodes: profiles that running pods use stay loaded until those pods end or the node "
-		     "reboots; the files under the agent's host directories (default /etc/apparmor.d/custom and "
-		     "/var/lib/armorgate/apparmor-cache) can be deleted\n");
+	fprintf(out,
+		"removed the webhook's kept TLS Secret (if any)\n"
+		"left on the nodes: profiles that running pods use stay loaded until those pods end or the node "
+		"reboots; the files under the agent's host directories (default /etc/apparmor.d/custom and "
+		"/var/lib/armorgate/apparmor-cache) can be deleted\n");
 	rc = 0;
 out:
 	cJSON_Delete(nodes);

@@ -42,7 +42,8 @@ static int kctl_exec(const kctl_target *t, const char *const *args, int namespac
 		return err_set(err, rerr.code, "cannot run %s: %s (set KUBECTL to its path)", argv[0], rerr.msg);
 	if (res->timed_out) {
 		run_result_cleanup(res);
-		return err_set(err, ETIMEDOUT, "kubectl %s did not finish within %d s", args[0], KCTL_TIMEOUT_MS / 1000);
+		return err_set(err, ETIMEDOUT, "kubectl %s did not finish within %d s", args[0],
+			       KCTL_TIMEOUT_MS / 1000);
 	}
 	if (!res->exited || res->status != 0) {
 		const char *e = buf_cstr(&res->errout);

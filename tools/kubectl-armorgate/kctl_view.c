@@ -80,8 +80,8 @@ static bool kctl_profile_loaded(const cJSON *node, const char *profile)
 /* The node's status annotation, parsed (caller deletes); NULL when absent or not JSON. */
 static cJSON *kctl_status_of(const cJSON *node)
 {
-	const cJSON *a = cJSON_GetObjectItemCaseSensitive(kctl_get(node, "metadata.annotations"),
-							  CONTRACT_ANNOTATION_STATUS);
+	const cJSON *a =
+		cJSON_GetObjectItemCaseSensitive(kctl_get(node, "metadata.annotations"), CONTRACT_ANNOTATION_STATUS);
 
 	return cJSON_IsString(a) ? cJSON_Parse(a->valuestring) : NULL;
 }
@@ -131,19 +131,22 @@ static int kctl_status_nodes(const cJSON *items, cJSON **st, buf *out)
 	const cJSON *node;
 	int rc = 0;
 
-	cJSON_ArrayForEach(node, items) {
+	cJSON_ArrayForEach (node, items) {
 		w = kctl_width(kctl_or(kctl_str(node, "metadata.name"), "?"), w);
 	}
-	rc |= buf_appendf(out, "%-*s  %-11s  %-8s  %-20s  %s\n", (int)w, "NODE", "APPARMOR", "AGENT", "OBSERVED", "NOTE");
-	cJSON_ArrayForEach(node, items) {
+	rc |= buf_appendf(out, "%-*s  %-11s  %-8s  %-20s  %s\n", (int)w, "NODE", "APPARMOR", "AGENT", "OBSERVED",
+			  "NOTE");
+	cJSON_ArrayForEach (node, items) {
 		const cJSON *s = st[i++];
 		const char *note = !s ? "no status from an armorgate agent"
-				   : kctl_stale(node, s) ? "status from before the node's last boot: the agent has not reported since"
-							  : "";
+			: kctl_stale(node, s)
+			? "status from before the node's last boot: the agent has not reported since"
+			: "";
 
-		rc |= buf_appendf(out, "%-*s  %-11s  %-8s  %-20s  %s", (int)w, kctl_or(kctl_str(node, "metadata.name"), "?"),
-				  kctl_or(kctl_label(node, CONTRACT_LABEL_APPARMOR), "-"),
-				  kctl_or(kctl_str(s, "agentVersion"), "-"), kctl_or(kctl_str(s, "observedAt"), "-"), note);
+		rc |= buf_appendf(
+			out, "%-*s  %-11s  %-8s  %-20s  %s", (int)w, kctl_or(kctl_str(node, "metadata.name"), "?"),
+			kctl_or(kctl_label(node, CONTRACT_LABEL_APPARMOR), "-"),
+			kctl_or(kctl_str(s, "agentVersion"), "-"), kctl_or(kctl_str(s, "observedAt"), "-"), note);
 		rc |= kctl_endline(out);
 	}
 	return rc;
@@ -168,13 +171,14 @@ static int kctl_status_matrix(const cJSON *items, cJSON **st, buf *out)
 	size_t i = 0;
 	int rc = 0;
 
-	cJSON_ArrayForEach(node, items) {
-		cJSON_ArrayForEach(pr, kctl_get(st[i], "profiles")) {
+	cJSON_ArrayForEach (node, items) {
+		cJSON_ArrayForEach (pr, kctl_get(st[i], "profiles")) {
 			kctl_names_add(&profiles, pr->string);
 		}
-		cJSON_ArrayForEach(pr, kctl_get(node, "metadata.labels")) {
-			if (pr->string && strncmp(pr->string, CONTRACT_LABEL_PROFILE_PREFIX,
-						  sizeof(CONTRACT_LABEL_PROFILE_PREFIX) - 1) == 0)
+		cJSON_ArrayForEach (pr, kctl_get(node, "metadata.labels")) {
+			if (pr->string &&
+			    strncmp(pr->string, CONTRACT_LABEL_PROFILE_PREFIX,
+				    sizeof(CONTRACT_LABEL_PROFILE_PREFIX) - 1) == 0)
 				kctl_names_add(&profiles, pr->string + sizeof(CONTRACT_LABEL_PROFILE_PREFIX) - 1);
 		}
 		i++;
@@ -185,7 +189,7 @@ static int kctl_status_matrix(const cJSON *items, cJSON **st, buf *out)
 	for (size_t p = 0; p < profiles.n; p++)
 		w = kctl_width(profiles.v[p], w);
 	rc |= buf_appendf(out, "\n%-*s", (int)w, "PROFILE");
-	cJSON_ArrayForEach(node, items) {
+	cJSON_ArrayForEach (node, items) {
 		const char *nm = kctl_or(kctl_str(node, "metadata.name"), "?");
 
 		rc |= buf_appendf(out, "  %-*s", (int)kctl_width(nm, 16), nm);
@@ -194,10 +198,11 @@ static int kctl_status_matrix(const cJSON *items, cJSON **st, buf *out)
 	for (size_t p = 0; p < profiles.n; p++) {
 		rc |= buf_appendf(out, "%-*s", (int)w, profiles.v[p]);
 		i = 0;
-		cJSON_ArrayForEach(node, items) {
+		cJSON_ArrayForEach (node, items) {
 			const char *nm = kctl_or(kctl_str(node, "metadata.name"), "?");
 
-			rc |= buf_appendf(out, "  %-*s", (int)kctl_width(nm, 16), kctl_state(node, st[i++], profiles.v[p]));
+			rc |= buf_appendf(out, "  %-*s", (int)kctl_width(nm, 16),
+					  kctl_state(node, st[i++], profiles.v[p]));
 		}
 		rc |= kctl_endline(out);
 	}
@@ -212,8 +217,8 @@ static int kctl_status_problems(const cJSON *items, cJSON **st, buf *out)
 	bool any = false;
 	int rc = 0;
 
-	cJSON_ArrayForEach(node, items) {
-		cJSON_ArrayForEach(pr, kctl_get(st[i], "profiles")) {
+	cJSON_ArrayForEach (node, items) {
+		cJSON_ArrayForEach (pr, kctl_get(st[i], "profiles")) {
 			const char *state = kctl_str(pr, "state");
 
 			if (!state || strcmp(state, "loaded") == 0)
@@ -221,8 +226,9 @@ static int kctl_status_problems(const cJSON *items, cJSON **st, buf *out)
 			if (!any)
 				rc |= buf_appends(out, "\n");
 			any = true;
-			rc |= buf_appendf(out, "%s on %s: %s: %s\n", pr->string, kctl_or(kctl_str(node, "metadata.name"), "?"),
-					  state, kctl_or(kctl_str(pr, "message"), "(no message)"));
+			rc |= buf_appendf(out, "%s on %s: %s: %s\n", pr->string,
+					  kctl_or(kctl_str(node, "metadata.name"), "?"), state,
+					  kctl_or(kctl_str(pr, "message"), "(no message)"));
 		}
 		i++;
 	}
@@ -246,10 +252,11 @@ int kctl_view_status(const cJSON *nodes, buf *out)
 		rc = buf_appends(out, "No nodes.\n");
 		goto out;
 	}
-	cJSON_ArrayForEach(node, items) {
+	cJSON_ArrayForEach (node, items) {
 		st[i++] = kctl_status_of(node);
 	}
-	rc = kctl_status_nodes(items, st, out) | kctl_status_matrix(items, st, out) | kctl_status_problems(items, st, out);
+	rc = kctl_status_nodes(items, st, out) | kctl_status_matrix(items, st, out) |
+		kctl_status_problems(items, st, out);
 out:
 	for (i = 0; i < n; i++)
 		cJSON_Delete(st[i]);
@@ -278,18 +285,20 @@ static void kctl_pod_profiles(const cJSON *pod, kctl_names *used)
 
 	kctl_profile_of(kctl_get(pod, "spec.securityContext"), used);
 	for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++) {
-		cJSON_ArrayForEach(it, kctl_get(pod, lists[l])) {
+		cJSON_ArrayForEach (it, kctl_get(pod, lists[l])) {
 			kctl_profile_of(cJSON_GetObjectItemCaseSensitive(it, "securityContext"), used);
 		}
 	}
-	cJSON_ArrayForEach(it, kctl_get(pod, "metadata.annotations")) {
+	cJSON_ArrayForEach (it, kctl_get(pod, "metadata.annotations")) {
 		if (it->string && strncmp(it->string, KCTL_ANN_PREFIX, sizeof(KCTL_ANN_PREFIX) - 1) == 0 &&
-		    cJSON_IsString(it) && strncmp(it->valuestring, KCTL_LOCALHOST CONTRACT_PROFILE_PREFIX,
-						  sizeof(KCTL_LOCALHOST CONTRACT_PROFILE_PREFIX) - 1) == 0)
+		    cJSON_IsString(it) &&
+		    strncmp(it->valuestring, KCTL_LOCALHOST CONTRACT_PROFILE_PREFIX,
+			    sizeof(KCTL_LOCALHOST CONTRACT_PROFILE_PREFIX) - 1) == 0)
 			kctl_names_add(used, it->valuestring + sizeof(KCTL_LOCALHOST) - 1);
 	}
-	cJSON_ArrayForEach(it, kctl_get(pod, "spec.nodeSelector")) {
-		if (it->string && strncmp(it->string, CONTRACT_LABEL_PROFILE_PREFIX, sizeof(CONTRACT_LABEL_PROFILE_PREFIX) - 1) == 0)
+	cJSON_ArrayForEach (it, kctl_get(pod, "spec.nodeSelector")) {
+		if (it->string &&
+		    strncmp(it->string, CONTRACT_LABEL_PROFILE_PREFIX, sizeof(CONTRACT_LABEL_PROFILE_PREFIX) - 1) == 0)
 			kctl_names_add(used, it->string + sizeof(CONTRACT_LABEL_PROFILE_PREFIX) - 1);
 	}
 }
@@ -302,7 +311,7 @@ static int kctl_why_head(const cJSON *pod, const kctl_names *used, buf *out)
 
 	if (kctl_str(pod, "spec.nodeName"))
 		rc |= buf_appendf(out, " on %s", kctl_str(pod, "spec.nodeName"));
-	cJSON_ArrayForEach(c, kctl_get(pod, "status.conditions")) {
+	cJSON_ArrayForEach (c, kctl_get(pod, "status.conditions")) {
 		const char *type = kctl_str(c, "type");
 		const char *status = kctl_str(c, "status");
 
@@ -311,7 +320,9 @@ static int kctl_why_head(const cJSON *pod, const kctl_names *used, buf *out)
 	}
 	rc |= buf_appends(out, "\n");
 	if (used->n == 0)
-		return rc | buf_appends(out, "It uses no custom.* AppArmor profile: armorgate neither steers nor checks it.\n");
+		return rc |
+			buf_appends(out,
+				    "It uses no custom.* AppArmor profile: armorgate neither steers nor checks it.\n");
 	rc |= buf_appends(out, "AppArmor profiles it needs on its node:");
 	for (size_t i = 0; i < used->n; i++)
 		rc |= buf_appendf(out, " %s", used->v[i]);
@@ -327,8 +338,9 @@ static void kctl_why_node(const cJSON *node, const kctl_names *used, char *why, 
 
 	why[0] = '\0';
 	if (!aa || strcmp(aa, CONTRACT_APPARMOR_ENABLED) != 0) {
-		snprintf(why, cap, "%s", aa ? "AppArmor is not usable on this node (label armorgate.io/apparmor=unsupported)"
-					    : "no armorgate agent has reported on this node");
+		snprintf(why, cap, "%s",
+			 aa ? "AppArmor is not usable on this node (label armorgate.io/apparmor=unsupported)"
+			    : "no armorgate agent has reported on this node");
 		goto out;
 	}
 	for (size_t i = 0; i < used->n && n + 1 < cap; i++) {
@@ -348,7 +360,9 @@ static void kctl_why_node(const cJSON *node, const kctl_names *used, char *why, 
 		n += (size_t)w < cap - n ? (size_t)w : cap - n - 1;
 	}
 	if (!why[0] && st && kctl_stale(node, st))
-		snprintf(why, cap, "rebooted since its agent last reported; the profiles come back when the agent has reloaded them");
+		snprintf(
+			why, cap,
+			"rebooted since its agent last reported; the profiles come back when the agent has reloaded them");
 out:
 	cJSON_Delete(st);
 }
@@ -367,11 +381,11 @@ int kctl_view_why(const cJSON *pod, const cJSON *nodes, buf *out)
 	rc = kctl_why_head(pod, &used, out);
 	if (used.n == 0)
 		return rc ? -1 : 0;
-	cJSON_ArrayForEach(node, kctl_items(nodes)) {
+	cJSON_ArrayForEach (node, kctl_items(nodes)) {
 		w = kctl_width(kctl_or(kctl_str(node, "metadata.name"), "?"), w);
 	}
 	rc |= buf_appendf(out, "\n%-*s  %-4s  %s\n", (int)w, "NODE", "FITS", "WHY NOT");
-	cJSON_ArrayForEach(node, kctl_items(nodes)) {
+	cJSON_ArrayForEach (node, kctl_items(nodes)) {
 		const char *nm = kctl_or(kctl_str(node, "metadata.name"), "?");
 
 		if (on && strcmp(on, nm) != 0)
@@ -382,10 +396,11 @@ int kctl_view_why(const cJSON *pod, const cJSON *nodes, buf *out)
 		rc |= kctl_endline(out);
 	}
 	if (fits == 0)
-		rc |= buf_appendf(out,
-				  "\nNo node has every profile loaded. Check the profiles ConfigMap (kubectl armorgate status "
-				  "shows each node's state and the parser's messages); the pod is scheduled as soon as a "
-				  "node reports them (kubectl get nodes -L %s%s).\n",
-				  CONTRACT_LABEL_PROFILE_PREFIX, used.v[0]);
+		rc |= buf_appendf(
+			out,
+			"\nNo node has every profile loaded. Check the profiles ConfigMap (kubectl armorgate status "
+			"shows each node's state and the parser's messages); the pod is scheduled as soon as a "
+			"node reports them (kubectl get nodes -L %s%s).\n",
+			CONTRACT_LABEL_PROFILE_PREFIX, used.v[0]);
 	return rc ? -1 : 0;
 }
