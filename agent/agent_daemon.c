@@ -43,7 +43,10 @@ static bool agent_daemon_ready(void *ud, char *why, size_t cap)
 
 	if (atomic_load(&l->ready))
 		return true;
-	snprintf(why, cap, "first reconcile not finished");
+	snprintf(why, cap, "%s",
+		 atomic_load(&l->reconciled)
+			 ? "a profile load failed; retrying with backoff (see the status annotation)"
+			 : "first reconcile not finished");
 	return false;
 }
 
@@ -58,6 +61,12 @@ static int agent_daemon_define_metrics(metrics *m)
 			   NULL, 0) ||
 	    metrics_define(m, "armorgate_agent_parser_runs_total", METRICS_COUNTER, "apparmor_parser runs for loading.",
 			   NULL, 0) ||
+	    metrics_define(m, "armorgate_agent_load_retries_total", METRICS_COUNTER,
+			   "Load attempts repeated after a failed load (backoff 1 s to 5 min).", NULL, 0) ||
+	    metrics_define(m, "armorgate_agent_load_retry_pending", METRICS_GAUGE,
+			   "Profiles whose load failed and waits for its retry.", NULL, 0) ||
+	    metrics_define(m, "armorgate_agent_source_missing", METRICS_GAUGE,
+			   "1 while the profiles ConfigMap does not exist (everything loaded is kept).", NULL, 0) ||
 	    metrics_define(m, "armorgate_agent_reconcile_duration_seconds", METRICS_HISTOGRAM,
 			   "Duration of a full reconcile.", rb, nb) ||
 	    metrics_define(m, "armorgate_agent_load_duration_seconds", METRICS_HISTOGRAM,
@@ -72,6 +81,15 @@ static int agent_daemon_define_metrics(metrics *m)
 			   "Failed attempts to publish node readiness.", NULL, 0) ||
 	    metrics_define(m, "armorgate_agent_apparmor_enabled", METRICS_GAUGE, "1 when AppArmor is usable.", NULL, 0))
 		return -1;
+	/* Counters start at 0 in the output, so "none since start" is a visible
+	 * fact (a restart with nothing changed must show zero runs and writes). */
+	static const char *const zero[] = {
+		"armorgate_agent_loads_total",        "armorgate_agent_load_failures_total",
+		"armorgate_agent_parser_runs_total",  "armorgate_agent_load_retries_total",
+		"armorgate_agent_node_patches_total", "armorgate_agent_node_patch_failures_total"
+	};
+	for (size_t i = 0; i < sizeof(zero) / sizeof(zero[0]); i++)
+		metrics_add(m, zero[i], "", 0);
 	return 0;
 }
 
@@ -98,6 +116,7 @@ static void agent_daemon_configure(agent_daemon *d, const agent_opts *o)
 	d->loader.parser.parser_path = agent_loader_find_parser(o->parser);
 	d->loader.parser.timeout_ms = o->parser_timeout_s * 1000;
 	d->loader.parser.cache_dir = d->cache;
+	d->loader.parser.jobs = o->parser_jobs;
 	d->loader.stub_dir = d->staging;
 	d->loader.check = o->compile_check;
 	d->rec.report.host = &d->host;

@@ -22,6 +22,7 @@ typedef struct agent_opts {
 	long poll_interval_s;
 	long max_profile_bytes, max_profiles;
 	long parser_timeout_s;
+	long parser_jobs; /* 0 = the parser's default (one compile child per CPU) */
 	bool compile_check;
 } agent_opts;
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "mono.h"
 #include "sig.h"
 
@@ -16,6 +17,7 @@ enum { AGENT_LOOP_DEBOUNCE_MS = 50 };
 void agent_loop_init(agent_loop *l)
 {
 	atomic_init(&l->ready, false);
+	atomic_init(&l->reconciled, false);
 	l->inotify_fd = -1;
 	l->have_desired = false;
 	l->empty_pending = false;
@@ -63,6 +65,28 @@ static int agent_loop_read_dir(agent_loop *l, agent_snapshot *s)
 	return 1;
 }
 
+static void agent_loop_set_missing(agent_loop *l, bool missing)
+{
+	l->rec->report.source_missing = missing;
+	metrics_set(l->rec->report.m, "armorgate_agent_source_missing", "", missing ? 1 : 0);
+}
+
+/* A deleted ConfigMap (helm uninstall while agents run, a mistake) is not an
+ * empty one: unloading would strip profiles from crash-looping containers,
+ * CronJobs between runs and pods not yet started. Keep every profile and
+ * label; say so. 0: nothing authoritative. */
+static int agent_loop_cm_missing(agent_loop *l)
+{
+	if (l->source != AGENT_LOOP_SOURCE_CM_MISSING)
+		log_kv(LOG_LVL_WARN,
+		       "profiles ConfigMap missing; keeping every loaded profile and label until it exists again "
+		       "(an empty ConfigMap means no profiles)",
+		       "configmap", l->cm->name, (char *)NULL);
+	l->source = AGENT_LOOP_SOURCE_CM_MISSING;
+	agent_loop_set_missing(l, true);
+	return 0;
+}
+
 /* The newest desired set: 1 with a snapshot, 0 when the source has nothing
  * authoritative yet (change nothing), -1 on error. */
 static int agent_loop_snapshot(agent_loop *l, agent_snapshot *s)
@@ -81,6 +105,8 @@ static int agent_loop_snapshot(agent_loop *l, agent_snapshot *s)
 	} else {
 		got = agent_loop_read_dir(l, s);
 	}
+	if (got == 1 && s->missing)
+		return agent_loop_cm_missing(l);
 	if (got == 1 && s->over_count) {
 		if (l->source != AGENT_LOOP_SOURCE_OVER_COUNT) {
 			char msg[256];
@@ -94,8 +120,12 @@ static int agent_loop_snapshot(agent_loop *l, agent_snapshot *s)
 		l->source = AGENT_LOOP_SOURCE_OVER_COUNT;
 		return 0;
 	}
-	if (got == 1)
+	if (got == 1) {
+		if (l->source == AGENT_LOOP_SOURCE_CM_MISSING)
+			log_info("profiles ConfigMap is back; reconciling against it");
+		agent_loop_set_missing(l, false);
 		l->source = AGENT_LOOP_SOURCE_OK;
+	}
 	return got;
 }
 
@@ -109,10 +139,12 @@ static bool agent_loop_cycle(agent_loop *l)
 	if (agent_loop_snapshot(l, &s) == 1) {
 		l->have_desired = true;
 		full = agent_reconcile_run(l->rec, &s);
-	} else if (l->have_desired) {
+	} else if (l->have_desired || l->source == AGENT_LOOP_SOURCE_CM_MISSING) {
 		/* Nothing authoritative: keep everything, but keep the labels
-		 * honest about what the kernel has. */
+		 * honest about what the kernel has. A missing ConfigMap is a
+		 * settled answer (keep all), so the agent is ready with it. */
 		agent_report_kernel_state(&l->rec->report, false);
+		full = l->source == AGENT_LOOP_SOURCE_CM_MISSING;
 	}
 	agent_snapshot_free(&s);
 	return full;
@@ -166,6 +198,27 @@ static bool agent_loop_wait(agent_loop *l, double next_poll)
 	return pending;
 }
 
+/* Readiness and the next cycle's time: ready once a reconcile ran to its end
+ * and no profile waits for a load retry (a node without a profile it should
+ * have is not ready); the next cycle comes at the poll interval or at the
+ * earliest retry. */
+static double agent_loop_after(agent_loop *l)
+{
+	size_t waiting = 0;
+	double next = mono_sec() + (double)l->poll_interval_s;
+	double retry = agent_reconcile_next_retry(l->rec, &waiting);
+	bool ready = atomic_load(&l->reconciled) && waiting == 0;
+
+	if (ready != atomic_load(&l->ready)) {
+		atomic_store(&l->ready, ready);
+		if (ready)
+			log_info("reconciled; ready");
+		else if (atomic_load(&l->reconciled))
+			log_warn("not ready: a profile load failed and waits for its retry");
+	}
+	return retry > 0 && retry < next ? retry : next;
+}
+
 void agent_loop_run(agent_loop *l)
 {
 	double next_poll = 0;
@@ -180,13 +233,11 @@ void agent_loop_run(agent_loop *l)
 				agent_loop_cleanup(l);
 				l->inotify_fd = agent_source_dir_watch(l->profiles_dir);
 			}
-			if (agent_loop_cycle(l) && !atomic_load(&l->ready)) {
-				atomic_store(&l->ready, true);
-				log_info("first reconcile done; ready");
-			}
+			if (agent_loop_cycle(l))
+				atomic_store(&l->reconciled, true);
+			next_poll = agent_loop_after(l);
 			if (!l->cm && l->inotify_fd < 0)
 				l->inotify_fd = agent_source_dir_watch(l->profiles_dir);
-			next_poll = mono_sec() + (double)l->poll_interval_s;
 		}
 		pending = agent_loop_wait(l, next_poll);
 	}

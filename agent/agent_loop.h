@@ -21,6 +21,7 @@ typedef enum agent_loop_source {
 	AGENT_LOOP_SOURCE_MISSING,    /* the directory does not exist */
 	AGENT_LOOP_SOURCE_UNREADABLE, /* reading it failed (last_error says how) */
 	AGENT_LOOP_SOURCE_OVER_COUNT, /* more profiles than --max-profiles */
+	AGENT_LOOP_SOURCE_CM_MISSING, /* the profiles ConfigMap does not exist (deleted, uninstalled) */
 } agent_loop_source;
 
 typedef struct agent_loop {
@@ -31,10 +32,11 @@ typedef struct agent_loop {
 	size_t max_profile_bytes, max_profiles;
 	long poll_interval_s;
 	/* State. */
-	atomic_bool ready;  /* a reconcile ran to its end (the probe's /readyz) */
-	int inotify_fd;     /* dir source; -1 when not watched */
-	bool have_desired;  /* a source snapshot has been applied once */
-	bool empty_pending; /* dir read empty, waiting to confirm */
+	atomic_bool ready;      /* the probe's /readyz: reconciled and no load waiting for a retry */
+	atomic_bool reconciled; /* a reconcile ran to its end (read by the probe too) */
+	int inotify_fd;         /* dir source; -1 when not watched */
+	bool have_desired;      /* a source snapshot has been applied once */
+	bool empty_pending;     /* dir read empty, waiting to confirm */
 	agent_loop_source source;
 	char last_error[AG_ERR_MSG_MAX];
 } agent_loop;

@@ -30,6 +30,32 @@ agent_memo *agent_memo_get(agent_memo_table *t, const char *name)
 	return m;
 }
 
+double agent_memo_backoff_s(unsigned fails)
+{
+	double s = 1;
+
+	for (unsigned i = 1; i < fails && s < AGENT_MEMO_RETRY_MAX_S; i++)
+		s *= 2;
+	return s < AGENT_MEMO_RETRY_MAX_S ? s : AGENT_MEMO_RETRY_MAX_S;
+}
+
+double agent_memo_next_retry(const agent_memo_table *t, size_t *n)
+{
+	double next = 0;
+
+	*n = 0;
+	for (size_t i = 0; i < t->n; i++) {
+		const agent_memo *m = &t->items[i];
+
+		if (!m->ok || !m->load_failed)
+			continue;
+		(*n)++;
+		if (next == 0 || m->retry_at < next)
+			next = m->retry_at;
+	}
+	return next;
+}
+
 void agent_memo_sweep(agent_memo_table *t)
 {
 	size_t w = 0;

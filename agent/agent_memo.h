@@ -15,7 +15,9 @@ typedef struct agent_memo {
 	char name[256];
 	char sha256[AGENT_SHA256_HEX];
 	bool ok;          /* the content passed validation */
-	bool load_failed; /* ... and then failed to load */
+	bool load_failed; /* ... and then failed to load: retried at retry_at */
+	unsigned fails;   /* failed loads of this content in a row */
+	double retry_at;  /* mono_sec() of the next load attempt */
 	bool reported;    /* Event posted for this (content, failure) */
 	bool seen;        /* in the current reconcile */
 	char message[AGENT_MSG_CAP];
@@ -31,6 +33,14 @@ agent_memo *agent_memo_find(agent_memo_table *t, const char *name);
 /* The entry for name, created blank when new; NULL on ENOMEM. Pointers
  * stay valid until the next agent_memo_get or agent_memo_sweep. */
 agent_memo *agent_memo_get(agent_memo_table *t, const char *name);
+/* Backoff before retry number fails (1 s, doubling, at most
+ * AGENT_MEMO_RETRY_MAX_S): a parser timeout, EAGAIN or an OOM-killed parser
+ * heals by itself. */
+enum { AGENT_MEMO_RETRY_MAX_S = 300 };
+double agent_memo_backoff_s(unsigned fails);
+/* The earliest retry_at of an entry waiting for a retry, or 0 when none; *n
+ * gets how many wait. */
+double agent_memo_next_retry(const agent_memo_table *t, size_t *n);
 /* Forgets every entry not marked seen, and clears the marks. */
 void agent_memo_sweep(agent_memo_table *t);
 void agent_memo_cleanup(agent_memo_table *t);

@@ -137,6 +137,7 @@ static void agent_pub_copy_status(agent_publisher *p, const agent_status *st)
 	p->st.boot_id = p->boot_id;
 	p->st.profiles = p->profiles;
 	p->st.n = p->profiles ? st->n : 0;
+	p->st.source = st->source; /* a string literal */
 }
 
 static void *agent_pub_main(void *arg)

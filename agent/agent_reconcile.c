@@ -60,6 +60,7 @@ static bool agent_reconcile_memo_fresh(agent_memo *m, const agent_snapshot_entry
 	snprintf(m->sha256, sizeof(m->sha256), "%s", sha);
 	m->ok = false;
 	m->load_failed = false;
+	m->fails = 0;
 	m->reported = false;
 	snprintf(m->message, sizeof(m->message), "%s", e->refusal ? e->refusal : "pending");
 	return !e->refusal;
@@ -105,7 +106,9 @@ static void agent_reconcile_validate(agent_reconcile *r, const agent_snapshot *s
 
 		if (!m)
 			continue;
-		desired[i].ok = m->ok && !m->load_failed;
+		/* A failed load waits for its retry time (the last good version
+		 * stays meanwhile), then is planned like any other. */
+		desired[i].ok = m->ok && !(m->load_failed && mono_sec() < m->retry_at);
 		desired[i].message = m->message;
 		if (!m->ok)
 			agent_reconcile_refusal(r, m, "ProfileRefused");
@@ -175,11 +178,17 @@ static void agent_reconcile_not_loaded(agent_reconcile *r, const agent_plan_item
 		return;
 	}
 	m->load_failed = true;
-	m->seen = false;
+	m->fails++;
+	double wait_s = agent_memo_backoff_s(m->fails);
+	m->retry_at = mono_sec() + wait_s;
+	if (m->fails > 1)
+		metrics_add(r->report.m, "armorgate_agent_load_retries_total", "", 1);
 	/* A long parser message is cut to the size of the status field. */
-	if (snprintf(m->message, sizeof(m->message), "%s: load failed: %s", it->name,
-		     job->message[0] ? job->message : "unknown error") < 0)
+	if (snprintf(m->message, sizeof(m->message), "%s: load failed (%u time(s), retried in %.0f s): %s", it->name,
+		     m->fails, wait_s, job->message[0] ? job->message : "unknown error") < 0)
 		m->message[0] = '\0';
+	log_kv(LOG_LVL_WARN, "profile load failed; retrying with backoff", "profile", it->name, "reason", m->message,
+	       (char *)NULL);
 	agent_reconcile_refusal(r, m, "ProfileLoadFailed");
 }
 
@@ -196,6 +205,15 @@ static void agent_reconcile_settle(agent_reconcile *r, const agent_plan *p, cons
 		if (it->action != AGENT_ACT_LOAD)
 			continue;
 		if (job->outcome == AGENT_LOAD_OK) {
+			agent_memo *m = agent_memo_find(&r->memo, it->name);
+
+			if (m && m->load_failed)
+				log_kv(LOG_LVL_INFO, "profile loaded after failed attempts", "profile", it->name,
+				       (char *)NULL);
+			if (m) {
+				m->load_failed = false;
+				m->fails = 0;
+			}
 			metrics_add(r->report.m, "armorgate_agent_loads_total", "", 1);
 			if (it->write && agent_host_move(r->staging, r->host_dir, it->name, &e) != 0)
 				log_kv(LOG_LVL_ERROR, "loaded but cannot store the profile file", "profile", it->name,
@@ -404,6 +422,14 @@ cleanup:
 	agent_reconcile_node_cleanup(&nd);
 	free(desired);
 	return full;
+}
+
+double agent_reconcile_next_retry(const agent_reconcile *r, size_t *n)
+{
+	double next = agent_memo_next_retry(&r->memo, n);
+
+	metrics_set(r->report.m, "armorgate_agent_load_retry_pending", "", (double)*n);
+	return next;
 }
 
 void agent_reconcile_cleanup(agent_reconcile *r)

@@ -30,6 +30,9 @@ typedef struct agent_reconcile {
 /* One full reconcile on s. true when it ran to the end (the node's state was
  * read, acted on and reported). */
 bool agent_reconcile_run(agent_reconcile *r, const agent_snapshot *s);
+/* When a failed load is next retried (mono_sec(); 0 = none), and how many
+ * profiles wait for one (*n; also the retry-pending metric). */
+double agent_reconcile_next_retry(const agent_reconcile *r, size_t *n);
 void agent_reconcile_cleanup(agent_reconcile *r);
 
 #endif

@@ -42,7 +42,7 @@ static void agent_report_state_metrics(const agent_report *r, const agent_pstatu
 void agent_report_publish(const agent_report *r, const agent_klist *k, const agent_pstatus *ps, size_t n)
 {
 	cJSON *labels = agent_node_wanted_labels(r->apparmor, k);
-	agent_status st = { r->apparmor, ARMORGATE_VERSION, r->boot_id, ps, n };
+	agent_status st = { r->apparmor, ARMORGATE_VERSION, r->boot_id, ps, n, r->source_missing ? "missing" : NULL };
 
 	if (!labels) {
 		log_error("out of memory computing node labels");

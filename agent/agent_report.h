@@ -24,6 +24,7 @@ typedef struct agent_report {
 	const agent_host *host;
 	bool apparmor;
 	const char *boot_id;
+	bool source_missing; /* the profiles ConfigMap is gone: everything is kept (set by agent_loop) */
 } agent_report;
 
 /* Fills one status entry; the mode is the kernel's for name (k), if listed. */

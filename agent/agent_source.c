@@ -391,8 +391,10 @@ int agent_cmsource_snapshot(agent_cmsource *s, agent_snapshot *out, unsigned lon
 	pthread_mutex_unlock(&s->mu);
 	if (!synced)
 		return 0;
-	if (!d)
-		return 1; /* the ConfigMap is absent: no profiles */
+	if (!d) {
+		out->missing = true; /* absent, which is not empty: the caller keeps everything */
+		return 1;
+	}
 	/* The data is immutable once published: read it without the lock. */
 	out->shared = d;
 	if (agent_snapshot_fill_json(d->data, s->max_bytes, s->max_count, false, out, err) != 0)

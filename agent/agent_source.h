@@ -33,6 +33,7 @@ typedef struct agent_snapshot {
 	agent_snapshot_entry *items;
 	size_t n;
 	bool over_count;      /* more entries than the limit: the whole source is refused */
+	bool missing;         /* API source: the ConfigMap does not exist (not the same as empty) */
 	agent_cmdata *shared; /* API source: key and text borrowed from it; NULL: each owned */
 } agent_snapshot;
 
@@ -80,7 +81,7 @@ int agent_cmsource_start(agent_cmsource *s, kube_client *c, const char *ns, cons
 /* The kube client's stop flag must be set before calling this. */
 void agent_cmsource_stop(agent_cmsource *s);
 /* A snapshot of the newest data (texts shared, not copied): 1 with *out and
- * *gen the generation taken; 0 (nothing taken) until the first list is done;
+ * *gen the generation taken (out->missing when the ConfigMap is absent); 0 (nothing taken) until the first list is done;
  * -1 with err (out of memory). */
 int agent_cmsource_snapshot(agent_cmsource *s, agent_snapshot *out, unsigned long *gen, ag_err *err) AG_WARN_UNUSED;
 void agent_cmsource_drain(agent_cmsource *s);

@@ -14,7 +14,7 @@
 #include "run.h"
 
 enum {
-	AAPARSER_FIXED_ARGS = 12, /* parser, mode flags, -q, -M F, -b D, --, NULL */
+	AAPARSER_FIXED_ARGS = 14, /* parser, mode flags, -q, -j N, -M F, -b D, --, NULL */
 	AAPARSER_PATH_MAX = 4096,
 };
 
@@ -98,8 +98,8 @@ static size_t aaparser_argv_opt(const char **argv, size_t a, const char *flag, c
  * speed up abstractions/base keep the policy bytes but blow up on some
  * plausible profiles (ms -> > 10 s, GBs; bench/agent/compile_options.py).
  * argv needs room for n + AAPARSER_FIXED_ARGS entries. */
-static void aaparser_argv(const aaparser_opts *o, aaparser_mode mode, const char *cacheopt, const char *const *files,
-			  size_t n, const char **argv)
+static void aaparser_argv(const aaparser_opts *o, aaparser_mode mode, const char *cacheopt, const char *jobs,
+			  const char *const *files, size_t n, const char **argv)
 {
 	size_t a = 0;
 
@@ -127,6 +127,8 @@ static void aaparser_argv(const aaparser_opts *o, aaparser_mode mode, const char
 	case AAPARSER_REMOVE: argv[a++] = "--remove"; break;
 	}
 	argv[a++] = "-q";
+	/* Each job is a forked compiler child: -j bounds the run's peak memory. */
+	a = aaparser_argv_opt(argv, a, "-j", jobs);
 	a = aaparser_argv_opt(argv, a, "-M", o->features_file);
 	a = aaparser_argv_opt(argv, a, "-b", o->base_dir);
 	argv[a++] = "--";
@@ -160,6 +162,7 @@ static int aaparser_exec(const aaparser_opts *opts, aaparser_mode mode, const ch
 {
 	const char **argv = NULL;
 	char cacheopt[AAPARSER_PATH_MAX + 16];
+	char jobs[24];
 	run_result rr;
 	long tmo;
 	int rc = -1;
@@ -175,12 +178,13 @@ static int aaparser_exec(const aaparser_opts *opts, aaparser_mode mode, const ch
 	if (opts->cache_dir && (mode == AAPARSER_COMPILE_CACHE || mode == AAPARSER_REPLACE) &&
 	    (size_t)snprintf(cacheopt, sizeof(cacheopt), "--cache-loc=%s", opts->cache_dir) >= sizeof(cacheopt))
 		return err_set(err, ENAMETOOLONG, "apparmor_parser: cache directory path too long");
+	snprintf(jobs, sizeof(jobs), "%ld", opts->jobs);
 	argv = calloc(n + AAPARSER_FIXED_ARGS, sizeof(*argv));
 	if (!argv)
 		return err_set(err, ENOMEM, "cannot run apparmor_parser: out of memory");
 	aaparser_argv(opts, mode,
 		      opts->cache_dir && (mode == AAPARSER_COMPILE_CACHE || mode == AAPARSER_REPLACE) ? cacheopt : NULL,
-		      files, n, argv);
+		      opts->jobs > 0 ? jobs : NULL, files, n, argv);
 	if (run_program(argv, NULL, NULL, 0, tmo, &rr, err) != 0)
 		goto cleanup;
 	if (rr.out_truncated) {
@@ -388,13 +392,15 @@ cleanup:
 #define AAPARSER_JOBS 4
 #endif
 
-static size_t aaparser_jobs(size_t work)
+static size_t aaparser_jobs(size_t work, long cap)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t jobs = cpus > 0 ? (size_t)cpus : 1;
 
 	if (jobs > AAPARSER_JOBS)
 		jobs = AAPARSER_JOBS;
+	if (cap > 0 && jobs > (size_t)cap)
+		jobs = (size_t)cap;
 	return jobs < work ? jobs : work;
 }
 
@@ -444,7 +450,7 @@ size_t aaparser_compile_entries(profile_entry *entries, size_t n, const aaparser
 			to_compile++;
 	if (to_compile == 0)
 		return 0;
-	jobs = aaparser_jobs(to_compile);
+	jobs = aaparser_jobs(to_compile, opts ? opts->jobs : 0);
 	pthread_mutex_init(&pool.mu, NULL);
 	pool.entries = entries;
 	pool.n = n;

@@ -28,6 +28,7 @@ typedef struct aaparser_opts {
 	const char *base_dir;      /* -b DIR for includes, optional */
 	long timeout_ms;           /* 0 = AAPARSER_TIMEOUT_MS */
 	const char *cache_dir;     /* --cache-loc for AAPARSER_COMPILE_CACHE / AAPARSER_REPLACE; NULL = none */
+	long jobs;                 /* -j N (compile children per run) and concurrent compile checks; 0 = defaults */
 } aaparser_opts;
 
 /* What one run does. Every mode passes -q; none passes -O (see aaparser.c). */
@@ -79,7 +80,8 @@ int aaparser_compile_check(const char *key, const char *text, size_t len, const 
 			   ag_err *err) AG_WARN_UNUSED;
 
 /* aaparser_compile_check on every entry still ok (after
- * profile_check_entries), in parallel: one thread per online CPU, at most 4.
+ * profile_check_entries), in parallel: one thread per online CPU, at most 4
+ * (at most opts->jobs when set).
  * A refused entry gets ok=false and its message. Returns how many it refused. */
 size_t aaparser_compile_entries(profile_entry *entries, size_t n, const aaparser_opts *opts);
 

@@ -50,7 +50,7 @@ int buf_grow_items(void *items, size_t *cap, size_t need, size_t elem, size_t fi
 	if (need <= *cap)
 		return 0;
 	ncap = buf_next_cap(*cap ? *cap : first, need);
-	if (elem && ncap > SIZE_MAX / elem) {
+	if (elem == 0 || ncap > SIZE_MAX / elem) {
 		errno = ENOMEM;
 		return -1;
 	}

@@ -3,9 +3,10 @@
 
 #include <string.h>
 
+/* ASCII only, whatever the locale: upper case is allowed, as label names allow it. */
 static bool contract_name_char(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
 bool contract_profile_name_valid(const char *name)

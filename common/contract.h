@@ -9,7 +9,7 @@
 
 /* Profiles (DESIGN.md "Profiles"). */
 #define CONTRACT_PROFILE_PREFIX "custom."
-#define CONTRACT_PROFILE_NAME_RULE "^custom\\.[a-z0-9]([-a-z0-9._]*[a-z0-9])?$"
+#define CONTRACT_PROFILE_NAME_RULE "^custom\\.[A-Za-z0-9]([-A-Za-z0-9._]*[A-Za-z0-9])?$"
 enum {
 	CONTRACT_PROFILE_NAME_MAX = 63, /* a label name's limit: the name is part of a label key */
 	CONTRACT_PROFILE_MAX_BYTES = 256 * 1024,

@@ -57,6 +57,8 @@ static cJSON *agent_node_status_obj(const agent_status *st, const char *observed
 		goto fail;
 	if (observed_at && !cJSON_AddStringToObject(o, "observedAt", observed_at))
 		goto fail;
+	if (st->source && !cJSON_AddStringToObject(o, "source", st->source))
+		goto fail;
 	ps = cJSON_AddObjectToObject(o, "profiles");
 	if (!ps)
 		goto fail;

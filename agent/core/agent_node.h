@@ -44,6 +44,7 @@ typedef struct agent_status {
 	const char *boot_id;           /* borrowed, may be "" */
 	const agent_pstatus *profiles; /* borrowed */
 	size_t n;
+	const char *source; /* NULL: the source is there; else its condition ("missing"), shown as "source" */
 } agent_status;
 
 /* Wanted labels: armorgate.io/apparmor plus profiles.armorgate.io/<p>=loaded

@@ -50,7 +50,7 @@ LABEL org.opencontainers.image.title="armorgate-agent" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.source="https://github.com/armorgate/armorgate" \
       org.opencontainers.image.base.name="docker.io/library/debian:bookworm-20251229-slim"
-# Root on purpose: it writes root-owned host files (/etc/apparmor.d/custom)
+# Root on purpose: it writes root-owned host files (/etc/apparmor.d/armorgate)
 # and loads policy with CAP_MAC_ADMIN; the DaemonSet drops every other capability.
 USER 0:0
 EXPOSE 8082

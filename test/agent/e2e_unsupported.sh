@@ -77,10 +77,15 @@ kubectl patch configmap -n armorgate-system armorgate-profiles --type merge \
 agent_wait 40 "new ConfigMap content reported" agent_node_query "$NODE" '
 "custom.bad" not in profiles and profiles.get("custom.worse", {}).get("state") == "error"'
 
-echo "4. ConfigMap deleted: no desired profiles, still healthy"
+echo "4. ConfigMap deleted: not an empty one (everything kept), source reported missing, still healthy"
 kubectl delete configmap -n armorgate-system armorgate-profiles >/dev/null
-agent_wait 20 "status emptied" agent_node_query "$NODE" 'profiles == {} and labels.get("armorgate.io/apparmor") == "unsupported"'
+agent_wait 20 "status source missing" agent_node_query "$NODE" 'st.get("source") == "missing" and labels.get("armorgate.io/apparmor") == "unsupported"'
 agent_http_ok "http://127.0.0.1:$PORT/readyz" || die "readyz"
+grep -qx 'armorgate_agent_source_missing 1' <<<"$(curl -fsS "http://127.0.0.1:$PORT/metrics")" || die "no source_missing metric"
+grep -q 'profiles ConfigMap missing; keeping every loaded profile' "$AGENT_LOG" || die "no log line for the missing ConfigMap"
+kubectl create configmap -n armorgate-system armorgate-profiles >/dev/null
+agent_wait 20 "empty ConfigMap: no profiles, source back" agent_node_query "$NODE" '"source" not in st and profiles == {}'
+grep -qx 'armorgate_agent_source_missing 0' <<<"$(curl -fsS "http://127.0.0.1:$PORT/metrics")" || die "source_missing not cleared"
 
 echo "5. SIGTERM -> exit 0"
 agent_stop "$PID"

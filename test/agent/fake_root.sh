@@ -66,10 +66,13 @@ if [ "${ARMORGATE_MEMCHECK:-0}" = 1 ]; then
 	wrap=(valgrind "${VG_OPTS[@]}")
 	export AGENT_WAIT_SCALE=4
 fi
-"${wrap[@]}" "$AGENT" --node-name "$NODE" --kubeconfig "$KUBECONFIG" --profiles-dir "$T/src" --host-profiles-dir "$T/host" \
-	--parser-path "$T/bin/apparmor_parser" --sysfs-root "$T/sys" --securityfs-root "$T/securityfs" \
-	--proc-root "$T/proc" --poll-interval 1 --probe-listen "127.0.0.1:$PORT" --log-level debug 2>"$AGENT_LOG" &
-PID=$!
+agent_start() { # LOG
+	"${wrap[@]}" "$AGENT" --node-name "$NODE" --kubeconfig "$KUBECONFIG" --profiles-dir "$T/src" --host-profiles-dir "$T/host" \
+		--parser-path "$T/bin/apparmor_parser" --sysfs-root "$T/sys" --securityfs-root "$T/securityfs" \
+		--proc-root "$T/proc" --poll-interval 1 --probe-listen "127.0.0.1:$PORT" --log-level debug 2>"$1" &
+	PID=$!
+}
+agent_start "$AGENT_LOG"
 
 echo "1. first load: good profiles loaded + labelled, bad refused, stale custom.* removed, others untouched"
 agent_wait 30 "ready" agent_http_ok "http://127.0.0.1:$PORT/readyz"
@@ -143,7 +146,40 @@ echo "8. metrics exposed"
 python3 -c 'import sys,urllib.request; b=urllib.request.urlopen(sys.argv[1]).read().decode(); sys.exit(0 if "armorgate_agent_profiles{state=\"loaded\"} 1" in b and "armorgate_agent_reconcile_duration_seconds_count" in b else 1)' \
 	"http://127.0.0.1:$PORT/metrics" || die "metrics missing"
 
-echo "9. SIGTERM -> exit 0, nothing unloaded"
+metric() { # NAME: its value (no labels)
+	curl -fsS "http://127.0.0.1:$PORT/metrics" | sed -n "s/^$1 //p"
+}
+echo "9. a load that fails (MOCK: the fake parser fails 4 loads, as a timeout/EAGAIN/OOM kill would) heals by itself"
+mkdir "$T/src/..v5"
+cp "$T/src/..v4/custom.a" "$T/src/..v5/"
+prof custom.c >"$T/src/..v5/custom.c"
+echo 4 >"$T/fail-loads"
+cm_swap v5
+agent_wait 10 "custom.c error, retry announced" agent_node_query "$NODE" '
+profiles.get("custom.c", {}).get("state") == "error" and "retried in" in profiles["custom.c"]["message"]'
+! agent_http_ok "http://127.0.0.1:$PORT/readyz" || die "/readyz 200 while custom.c waits for a retry"
+[ "$(metric armorgate_agent_load_retry_pending)" = 1 ] || die "retry-pending metric is not 1"
+[ -n "$(kubectl get events -n default --field-selector "involvedObject.name=$NODE,reason=ProfileLoadFailed" -o name)" ] ||
+	die "no ProfileLoadFailed Event on the Node"
+agent_wait 20 "custom.c loaded after the retries" agent_node_query "$NODE" '
+profiles.get("custom.c", {}).get("state") == "loaded" and labels.get("profiles.armorgate.io/custom.c") == "loaded"'
+agent_wait 5 "ready again" agent_http_ok "http://127.0.0.1:$PORT/readyz"
+[ "$(metric armorgate_agent_load_retries_total)" -ge 1 ] || die "no retry counted"
+[ "$(metric armorgate_agent_load_retry_pending)" = 0 ] || die "retry-pending metric not cleared"
+grep -q '"profile loaded after failed attempts","profile":"custom.c"' "$AGENT_LOG" || die "no log of the healed load"
+
+echo "10. restart with nothing changed: zero parser runs, zero Node writes"
+agent_stop "$PID"
+rv1=$(kubectl get node "$NODE" -o jsonpath='{.metadata.resourceVersion}')
+agent_start "$T/agent2.log"
+agent_wait 30 "ready after restart" agent_http_ok "http://127.0.0.1:$PORT/readyz"
+sleep 2.5 # two more polls
+[ "$(metric armorgate_agent_parser_runs_total)" = 0 ] || die "restart ran the parser $(metric armorgate_agent_parser_runs_total) time(s)"
+[ "$(metric armorgate_agent_node_patches_total)" = 0 ] || die "restart patched the Node $(metric armorgate_agent_node_patches_total) time(s)"
+rv2=$(kubectl get node "$NODE" -o jsonpath='{.metadata.resourceVersion}')
+[ "$rv1" = "$rv2" ] || die "the Node was written by the restart ($rv1 -> $rv2)"
+
+echo "11. SIGTERM -> exit 0, nothing unloaded"
 before=$(sort "$T/securityfs/apparmor/profiles")
 agent_stop "$PID"
 PID=""

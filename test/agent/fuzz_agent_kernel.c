@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cJSON *w = agent_node_wanted_labels(true, &l);
 		cJSON *node = cJSON_ParseWithLength(s, size);
 		agent_pstatus ps = { "custom.a", "00", "enforce", AGENT_PSTATE_LOADED, "" };
-		agent_status st = { true, "v", "b", &ps, 1 };
+		agent_status st = { true, "v", "b", &ps, 1, NULL };
 		char *patch = NULL;
 		if (w && agent_node_patch_for(node, w, &st, "T", &patch, &e) == 0)
 			free(patch);

@@ -18,11 +18,14 @@ static agent_pstatus ps_loaded = { "custom.a", "aaaa", "enforce", AGENT_PSTATE_L
 
 Test(agent_node, wanted_labels_only_kernel_listed_managed)
 {
-	agent_klist l = kl("custom.a (enforce)\nfoo (enforce)\ncustom.b (complain)\ncustom.X (enforce)\n");
+	agent_klist l =
+		kl("custom.a (enforce)\nfoo (enforce)\ncustom.b (complain)\ncustom.X (enforce)\ncustom.x! (enforce)\n");
 	cJSON *w = agent_node_wanted_labels(true, &l);
 	char *s = cJSON_PrintUnformatted(w);
-	cr_assert_str_eq(s, "{\"armorgate.io/apparmor\":\"enabled\",\"profiles.armorgate.io/custom.a\":\"loaded\","
-			    "\"profiles.armorgate.io/custom.b\":\"loaded\"}");
+	cr_assert_str_eq(
+		s,
+		"{\"armorgate.io/apparmor\":\"enabled\",\"profiles.armorgate.io/custom.X\":\"loaded\","
+		"\"profiles.armorgate.io/custom.a\":\"loaded\",\"profiles.armorgate.io/custom.b\":\"loaded\"}");
 	free(s);
 	cJSON_Delete(w);
 	w = agent_node_wanted_labels(false, &l);
@@ -35,11 +38,23 @@ Test(agent_node, wanted_labels_only_kernel_listed_managed)
 
 Test(agent_node, status_json)
 {
-	agent_status st = { true, "0.1.0", "boot-1", &ps_loaded, 1 };
+	agent_status st = { true, "0.1.0", "boot-1", &ps_loaded, 1, NULL };
 	char *s = agent_node_status_json(&st, "2026-01-01T00:00:00Z");
-	cr_assert_str_eq(s, "{\"agentVersion\":\"0.1.0\",\"apparmor\":\"enabled\",\"bootID\":\"boot-1\","
-			    "\"observedAt\":\"2026-01-01T00:00:00Z\",\"profiles\":{\"custom.a\":{\"sha256\":\"aaaa\","
-			    "\"mode\":\"enforce\",\"state\":\"loaded\",\"message\":\"\"}}}");
+	cr_assert_str_eq(s,
+			 "{\"agentVersion\":\"0.1.0\",\"apparmor\":\"enabled\",\"bootID\":\"boot-1\","
+			 "\"observedAt\":\"2026-01-01T00:00:00Z\",\"profiles\":{\"custom.a\":{\"sha256\":\"aaaa\","
+			 "\"mode\":\"enforce\",\"state\":\"loaded\",\"message\":\"\"}}}");
+	free(s);
+}
+
+Test(agent_node, status_json_source_missing)
+{
+	agent_status st = { true, "0.1.0", "boot-1", &ps_loaded, 1, "missing" };
+	char *s = agent_node_status_json(&st, "T");
+	cr_assert_str_eq(s,
+			 "{\"agentVersion\":\"0.1.0\",\"apparmor\":\"enabled\",\"bootID\":\"boot-1\","
+			 "\"observedAt\":\"T\",\"source\":\"missing\",\"profiles\":{\"custom.a\":{\"sha256\":\"aaaa\","
+			 "\"mode\":\"enforce\",\"state\":\"loaded\",\"message\":\"\"}}}");
 	free(s);
 }
 
@@ -47,17 +62,19 @@ Test(agent_node, patch_clears_stale_and_sets_status)
 {
 	agent_klist l = kl("");
 	cJSON *w = agent_node_wanted_labels(false, &l);
-	cJSON *node = cJSON_Parse("{\"metadata\":{\"name\":\"n1\",\"labels\":{\"kubernetes.io/hostname\":\"n1\","
-				  "\"profiles.armorgate.io/custom.old\":\"loaded\",\"armorgate.io/apparmor\":\"enabled\"}}}");
-	agent_status st = { false, "0.1.0", "b", NULL, 0 };
+	cJSON *node =
+		cJSON_Parse("{\"metadata\":{\"name\":\"n1\",\"labels\":{\"kubernetes.io/hostname\":\"n1\","
+			    "\"profiles.armorgate.io/custom.old\":\"loaded\",\"armorgate.io/apparmor\":\"enabled\"}}}");
+	agent_status st = { false, "0.1.0", "b", NULL, 0, NULL };
 	char *patch = NULL;
 	ag_err e;
 	cr_assert_eq(agent_node_patch_for(node, w, &st, "T1", &patch, &e), 0);
 	cr_assert(patch);
-	cr_assert_str_eq(patch, "{\"metadata\":{\"labels\":{\"armorgate.io/apparmor\":\"unsupported\","
-				"\"profiles.armorgate.io/custom.old\":null},\"annotations\":{\"armorgate.io/status\":"
-				"\"{\\\"agentVersion\\\":\\\"0.1.0\\\",\\\"apparmor\\\":\\\"unsupported\\\",\\\"bootID\\\":"
-				"\\\"b\\\",\\\"observedAt\\\":\\\"T1\\\",\\\"profiles\\\":{}}\"}}}");
+	cr_assert_str_eq(patch,
+			 "{\"metadata\":{\"labels\":{\"armorgate.io/apparmor\":\"unsupported\","
+			 "\"profiles.armorgate.io/custom.old\":null},\"annotations\":{\"armorgate.io/status\":"
+			 "\"{\\\"agentVersion\\\":\\\"0.1.0\\\",\\\"apparmor\\\":\\\"unsupported\\\",\\\"bootID\\\":"
+			 "\\\"b\\\",\\\"observedAt\\\":\\\"T1\\\",\\\"profiles\\\":{}}\"}}}");
 	free(patch);
 	cJSON_Delete(node);
 	cJSON_Delete(w);
@@ -68,7 +85,7 @@ Test(agent_node, no_change_no_patch_even_if_time_moves)
 {
 	agent_klist l = kl("custom.a (enforce)\n");
 	cJSON *w = agent_node_wanted_labels(true, &l);
-	agent_status st = { true, "0.1.0", "b", &ps_loaded, 1 };
+	agent_status st = { true, "0.1.0", "b", &ps_loaded, 1, NULL };
 	char *ann = agent_node_status_json(&st, "T1");
 	cJSON *node = cJSON_CreateObject();
 	cJSON *md = cJSON_AddObjectToObject(node, "metadata");
@@ -83,7 +100,7 @@ Test(agent_node, no_change_no_patch_even_if_time_moves)
 	agent_pstatus p2 = ps_loaded;
 	snprintf(p2.message, sizeof(p2.message), "load failed");
 	p2.state = AGENT_PSTATE_ERROR;
-	agent_status st2 = { true, "0.1.0", "b", &p2, 1 };
+	agent_status st2 = { true, "0.1.0", "b", &p2, 1, NULL };
 	cr_assert_eq(agent_node_patch_for(node, w, &st2, "T3", &patch, &e), 0);
 	cr_assert(patch);
 	cr_assert_null(strstr(patch, "\"labels\""));
@@ -112,7 +129,7 @@ Test(agent_node, garbage_annotation_is_rewritten)
 	cJSON *w = agent_node_wanted_labels(false, &l);
 	cJSON *node = cJSON_Parse("{\"metadata\":{\"labels\":{\"armorgate.io/apparmor\":\"unsupported\"},"
 				  "\"annotations\":{\"armorgate.io/status\":\"not json\"}}}");
-	agent_status st = { false, "0.1.0", "b", NULL, 0 };
+	agent_status st = { false, "0.1.0", "b", NULL, 0, NULL };
 	char *patch = NULL;
 	ag_err e;
 	cr_assert_eq(agent_node_patch_for(node, w, &st, "T", &patch, &e), 0);

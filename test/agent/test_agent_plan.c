@@ -11,16 +11,17 @@
 
 typedef struct plan_case {
 	const char *what;
-	const char *desired;    /* "name=sha[!]" space separated, "!" = refused */
-	const char *disk;       /* "name=sha" */
-	const char *kernel;     /* profiles file text */
-	const char *confined;   /* "name=count" */
-	const char *expect;     /* "name:action[:w]" space separated, in name order */
+	const char *desired;  /* "name=sha[!]" space separated, "!" = refused */
+	const char *disk;     /* "name=sha" */
+	const char *kernel;   /* profiles file text */
+	const char *confined; /* "name=count" */
+	const char *expect;   /* "name:action[:w]" space separated, in name order */
 } plan_case;
 
 static const plan_case plan_cases[] = {
 	{ "new profile is written and loaded", "custom.a=aaaa", "", "", "", "custom.a:load:w" },
-	{ "unchanged profile is skipped", "custom.a=aaaa", "custom.a=aaaa", "custom.a (enforce)\n", "", "custom.a:skip" },
+	{ "unchanged profile is skipped", "custom.a=aaaa", "custom.a=aaaa", "custom.a (enforce)\n", "",
+	  "custom.a:skip" },
 	{ "changed profile is rewritten and reloaded", "custom.a=bbbb", "custom.a=aaaa", "custom.a (enforce)\n", "",
 	  "custom.a:load:w" },
 	{ "after reboot: on disk, not in kernel -> load, no write", "custom.a=aaaa", "custom.a=aaaa", "", "",
@@ -29,16 +30,21 @@ static const plan_case plan_cases[] = {
 	{ "removed, confined -> deferred", "", "custom.a=aaaa", "custom.a (enforce)\n", "custom.a=3",
 	  "custom.a:removal-deferred" },
 	{ "removed from kernel only (no file)", "", "", "custom.k (complain)\n", "", "custom.k:remove" },
-	{ "stale file, not in kernel, confined count ignored", "", "custom.a=aaaa", "", "custom.a=2", "custom.a:remove" },
+	{ "stale file, not in kernel, confined count ignored", "", "custom.a=aaaa", "", "custom.a=2",
+	  "custom.a:remove" },
 	{ "refused keeps the last good version", "custom.a=bbbb!", "custom.a=aaaa", "custom.a (enforce)\n", "",
 	  "custom.a:refused" },
 	{ "refused new profile", "custom.n=bbbb!", "", "", "", "custom.n:refused" },
-	{ "outside custom.* never touched", "", "", "/usr/bin/man (enforce)\ndocker-default (enforce)\ncustomx (enforce)\n"
-	  "custom.Bad (enforce)\ncustom.x y (enforce)\n", "", "" },
+	{ "outside custom.* never touched", "", "",
+	  "/usr/bin/man (enforce)\ndocker-default (enforce)\ncustomx (enforce)\n"
+	  "custom.B!d (enforce)\ncustom.x y (enforce)\n",
+	  "", "" },
+	{ "upper case is a valid name (kapparmor's custom.myValidProfile)", "custom.myValidProfile=aaaa", "", "", "",
+	  "custom.myValidProfile:load:w" },
 	{ "names follow the contract's rule (contract_profile_name_valid), up to 63 characters", "", "",
 	  "custom. (enforce)\ncustom.-a (enforce)\ncustom.a- (enforce)\ncustom.a/b (enforce)\n"
-	  "custom.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa (enforce)\ncustom.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa (enforce)\n", "",
-	  "custom.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:remove" },
+	  "custom.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa (enforce)\ncustom.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa (enforce)\n",
+	  "", "custom.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:remove" },
 	{ "mixed", "custom.a=aaaa custom.b=bbbb custom.c=aaaa!", "custom.a=aaaa custom.d=aaaa custom.e=aaaa",
 	  "custom.a (enforce)\ncustom.d (enforce)\ncustom.e (complain)\nfoo (enforce)\n", "custom.e=1",
 	  "custom.a:skip custom.b:load:w custom.c:refused custom.d:remove custom.e:removal-deferred" },
@@ -125,4 +131,3 @@ Test(plan, table)
 	for (size_t i = 0; i < sizeof(plan_cases) / sizeof(plan_cases[0]); i++)
 		run_case(&plan_cases[i]);
 }
-

@@ -58,7 +58,7 @@ vm_stage_root() {
   busybox=$(command -v busybox)
   parser=$(command -v apparmor_parser)
   mkdir -p "$r"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,run,config,lib/modules,root,var/lib,home}
-  mkdir -p "$r"/etc/apparmor.d/custom "$r/etc/apparmor" "$r/usr/share/apparmor-features"
+  mkdir -p "$r"/etc/apparmor.d/armorgate "$r/etc/apparmor" "$r/usr/share/apparmor-features"
   cp "$busybox" "$r/bin/busybox"
   for a in $("$busybox" --list); do
     [ -e "$r/bin/$a" ] || ln -s busybox "$r/bin/$a"

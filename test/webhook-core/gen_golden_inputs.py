@@ -135,7 +135,7 @@ def cm(name, data=None, binary=None, ns='armorgate-system'):
 w('validate-configmap-good', review('v-30', cm('armorgate-profiles', {"custom.web":GOOD,"custom.db":GOOD.replace('custom.web','custom.db')}),
    resource='configmaps', kind='ConfigMap', ns='armorgate-system', name='armorgate-profiles'))
 w('validate-configmap-bad', review('v-31', cm('armorgate-profiles', {"custom.web":GOOD, "notcustom":"profile notcustom {}\n",
-   "custom.Bad":"profile custom.Bad {}\n", "custom.other":GOOD, "custom.hat":"profile custom.hat {\n  ^hat {\n  }\n}\n",
+   "custom.-bad":"profile custom.-bad {}\n", "custom.other":GOOD, "custom.hat":"profile custom.hat {\n  ^hat {\n  }\n}\n",
    "custom.abs":"include \"/etc/passwd\"\nprofile custom.abs {\n}\n"}, binary={"custom.bin":"AAAA"}),
    resource='configmaps', kind='ConfigMap', ns='armorgate-system', name='armorgate-profiles', op='UPDATE', old=cm('armorgate-profiles', {})))
 w('validate-configmap-other', review('v-32', cm('app-config', {"custom.nonsense":"garbage"}, ns='team-a'),

@@ -429,7 +429,7 @@ Test(admission, node_selector_merged_and_escaped)
 			"\"name\":\"a\",\"securityContext\":{\"appArmorProfile\":{\"type\":\"Localhost\",\"localhostProfile\":"
 			"\"custom.y\"}}}]}}");
 	expect_no_patch("{\"spec\":{\"containers\":[{\"name\":\"a\",\"securityContext\":{\"appArmorProfile\":{\"type\":"
-			"\"Localhost\",\"localhostProfile\":\"custom.UPPER\"}}},{\"name\":\"b\",\"securityContext\":{"
+			"\"Localhost\",\"localhostProfile\":\"custom.-bad\"}}},{\"name\":\"b\",\"securityContext\":{"
 			"\"appArmorProfile\":{\"type\":\"Localhost\",\"localhostProfile\":\"other\"}}}]}}");
 	/* Pointer escaping of '~' and '/' in annotation keys. */
 	expect_patch("{\"metadata\":{\"annotations\":{\"" AN "x~/y\":\"unconfined\"}},\"spec\":{\"containers\":[{"

@@ -117,7 +117,7 @@ sleep 0.5
 wait "$stall" || die "a client that never reads is not cut off: $(cat "$t/stall")"
 grep -q '"msg":"answer not delivered: the client is not reading; connection closed"' "$t/log" ||
   die "no log line for the stalled client"
-curl -s "http://127.0.0.1:$WH_PROBE/metrics" | grep -q '^armorgate_webhook_connections_cut_total [1-9]' ||
+grep -q '^armorgate_webhook_connections_cut_total [1-9]' <<<"$(curl -s "http://127.0.0.1:$WH_PROBE/metrics")" ||
   die "metrics: connections cut"
 wh_ok "pipelined answers whole and in order; a client that never reads is cut off"
 
@@ -150,7 +150,7 @@ wh_certs_swap "$t/certs" v3 "$t/a.crt" "$t/b.key"
 refused() { grep -q 'new serving certificate refused' "$t/log"; }
 wait_until 10 0.2 refused || die "mismatched pair not refused"
 served_b || die "old pair kept after a refused one"
-curl -s "http://127.0.0.1:$WH_PROBE/metrics" | grep -q '^armorgate_webhook_cert_reloads_total{result="error"} 1$' ||
+grep -q '^armorgate_webhook_cert_reloads_total{result="error"} 1$' <<<"$(curl -s "http://127.0.0.1:$WH_PROBE/metrics")" ||
   die "metrics: refused reload counted"
 wh_ok "a mismatched pair is refused and the previous one kept"
 
@@ -162,7 +162,7 @@ curl -sS --cacert "$WH_CA" --max-time 30 --limit-rate 20K -o "$t/slowbody" -D "$
   >"$t/slowcode" 2>"$t/slowerr" &
 cpid=$!
 wh_pids+=("$cpid")
-in_flight() { curl -s "http://127.0.0.1:$WH_PROBE/metrics" | grep -q '^armorgate_webhook_requests_in_flight 1$'; }
+in_flight() { grep -q '^armorgate_webhook_requests_in_flight 1$' <<<"$(curl -s "http://127.0.0.1:$WH_PROBE/metrics")"; }
 wait_until 10 0.2 in_flight || die "slow review never in flight"
 kill -TERM "$WH_PID"
 stopping() { grep -q '"msg":"stopping' "$t/log"; }

@@ -7,6 +7,7 @@
 #include "contract.h"
 
 #define KCTL_PART_OF "app.kubernetes.io/part-of=armorgate"
+#define KCTL_TLS_SECRET "app.kubernetes.io/part-of=armorgate,app.kubernetes.io/component=webhook"
 
 enum { KCTL_KEYS_PER_CALL = 48 };
 
@@ -79,9 +80,7 @@ static int kctl_cleanup_labels(const kctl_target *t, const char *node, const cJS
 int kctl_cleanup(const kctl_target *t, FILE *out, ag_err *err)
 {
 	static const char *const nodes_q[] = { "nodes", NULL };
-	static const char *const secrets[] = {
-		"delete", "secrets", "--all-namespaces", "-l", KCTL_PART_OF ",app.kubernetes.io/component=webhook", NULL
-	};
+	static const char *const secrets[] = { "delete", "secrets", "--all-namespaces", "-l", KCTL_TLS_SECRET, NULL };
 	cJSON *nodes = NULL;
 	const cJSON *node;
 	size_t labels = 0;
@@ -101,9 +100,10 @@ int kctl_cleanup(const kctl_target *t, FILE *out, ag_err *err)
 					err) != 0)
 			goto out;
 		if (cJSON_GetObjectItemCaseSensitive(ann, CONTRACT_ANNOTATION_STATUS)) {
-			const char *args[] = { "annotate", "node", name->valuestring, CONTRACT_ANNOTATION_STATUS "-",
-					       NULL };
+			char rm[sizeof(CONTRACT_ANNOTATION_STATUS) + 1];
+			const char *args[] = { "annotate", "node", name->valuestring, rm, NULL };
 
+			snprintf(rm, sizeof(rm), "%s-", CONTRACT_ANNOTATION_STATUS);
 			if (kctl_run(t, args, 0, err) != 0) {
 				err_wrap(err, "node %s", name->valuestring);
 				goto out;

@@ -239,7 +239,7 @@ int kctl_view_status(const cJSON *nodes, buf *out)
 {
 	const cJSON *items = kctl_items(nodes);
 	size_t n = (size_t)cJSON_GetArraySize(items);
-	cJSON **st = calloc(n ? n : 1, sizeof(*st));
+	cJSON **st = calloc(n ? n : 1, sizeof(cJSON *));
 	const cJSON *node;
 	size_t i = 0;
 	int rc = -1;

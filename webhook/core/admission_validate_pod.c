@@ -28,7 +28,8 @@ static void admission_validate_pod_profile(const admission_env *env, const admis
 		admission_problems_add(
 			m,
 			"%s \"%.253s\" uses AppArmor profile \"%.253s\", which is not a valid armorgate profile name "
-			"(custom.<name>: lower-case letters, digits, '-', '.', '_', at most 63 characters)",
+			"(custom.<name>: letters, digits, '-', '.', '_', starting and ending with a letter or digit, at most 63 "
+			"characters)",
 			what, name, profile);
 		return;
 	}
