@@ -385,9 +385,9 @@ cleanup:
 /* ---- many profiles ---- */
 
 /* Compile checks run in a few threads, one parser child each:
- * apparmor_parser is CPU-bound and single-threaded (~27 ms CPU for the seed
- * profile; batching files into one process saves nothing), so the useful
- * parallelism is the number of CPUs, capped. */
+ * apparmor_parser is CPU-bound and single-threaded (batching files into one
+ * process saves nothing: bench/agent/README.md), so the useful parallelism
+ * is the number of CPUs, capped. */
 #ifndef AAPARSER_JOBS
 #define AAPARSER_JOBS 4
 #endif

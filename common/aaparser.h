@@ -75,7 +75,7 @@ int aaparser_names_check(const char *const *keys, size_t n, const char *names, a
 int aaparser_check_file(const char *key, const char *dir, const aaparser_opts *opts, ag_err *err) AG_WARN_UNUSED;
 
 /* aaparser_check_file on the text, written to a private temp file named
- * after the key. ~30 ms CPU for a profile that includes abstractions/base. */
+ * after the key. */
 int aaparser_compile_check(const char *key, const char *text, size_t len, const aaparser_opts *opts,
 			   ag_err *err) AG_WARN_UNUSED;
 

@@ -1,5 +1,5 @@
 /* jsonget: type-checked member lookups in a cJSON tree, inline because the
- * admission rules make about 40 of them per review. Pure: no globals. */
+ * admission rules make dozens of them per review. Pure: no globals. */
 #ifndef ARMORGATE_JSONGET_H
 #define ARMORGATE_JSONGET_H
 

@@ -2,7 +2,8 @@
  * fixed schema names; everything else is skipped by a validating scan that
  * allocates nothing. A Pod AdmissionReview is mostly env, volumes, probes,
  * managedFields and status that the admission rules never read, and building
- * cJSON items for them was a third of the webhook's CPU per review.
+ * cJSON items for them was the largest cost of a review after allocation
+ * (bench/webhook/README.md).
  *
  * Trust boundary: the text is untrusted request bytes. The scan accepts a
  * strict subset of what cJSON accepts (the RFC 8259 grammar; no \u escape in
