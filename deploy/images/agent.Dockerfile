@@ -22,7 +22,7 @@ RUN XDG_CACHE_HOME=/opt/cache build-minimal-curl.sh >/opt/curl-prefix \
 WORKDIR /src
 COPY . .
 # The same CMake target the repository builds (tests off: no Criterion here).
-RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DARMORGATE_TESTS=OFF \
+RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DARMORGATE_TESTS=OFF -DARMORGATE_TOOLS=OFF \
       -DARMORGATE_CURL_PREFIX="$(cat /opt/curl-prefix)" \
  && cmake --build /build --target armorgate-agent \
  && strip --strip-debug -o /armorgate-agent /build/agent/armorgate-agent

@@ -15,7 +15,7 @@ RUN apt-get update \
 WORKDIR /src
 COPY . .
 # The same CMake target the repository builds (tests off: no Criterion here).
-RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DARMORGATE_TESTS=OFF \
+RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DARMORGATE_TESTS=OFF -DARMORGATE_TOOLS=OFF \
  && cmake --build /build --target armorgate-webhook \
  && strip --strip-debug -o /armorgate-webhook /build/webhook/armorgate-webhook
 
