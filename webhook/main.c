@@ -45,6 +45,7 @@ static char *opt_probe_listen;
 static char *opt_kubeconfig;
 static char *opt_log_level;
 static char *opt_nodes_file;
+static char *opt_enforcement;
 static long opt_threads;
 
 static const config_option main_opts[] = {
@@ -63,6 +64,9 @@ static const config_option main_opts[] = {
 	{ "log-level", CONFIG_STRING, "info", 0, 0, "LEVEL", "debug, info, warn or error", NULL, &opt_log_level },
 	{ "threads", CONFIG_INT, "0", 0, 64, "N",
 	  "HTTPS worker threads (0 = one per usable CPU: affinity, cgroup CPU limit; at most 64)", NULL, &opt_threads },
+	{ "enforcement-default", CONFIG_STRING, "deny", 0, 0, "MODE",
+	  "pod validation on /validate (not /validate/<mode>): deny, warn (admit, warn the user) or off", NULL,
+	  &opt_enforcement },
 	{ "nodes-file", CONFIG_STRING, NULL, 0, 0, "FILE",
 	  "testing/benchmark only: seed the Node cache from a JSON NodeList (or array) and do not watch the API", NULL,
 	  &opt_nodes_file },
@@ -113,6 +117,8 @@ static int main_define_metrics(metrics *m)
 		    m, SERVER_M_PROFILE_CHECKS, METRICS_COUNTER,
 		    "Profiles ConfigMap validations (each runs the profile rules and apparmor_parser) by verdict.",
 		    NULL, 0) ||
+	    metrics_define(m, SERVER_M_WARNINGS, METRICS_COUNTER,
+			   "Pods admitted with a warning (enforcement warn) that deny would have refused.", NULL, 0) ||
 	    metrics_define(m, SERVER_M_CUT, METRICS_COUNTER,
 			   "Connections closed because the client did not read its answer (100 ms).", NULL, 0) ||
 	    metrics_define(m, NODEWATCH_M_NODES, METRICS_GAUGE, "Nodes in the cache.", NULL, 0) ||
@@ -131,6 +137,7 @@ static int main_define_metrics(metrics *m)
 		return -1;
 	metrics_set(m, SERVER_M_IN_FLIGHT, "", 0);
 	metrics_add(m, SERVER_M_CUT, "", 0);
+	metrics_add(m, SERVER_M_WARNINGS, "", 0);
 	metrics_add(m, "armorgate_webhook_cert_reloads_total", "result=\"ok\"", 0);
 	metrics_add(m, "armorgate_webhook_cert_reloads_total", "result=\"error\"", 0);
 	return 0;
@@ -266,7 +273,6 @@ static int main_start_serving(main_state *st, ag_err *err)
 	char port[16];
 	char pport[16];
 
-	memset(&st->env, 0, sizeof(st->env));
 	st->env.nodes = st->nodes;
 	st->env.profiles_namespace = st->cm_ns;
 	st->env.profiles_name = st->cm_name;
@@ -295,7 +301,8 @@ static int main_start_serving(main_state *st, ag_err *err)
 	snprintf(port, sizeof(port), "%d", server_port(st->srv));
 	snprintf(pport, sizeof(pport), "%d", probe_server_port(st->probe));
 	log_kv(LOG_LVL_INFO, "serving admission reviews", "listen", opt_listen, "port", port, "probePort", pport,
-	       "certSha256", fp, "profilesConfigMap", opt_profiles_cm, (char *)NULL);
+	       "certSha256", fp, "profilesConfigMap", opt_profiles_cm, "enforcementDefault",
+	       admission_enforcement_name(st->env.enforcement), (char *)NULL);
 	return 0;
 }
 
@@ -307,6 +314,9 @@ static int main_start(main_state *st, ag_err *err)
 	if (log_level_parse(opt_log_level, &lvl) != 0)
 		return err_set(err, EINVAL, "--log-level \"%s\": use debug, info, warn or error", opt_log_level);
 	log_set_level(lvl);
+	memset(&st->env, 0, sizeof(st->env));
+	if (admission_enforcement_parse(opt_enforcement, &st->env.enforcement) != 0)
+		return err_set(err, EINVAL, "--enforcement-default \"%s\": use deny, warn or off", opt_enforcement);
 	if (config_split_nsname(opt_profiles_cm, st->cm_ns, sizeof(st->cm_ns), st->cm_name, sizeof(st->cm_name), err) !=
 	    0)
 		return err_wrap(err, "--profiles-configmap");

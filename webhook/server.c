@@ -59,6 +59,7 @@ struct server {
 
 typedef struct server_req {
 	admission_op sr_op;
+	admission_enforcement sr_mode; /* /validate/<mode>, else the env's default */
 	buf sr_body;
 	int64_t sr_start_ns; /* mono_ns() when the request began */
 	size_t sr_discarded;
@@ -211,17 +212,26 @@ static bool server_length_too_big(const char *cl)
 	return false;
 }
 
-static const char *server_endpoint(const char *url, admission_op *op)
+/* The endpoint of url: /mutate, /validate (pods under the default
+ * enforcement, --enforcement-default) or /validate/<mode> (deny, warn, off:
+ * what the registration of that namespace's mode names; a query string is
+ * not allowed in a webhook's clientConfig). NULL: unknown path. */
+static const char *server_endpoint(const server *s, const char *url, admission_op *op, admission_enforcement *mode)
 {
+	static const char validate[] = "/validate";
+
+	*mode = s->s_env->enforcement;
 	if (strcmp(url, "/mutate") == 0) {
 		*op = ADMISSION_MUTATE;
 		return "mutate";
 	}
-	if (strcmp(url, "/validate") == 0) {
-		*op = ADMISSION_VALIDATE;
-		return "validate";
-	}
-	return NULL;
+	if (strncmp(url, validate, sizeof(validate) - 1) != 0)
+		return NULL;
+	url += sizeof(validate) - 1;
+	if (*url && (*url != '/' || admission_enforcement_parse(url + 1, mode) != 0))
+		return NULL;
+	*op = ADMISSION_VALIDATE;
+	return "validate";
 }
 
 static void server_cork(server_req *rq, struct MHD_Connection *conn)
@@ -305,6 +315,7 @@ static void server_log_review(const char *ep, const admission_result *res)
 
 static enum MHD_Result server_answer(server *s, server_req *rq, struct MHD_Connection *conn)
 {
+	admission_env env;
 	admission_result res;
 	const char *ep = admission_op_name(rq->sr_op);
 	size_t len;
@@ -313,8 +324,12 @@ static enum MHD_Result server_answer(server *s, server_req *rq, struct MHD_Conne
 	rq->sr_answered = true;
 	if (rq->sr_too_big)
 		return server_reject(s, rq, conn, ep, MHD_HTTP_CONTENT_TOO_LARGE, "request body over 3 MiB\n", NULL);
-	admission_handle(rq->sr_op, rq->sr_body.data ? rq->sr_body.data : "", rq->sr_body.len, s->s_env, &res);
+	env = *s->s_env;
+	env.enforcement = rq->sr_mode;
+	admission_handle(rq->sr_op, rq->sr_body.data ? rq->sr_body.data : "", rq->sr_body.len, &env, &res);
 	metrics_add(s->s_metrics, SERVER_M_REQUESTS, server_review_labels(rq->sr_op, res.verdict), 1);
+	if (res.warned)
+		metrics_add(s->s_metrics, SERVER_M_WARNINGS, "", 1);
 	server_log_review(ep, &res);
 	if (res.profile_check)
 		metrics_add(s->s_metrics, SERVER_M_PROFILE_CHECKS,
@@ -355,11 +370,11 @@ static enum MHD_Result server_handler(void *cls, struct MHD_Connection *conn, co
 		*con_cls = rq;
 		atomic_fetch_add(&s->s_in_flight, 1);
 		metrics_add(s->s_metrics, SERVER_M_IN_FLIGHT, "", 1);
-		ep = server_endpoint(url, &op);
+		ep = server_endpoint(s, url, &op, &rq->sr_mode);
 		rq->sr_op = op;
 		if (!ep)
 			return server_reject(s, rq, conn, "other", MHD_HTTP_NOT_FOUND,
-					     "not found: use /mutate or /validate\n", NULL);
+					     "not found: use /mutate, /validate or /validate/{deny,warn,off}\n", NULL);
 		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
 			return server_reject(s, rq, conn, ep, MHD_HTTP_METHOD_NOT_ALLOWED,
 					     "method not allowed: use POST\n", "POST");

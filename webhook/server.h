@@ -32,6 +32,7 @@ enum {
 #define SERVER_M_PROFILE_CHECKS "armorgate_webhook_profile_checks_total"
 #define SERVER_M_IN_FLIGHT "armorgate_webhook_requests_in_flight"
 #define SERVER_M_CUT "armorgate_webhook_connections_cut_total"
+#define SERVER_M_WARNINGS "armorgate_webhook_warnings_total"
 
 typedef struct server_opts {
 	const char *listen;       /* "ADDR:PORT" / ":PORT"; port 0 = ephemeral */

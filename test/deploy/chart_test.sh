@@ -37,6 +37,7 @@ refuse --set app.profilesSource=etcd
 refuse --set webhook.replicas=0
 refuse --set webhook.timeoutSeconds=10
 refuse --set webhook.certs.mode=vault
+refuse --set webhook.enforcement=strict
 refuse --set webhook.certs.mode=secret
 refuse --set webhook.certs.mode=secret --set webhook.certs.secretName=tls
 refuse --set image.pullPolicy=Sometimes
@@ -49,7 +50,7 @@ for v in 1 86400; do
   "$HELM" template a "$chart" --set app.pollInterval=$v >"$TD_TMP/r" || die "pollInterval=$v refused"
   grep -q -- "--poll-interval=$v\$" "$TD_TMP/r" || die "pollInterval=$v not rendered"
 done
-td_log "ok: values.schema.json bounds (17 bad value sets refused, 1 and 86400 accepted)"
+td_log "ok: values.schema.json bounds (18 bad value sets refused, 1 and 86400 accepted)"
 
 # Contract checks on the default rendering.
 "$HELM" template armorgate "$chart" --namespace armorgate-system >"$TD_TMP/r.yaml"
@@ -99,13 +100,20 @@ for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
     for w in by[(kind, "armorgate")]["webhooks"]:
         if w["failurePolicy"] != "Fail" or w["sideEffects"] != "None" or not (1 <= w["timeoutSeconds"] <= 5): fail(w["name"] + " policy")
         if not w["clientConfig"].get("caBundle"): fail(w["name"] + " caBundle")
-        (e,) = w["namespaceSelector"]["matchExpressions"]
+        e, *mode = w["namespaceSelector"]["matchExpressions"]
         if e["key"] != "kubernetes.io/metadata.name": fail(w["name"] + " selector key")
         res = [r for rule in w["rules"] for r in rule["resources"]]
         if "configmaps" in res:
-            if e["operator"] != "In" or e["values"] != ["armorgate-system"]: fail("profiles webhook namespace")
+            if mode or e["operator"] != "In" or e["values"] != ["armorgate-system"]: fail("profiles webhook namespace")
             if "armorgate-profiles" not in w["matchConditions"][0]["expression"]: fail("profiles webhook matchConditions")
-        elif e["operator"] != "NotIn" or set(e["values"]) != excluded: fail(w["name"] + " exclusions")
+            continue
+        if e["operator"] != "NotIn" or set(e["values"]) != excluded: fail(w["name"] + " exclusions")
+        # Enforcement (default deny): each pod webhook by armorgate.io/enforcement.
+        want = {"mutate-pods.armorgate.io": ("/mutate", "NotIn", ["off"]),
+                "validate-pods.armorgate.io": ("/validate/deny", "NotIn", ["off", "warn"]),
+                "validate-pods-warn.armorgate.io": ("/validate/warn", "In", ["warn"])}[w["name"]]
+        got = (w["clientConfig"]["service"]["path"], mode[0]["operator"], mode[0]["values"]) if len(mode) == 1 and mode[0]["key"] == "armorgate.io/enforcement" else None
+        if got != want: fail("%s enforcement routing %r, want %r" % (w["name"], got, want))
 cm = by[("ConfigMap", "armorgate-profiles")]["data"]
 if cm["custom.deny-write-outside-home"] != open(sys.argv[2]).read(): fail("rendered seed profile differs from test/data/profiles")
 print("chart_test.sh: ok: rendered objects follow the contract", file=sys.stderr)

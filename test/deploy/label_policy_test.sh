@@ -100,7 +100,8 @@ kubectl patch mutatingwebhookconfiguration armorgate --type=json -p \
   '[{"op":"replace","path":"/webhooks/0/clientConfig","value":{"url":"https://127.0.0.1:1/mutate","caBundle":"'"$ca1"'"}}]' >/dev/null
 kubectl patch validatingwebhookconfiguration armorgate --type=json -p \
   '[{"op":"replace","path":"/webhooks/0/clientConfig","value":{"url":"https://127.0.0.1:1/validate","caBundle":"'"$ca1"'"}},
-    {"op":"replace","path":"/webhooks/1/clientConfig","value":{"url":"https://127.0.0.1:1/validate","caBundle":"'"$ca1"'"}}]' >/dev/null
+    {"op":"replace","path":"/webhooks/1/clientConfig","value":{"url":"https://127.0.0.1:1/validate","caBundle":"'"$ca1"'"}},
+    {"op":"replace","path":"/webhooks/2/clientConfig","value":{"url":"https://127.0.0.1:1/validate","caBundle":"'"$ca1"'"}}]' >/dev/null
 kubectl create namespace apps >/dev/null
 pod() { # pod NAME NAMESPACE NODE [SERVICEACCOUNT]
   printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: %s}\nspec:\n  nodeName: %s\n%s  containers: [{name: c, image: registry.invalid/none:1}]\n' \

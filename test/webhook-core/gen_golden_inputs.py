@@ -163,3 +163,22 @@ w('validate-uid-needs-escaping', json.dumps(review('quote"back\\slash\u0001', po
 w('mutate-duplicate-container-names', review('m-24', pod(ann={AN+'app':'localhost/custom.web'}, containers=[c('app'), c('app')])))
 w('validate-configmap-nul', review('v-39', cm('armorgate-profiles', {"custom.web":GOOD+"\u0000\nprofile custom.web2 {}\n"}),
    resource='configmaps', kind='ConfigMap', ns='armorgate-system', name='armorgate-profiles'))
+# ---- enforcement modes (test_golden: "validate-warn-" runs with warn, "validate-off-" with off) ----
+w('validate-warn-custom-unloaded', review('w-01', pod(containers=[c('app', aa=LH('custom.foo'))])))
+w('validate-warn-custom-loaded', review('w-02', pod(containers=[c('app', aa=LH('custom.web'))])))
+w('validate-warn-ephemeral-new-unloaded', review('w-03', new, op='UPDATE', sub='ephemeralcontainers', name='web', old=old))
+w('validate-warn-configmap-bad', review('w-04', cm('armorgate-profiles', {"notcustom":"profile notcustom {}\n"}),
+   resource='configmaps', kind='ConfigMap', ns='armorgate-system', name='armorgate-profiles'))
+w('validate-off-custom-unloaded', review('o-01', pod(containers=[c('app', aa=LH('custom.foo'))])))
+w('validate-off-invalid-annotation', review('o-02', pod(ann={AN+'app':'bogus'})))
+# ---- a NUL in a profile name (cJSON would read "custom.web"): refused, not mutated ----
+w('validate-nul-profile-field', review('v-40', pod(containers=[c('app', aa=LH('custom.web\u0000zzz'))])))
+w('validate-nul-profile-annotation', review('v-41', pod(ann={AN+'app':'localhost/custom.web\u0000zzz'})))
+w('mutate-nul-profile-annotation', review('m-25', pod(ann={AN+'app':'localhost/custom.web\u0000zzz'})))
+# ---- an ephemeral container on a pod not scheduled yet: only profiles its nodeSelector pins ----
+PIN={"profiles.armorgate.io/custom.web":"loaded"}
+uold=pod(containers=[c('app', aa=LH('custom.web'))], nodeSelector=PIN)
+w('validate-ephemeral-unscheduled-unpinned', review('v-42', pod(containers=[c('app', aa=LH('custom.web'))], nodeSelector=PIN,
+   eph=[c('dbg', aa=LH('custom.db'))]), op='UPDATE', sub='ephemeralcontainers', name='web', old=uold))
+w('validate-ephemeral-unscheduled-pinned', review('v-43', pod(containers=[c('app', aa=LH('custom.web'))], nodeSelector=PIN,
+   eph=[c('dbg', aa=LH('custom.web'))]), op='UPDATE', sub='ephemeralcontainers', name='web', old=uold))

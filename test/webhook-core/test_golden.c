@@ -1,5 +1,6 @@
 /* Golden AdmissionReviews: test/data/admission/<op>-<case>.json in (op is
- * "mutate" or "validate"), <case>.expected.json out:
+ * "mutate" or "validate"; "validate-warn-" and "validate-off-" run with that
+ * enforcement mode), <case>.expected.json out:
  *   {"httpStatus": N, "verdict": "...", "response": <AdmissionReview with
  *    the patch base64-decoded into a JSON array>}  or  {..., "text": "..."}
  * For patch answers the patch is applied to request.object by a real RFC
@@ -154,8 +155,8 @@ static cJSON *kubectl_patch(const cJSON *obj, const char *patch)
 	char path[] = "/tmp/armorgate-golden-XXXXXX";
 	char *text = cJSON_Print(obj);
 	int fd = mkstemp(path);
-	const char *argv[] = { kubectl_path(), "patch", "--local", "-f", path, "--type=json", "-p", patch,
-			       "-o", "json", NULL };
+	const char *argv[] = { kubectl_path(), "patch", "--local", "-f",   path, "--type=json",
+			       "-p",           patch,   "-o",      "json", NULL };
 	const char *envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", NULL };
 	run_result rr;
 	ag_err err;
@@ -224,7 +225,8 @@ static void check_reinvocation(const char *name, const cJSON *review, const cJSO
 	cJSON_ReplaceItemInObjectCaseSensitive(req, "object", cJSON_Duplicate(pod, 1));
 	text = cJSON_PrintUnformatted(again);
 	admission_handle(ADMISSION_MUTATE, text, strlen(text), env, &r);
-	cr_expect_eq(r.verdict, ADMISSION_VERDICT_ALLOW, "%s: second mutation was not a no-op: %s", name, buf_cstr(&r.body));
+	cr_expect_eq(r.verdict, ADMISSION_VERDICT_ALLOW, "%s: second mutation was not a no-op: %s", name,
+		     buf_cstr(&r.body));
 	buf_cleanup(&r.body);
 	free(text);
 	cJSON_Delete(again);
@@ -238,9 +240,14 @@ static void run_case(const char *dir, const char *file, const admission_env *env
 	char *patch = NULL;
 	admission_result r;
 	admission_op op;
+	admission_env envm = *env;
 	cJSON *got;
 	cJSON *want;
 
+	if (strncmp(file, "validate-warn-", 14) == 0)
+		envm.enforcement = ADMISSION_ENFORCE_WARN;
+	else if (strncmp(file, "validate-off-", 13) == 0)
+		envm.enforcement = ADMISSION_ENFORCE_OFF;
 	if (strncmp(file, "mutate-", 7) == 0)
 		op = ADMISSION_MUTATE;
 	else if (strncmp(file, "validate-", 9) == 0)
@@ -253,7 +260,7 @@ static void run_case(const char *dir, const char *file, const admission_env *env
 	snprintf(podp, sizeof(podp), "%s/%s.pod.json", dir, name);
 	body = slurp(in, &len);
 	cr_assert_not_null(body, "%s", in);
-	admission_handle(op, body, len, env, &r);
+	admission_handle(op, body, len, &envm, &r);
 	got = result_json(&r, &patch);
 	(*ncases)++;
 	if (update) {
@@ -272,8 +279,8 @@ static void run_case(const char *dir, const char *file, const admission_env *env
 	}
 	if (patch) {
 		cJSON *review = cJSON_ParseWithLength(body, len);
-		const cJSON *obj = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(review, "request"),
-								     "object");
+		const cJSON *obj =
+			cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(review, "request"), "object");
 		cJSON *pod = kubectl_patch(obj, patch);
 
 		if (pod) {

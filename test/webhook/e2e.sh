@@ -11,14 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 WEBHOOK=$1
 root=${2:-$(cd "$here/../.." && pwd)}
-t=$(mktemp -d)
-cl=$t/cluster
-cleanup() {
-  wh_cleanup
-  "$root/test/cluster/stop" "$cl" >/dev/null 2>&1 || true
-  if [ -n "${KEEP_E2E_DIR:-}" ]; then echo "kept $t"; else rm -rf "$t"; fi
-}
-trap cleanup EXIT
+wh_tmp "$root"
 WH_CA=$t/ca.crt
 WH_BODY=$t/body
 

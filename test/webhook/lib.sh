@@ -24,6 +24,22 @@ wh_cleanup() {
   wh_pids=()
 }
 
+# wh_tmp: a scratch directory $t, with $cl for a control plane of its own;
+# on exit the webhook and that control plane stop and $t goes (kept, and
+# its path printed, when KEEP_E2E_DIR is set). usage: wh_tmp REPO_ROOT
+wh_tmp() {
+  WH_ROOT=$1
+  t=$(mktemp -d)
+  cl=$t/cluster
+  trap wh_tmp_cleanup EXIT
+}
+
+wh_tmp_cleanup() {
+  wh_cleanup
+  "$WH_ROOT/test/cluster/stop" "$cl" >/dev/null 2>&1 || true
+  if [ -n "${KEEP_E2E_DIR:-}" ]; then echo "kept $t"; else rm -rf "$t"; fi
+}
+
 # wh_certs DIR: a throwaway CA (DIR/ca.crt) and two serving pairs for
 # 127.0.0.1 / localhost: DIR/a.{crt,key} and DIR/b.{crt,key}.
 wh_certs() {

@@ -20,7 +20,10 @@
  *    closed) and left alone by mutate;
  *  - a profiles ConfigMap UPDATE runs the compile check only on new or
  *    changed profiles (the rules still run on all); one with a \u0000 escape
- *    is refused, since cJSON would cut the text short. */
+ *    is refused, since cJSON would cut the text short;
+ *  - so is a pod with one anywhere in its review (a profile name would be cut
+ *    short: "custom.web\u0000x" read as custom.web), and mutate leaves it
+ *    alone; only AppArmor pods reach the webhook (matchConditions). */
 #include "admission.h"
 
 #include <stdio.h>
@@ -109,6 +112,28 @@ const char *admission_verdict_name(admission_verdict v)
 	case ADMISSION_VERDICT_DENY: return "deny";
 	case ADMISSION_VERDICT_PATCH: return "patch";
 	default: return "error";
+	}
+}
+
+int admission_enforcement_parse(const char *s, admission_enforcement *out)
+{
+	static const admission_enforcement all[] = { ADMISSION_ENFORCE_DENY, ADMISSION_ENFORCE_WARN,
+						     ADMISSION_ENFORCE_OFF };
+
+	for (size_t i = 0; s && i < sizeof(all) / sizeof(all[0]); i++)
+		if (strcmp(s, admission_enforcement_name(all[i])) == 0) {
+			*out = all[i];
+			return 0;
+		}
+	return -1;
+}
+
+const char *admission_enforcement_name(admission_enforcement e)
+{
+	switch (e) {
+	case ADMISSION_ENFORCE_WARN: return "warn";
+	case ADMISSION_ENFORCE_OFF: return "off";
+	default: return "deny";
 	}
 }
 
@@ -219,7 +244,11 @@ static void admission_configmap(const admission_request *rq, const admission_env
 
 static void admission_mutate(const admission_request *rq, admission_result *res)
 {
-	if (rq->target == ADMISSION_TARGET_POD && rq->verb == ADMISSION_VERB_CREATE && cJSON_IsObject(rq->obj))
+	bool pod_create = rq->target == ADMISSION_TARGET_POD && rq->verb == ADMISSION_VERB_CREATE;
+
+	if (pod_create && rq->has_nul)
+		admission_reply_allow_warn(res, rq->uid, "armorgate: pod not mutated: %s", ADMISSION_NUL_PROBLEM);
+	else if (pod_create && cJSON_IsObject(rq->obj))
 		admission_mutate_pod(rq->uid, rq->obj, res);
 	else
 		admission_reply_allow_warn(
@@ -230,10 +259,11 @@ static void admission_mutate(const admission_request *rq, admission_result *res)
 static void admission_validate(const admission_request *rq, const admission_env *env, admission_result *res)
 {
 	if (rq->target == ADMISSION_TARGET_POD && rq->verb == ADMISSION_VERB_CREATE && cJSON_IsObject(rq->obj))
-		admission_validate_pod(rq->uid, rq->obj, NULL, false, env, res);
+		admission_validate_pod(rq->uid, rq->obj, NULL, false, rq->has_nul, env, res);
 	else if (rq->target == ADMISSION_TARGET_POD_EPHEMERAL && rq->verb == ADMISSION_VERB_UPDATE &&
 		 cJSON_IsObject(rq->obj))
-		admission_validate_pod(rq->uid, rq->obj, jsonget_item(rq->req, "oldObject"), true, env, res);
+		admission_validate_pod(rq->uid, rq->obj, jsonget_item(rq->req, "oldObject"), true, rq->has_nul, env,
+				       res);
 	else if (rq->target == ADMISSION_TARGET_CONFIGMAP)
 		admission_configmap(rq, env, res);
 	else

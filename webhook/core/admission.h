@@ -35,8 +35,21 @@ enum {
 };
 
 #define ADMISSION_ANNOTATION_PREFIX "container.apparmor.security.beta.kubernetes.io/"
+/* Why a pod whose review holds a \u0000 escape is refused (and not mutated). */
+#define ADMISSION_NUL_PROBLEM                                                                                          \
+	"the pod holds a NUL character (\\u0000) in a string; a profile name or annotation would be read cut short "   \
+	"there, so armorgate refuses it: remove the NUL"
 
 typedef enum { ADMISSION_MUTATE, ADMISSION_VALIDATE } admission_op;
+
+/* What a pod validation does with the problems it finds (DESIGN.md
+ * "enforcement mode", per namespace): deny them, admit with a warning that
+ * names them, or not look. Mutation and the profiles ConfigMap ignore it. */
+typedef enum {
+	ADMISSION_ENFORCE_DENY, /* the zero value: fail closed */
+	ADMISSION_ENFORCE_WARN,
+	ADMISSION_ENFORCE_OFF,
+} admission_enforcement;
 
 /* The compile check, injected so the core runs no program itself (the
  * webhook passes aaparser_compile_entries): checks the entries still ok,
@@ -48,9 +61,10 @@ typedef struct admission_env {
 	const char *
 		profiles_namespace; /* the profiles ConfigMap (--profiles-configmap NS/NAME), borrowed; NULL = DESIGN.md default */
 	const char *profiles_name;
-	profile_limits limits;        /* common/profile.h text rules */
-	admission_compile_fn compile; /* NULL: text rules only (no parser run) */
-	void *compile_ctx;            /* passed to compile */
+	profile_limits limits;             /* common/profile.h text rules */
+	admission_compile_fn compile;      /* NULL: text rules only (no parser run) */
+	void *compile_ctx;                 /* passed to compile */
+	admission_enforcement enforcement; /* pod validation only */
 } admission_env;
 
 /* What the answer says. ERROR: no AdmissionReview answer (400, 500). */
@@ -69,6 +83,7 @@ typedef struct admission_result {
 	const char *content_type; /* static: "application/json" or "text/plain; charset=utf-8" */
 	admission_verdict verdict;
 	bool profile_check; /* the profiles ConfigMap was checked (rules + compile); verdict ALLOW or DENY */
+	bool warned;        /* enforcement warn: allowed, would have been denied */
 	char reason[ADMISSION_REASON_MAX]; /* one line for logs */
 } admission_result;
 
@@ -81,5 +96,8 @@ void admission_handle(admission_op op, const char *body, size_t len, const admis
 const char *admission_op_name(admission_op op);
 /* For metrics labels and logs only: "error", "allow", "deny", "patch". */
 const char *admission_verdict_name(admission_verdict v);
+/* "deny", "warn", "off" -> *out: 0, or -1 for anything else (NULL too). */
+int admission_enforcement_parse(const char *s, admission_enforcement *out) AG_WARN_UNUSED;
+const char *admission_enforcement_name(admission_enforcement e);
 
 #endif

@@ -15,6 +15,9 @@
 #include "contract.h"
 #include "jsonget.h"
 
+/* A warn-mode warning: this, then the problems. */
+#define ADMISSION_VALIDATE_POD_WARN_HEAD "armorgate (enforcement=warn, admitted anyway) would deny this pod: "
+
 /* The problem, if any, with the custom profile one container (or the pod,
  * what = "pod (spec.securityContext)") uses. */
 static void admission_validate_pod_profile(const admission_env *env, const admission_pod *p, admission_problems *m,
@@ -65,6 +68,37 @@ static void admission_validate_pod_profile(const admission_env *env, const admis
 		what, name, profile, profile, env->profiles_namespace, env->profiles_name, profile);
 }
 
+/* The pod's nodeSelector asks for nodes with profile loaded. */
+static bool admission_validate_pod_pinned(const admission_pod *p, const char *profile)
+{
+	char key[sizeof(CONTRACT_LABEL_PROFILE_PREFIX) + CONTRACT_PROFILE_NAME_MAX + 1];
+	const char *v;
+
+	if (!cJSON_IsObject(p->node_selector))
+		return false;
+	snprintf(key, sizeof(key), CONTRACT_LABEL_PROFILE_PREFIX "%s", profile);
+	v = jsonget_str(p->node_selector, key);
+	return v && strcmp(v, CONTRACT_PROFILE_LOADED) == 0;
+}
+
+/* A new ephemeral container of a pod not scheduled yet: its nodeSelector
+ * cannot change any more, so only the profiles it pins are sure to be on
+ * the node the pod lands on. */
+static void admission_validate_pod_unscheduled(const admission_pod *p, admission_problems *m,
+					       const admission_pod_ctr *c, const char *profile)
+{
+	if (p->node_name || !admission_aa_is_custom(profile) || !contract_profile_name_valid(profile) ||
+	    admission_validate_pod_pinned(p, profile))
+		return;
+	admission_problems_add(
+		m,
+		"%s \"%.253s\" uses AppArmor profile \"%s\", but the pod is not scheduled yet and its nodeSelector "
+		"does not ask for that profile (it cannot change now), so the pod may land on a node without it. "
+		"Wait until the pod runs on a node (spec.nodeName) and add the container again, or use a profile the "
+		"pod's nodeSelector already asks for",
+		c->what, c->name, profile);
+}
+
 /* The problems of one container; true when it runs under the pod-level
  * profile (so that one has been checked). */
 static bool admission_validate_pod_ctr(const admission_env *env, const admission_pod *p, const admission_pod_ctr *c,
@@ -88,6 +122,8 @@ static bool admission_validate_pod_ctr(const admission_env *env, const admission
 			c->what, c->name, c->ann->string);
 	if (eff.type == ADMISSION_AA_LOCALHOST) {
 		admission_validate_pod_profile(env, p, m, c->what, c->name, eff.profile);
+		if (ephemeral_only)
+			admission_validate_pod_unscheduled(p, m, c, eff.profile);
 		pod_checked = c->own.type == ADMISSION_AA_NONE;
 	}
 	if (c->annref.type == ADMISSION_AA_LOCALHOST && !ephemeral_only &&
@@ -123,7 +159,33 @@ static void admission_validate_pod_problems(const admission_env *env, const admi
 					       p->pod.profile);
 }
 
-void admission_validate_pod(const char *uid, const cJSON *obj, const cJSON *old, bool ephemeral_only,
+/* The problems found, as enforcement says: a denial, or (warn) an allow
+ * whose warning names them; kubectl prints it as "Warning: ...". */
+static void admission_validate_pod_refuse(const char *uid, const char *text, const admission_env *env,
+					  admission_result *res)
+{
+	static const char head[] = "armorgate: ";
+	char *warn;
+	size_t n;
+
+	if (!text || env->enforcement != ADMISSION_ENFORCE_WARN || strncmp(text, head, sizeof(head) - 1) != 0) {
+		admission_reply_deny(res, uid, text);
+		return;
+	}
+	n = strlen(text) + sizeof(ADMISSION_VALIDATE_POD_WARN_HEAD);
+	warn = malloc(n);
+	if (!warn) {
+		admission_reply_oom(res);
+		return;
+	}
+	snprintf(warn, n, ADMISSION_VALIDATE_POD_WARN_HEAD "%s", text + sizeof(head) - 1);
+	admission_reply_reason(res, warn);
+	admission_reply_review(res, uid, true, NULL, warn, NULL);
+	res->warned = res->verdict == ADMISSION_VERDICT_ALLOW;
+	free(warn);
+}
+
+void admission_validate_pod(const char *uid, const cJSON *obj, const cJSON *old, bool ephemeral_only, bool has_nul,
 			    const admission_env *env, admission_result *res)
 {
 	admission_pod p;
@@ -131,12 +193,27 @@ void admission_validate_pod(const char *uid, const cJSON *obj, const cJSON *old,
 	ag_err err;
 	char *text = NULL;
 
+	if (env->enforcement == ADMISSION_ENFORCE_OFF) {
+		admission_reply_reason(res, "enforcement off: pod not checked");
+		admission_reply_review(res, uid, true, NULL, NULL, NULL);
+		return;
+	}
 	admission_problems_init(&m, 0);
+	memset(&p, 0, sizeof(p));
+	if (has_nul) {
+		/* cJSON ends a string at its NUL: "custom.web\u0000x" would read as
+		 * custom.web. Refused like a profiles ConfigMap with one. */
+		admission_problems_add(&m, "%s", ADMISSION_NUL_PROBLEM);
+		text = admission_problems_finish(&m);
+		admission_validate_pod_refuse(uid, text, env, res);
+		goto cleanup;
+	}
 	if (admission_pod_load(obj, old, &p, &err) != 0) {
 		if (err.code == E2BIG) {
 			/* A real pod could be this big: fail closed rather than skip checks. */
-			snprintf(res->reason, sizeof(res->reason), "armorgate: %.200s", err.msg);
-			admission_reply_review(res, uid, false, NULL, NULL, res->reason);
+			admission_problems_add(&m, "%.200s", err.msg);
+			text = admission_problems_finish(&m);
+			admission_validate_pod_refuse(uid, text, env, res);
 		} else if (err.code == ENOMEM) {
 			admission_reply_oom(res);
 		} else {
@@ -152,7 +229,7 @@ void admission_validate_pod(const char *uid, const cJSON *obj, const cJSON *old,
 		goto cleanup;
 	}
 	text = admission_problems_finish(&m);
-	admission_reply_deny(res, uid, text);
+	admission_validate_pod_refuse(uid, text, env, res);
 cleanup:
 	free(text);
 	admission_problems_cleanup(&m);

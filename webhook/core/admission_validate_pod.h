@@ -15,8 +15,10 @@
 
 /* Answers the review uid about the Pod obj into res. ephemeral_only
  * (pods/ephemeralcontainers UPDATE): only the ephemeral containers not in
- * old are admitted, so only they are checked. env: defaults filled in. */
-void admission_validate_pod(const char *uid, const cJSON *obj, const cJSON *old, bool ephemeral_only,
+ * old are admitted, so only they are checked. has_nul: the review holds a
+ * \u0000 escape, so a name read from it may have been cut short (refused).
+ * env: defaults filled in; env->enforcement decides what problems do. */
+void admission_validate_pod(const char *uid, const cJSON *obj, const cJSON *old, bool ephemeral_only, bool has_nul,
 			    const admission_env *env, admission_result *res);
 
 #endif
