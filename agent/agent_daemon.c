@@ -77,6 +77,10 @@ static int agent_daemon_define_metrics(metrics *m)
 			   "Unix time of the last full reconcile.", NULL, 0) ||
 	    metrics_define(m, "armorgate_agent_node_patches_total", METRICS_COUNTER, "Node PATCH requests sent.", NULL,
 			   0) ||
+	    metrics_define(
+		    m, "armorgate_agent_node_reads_total", METRICS_COUNTER,
+		    "Node GET requests (at start, after a failure or reconnect, and every poll interval at most).",
+		    NULL, 0) ||
 	    metrics_define(m, "armorgate_agent_node_patch_failures_total", METRICS_COUNTER,
 			   "Failed attempts to publish node readiness.", NULL, 0) ||
 	    metrics_define(m, "armorgate_agent_apparmor_enabled", METRICS_GAUGE, "1 when AppArmor is usable.", NULL, 0))
@@ -86,7 +90,8 @@ static int agent_daemon_define_metrics(metrics *m)
 	static const char *const zero[] = {
 		"armorgate_agent_loads_total",        "armorgate_agent_load_failures_total",
 		"armorgate_agent_parser_runs_total",  "armorgate_agent_load_retries_total",
-		"armorgate_agent_node_patches_total", "armorgate_agent_node_patch_failures_total"
+		"armorgate_agent_node_patches_total", "armorgate_agent_node_patch_failures_total",
+		"armorgate_agent_node_reads_total"
 	};
 	for (size_t i = 0; i < sizeof(zero) / sizeof(zero[0]); i++)
 		metrics_add(m, zero[i], "", 0);
@@ -175,7 +180,7 @@ static int agent_daemon_start(agent_daemon *d)
 		       (char *)NULL);
 		return -1;
 	}
-	d->pub = agent_publisher_start(d->kc, o->node_name, d->m, &e);
+	d->pub = agent_publisher_start(d->kc, o->node_name, o->poll_interval_s, d->m, &e);
 	if (!d->pub)
 		return agent_daemon_fail("cannot start publishing", &e);
 	d->rec.report.pub = d->pub;

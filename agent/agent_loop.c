@@ -102,6 +102,8 @@ static int agent_loop_snapshot(agent_loop *l, agent_snapshot *s)
 		got = agent_cmsource_snapshot(l->cm, s, &gen, &e);
 		if (got < 0)
 			log_kv(LOG_LVL_ERROR, "cannot take the profiles ConfigMap", "error", e.msg, (char *)NULL);
+		if (got == 1 && !s->missing)
+			agent_publisher_configmap(l->rec->report.pub, l->cm->ns, l->cm->name, s->uid);
 	} else {
 		got = agent_loop_read_dir(l, s);
 	}
@@ -115,7 +117,7 @@ static int agent_loop_snapshot(agent_loop *l, agent_snapshot *s)
 				 "the profiles source holds more than %zu profiles (--max-profiles); ignoring it",
 				 l->max_profiles);
 			log_kv(LOG_LVL_ERROR, "profiles source refused", "reason", msg, (char *)NULL);
-			agent_publisher_event(l->rec->report.pub, "Warning", "ProfilesRefused", msg);
+			agent_publisher_event(l->rec->report.pub, "Warning", "ProfilesRefused", "", msg);
 		}
 		l->source = AGENT_LOOP_SOURCE_OVER_COUNT;
 		return 0;

@@ -27,8 +27,11 @@ static void agent_reconcile_refusal(agent_reconcile *r, agent_memo *m, const cha
 	m->reported = true;
 	log_kv(LOG_LVL_ERROR, "profile refused; the last good version (if any) stays loaded", "profile", m->name,
 	       "reason", m->message, (char *)NULL);
-	snprintf(msg, sizeof(msg), "AppArmor profile %s refused on this node: %s", m->name, m->message);
-	agent_publisher_event(r->report.pub, "Warning", reason, msg);
+	if (strcmp(reason, "ProfileLoadFailed") == 0) /* the message names the key */
+		snprintf(msg, sizeof(msg), "AppArmor profile %s", m->message);
+	else
+		snprintf(msg, sizeof(msg), "AppArmor profile %s refused: %s", m->name, m->message);
+	agent_publisher_event(r->report.pub, "Warning", reason, m->name, msg);
 }
 
 /* The webhook's rules on the entries whose content is new (todo[0..n)); the

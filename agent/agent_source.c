@@ -273,9 +273,11 @@ static void agent_cmsource_set(agent_cmsource *s, const cJSON *obj, bool present
 			return;
 		}
 	}
+	const cJSON *uid = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "uid");
 	pthread_mutex_lock(&s->mu);
 	old = s->data;
 	s->data = now;
+	snprintf(s->uid, sizeof(s->uid), "%s", present && cJSON_IsString(uid) ? uid->valuestring : "");
 	s->synced = true;
 	s->gen++;
 	pthread_mutex_unlock(&s->mu);
@@ -387,6 +389,7 @@ int agent_cmsource_snapshot(agent_cmsource *s, agent_snapshot *out, unsigned lon
 		d = s->data;
 		if (d)
 			atomic_fetch_add(&d->refs, 1);
+		snprintf(out->uid, sizeof(out->uid), "%s", s->uid);
 	}
 	pthread_mutex_unlock(&s->mu);
 	if (!synced)

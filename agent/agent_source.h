@@ -35,6 +35,7 @@ typedef struct agent_snapshot {
 	bool over_count;      /* more entries than the limit: the whole source is refused */
 	bool missing;         /* API source: the ConfigMap does not exist (not the same as empty) */
 	agent_cmdata *shared; /* API source: key and text borrowed from it; NULL: each owned */
+	char uid[64];         /* API source: the ConfigMap's metadata.uid (Events name it) */
 } agent_snapshot;
 
 void agent_snapshot_free(agent_snapshot *s);
@@ -65,6 +66,7 @@ typedef struct agent_cmsource {
 	bool started;
 	pthread_mutex_t mu;
 	agent_cmdata *data; /* the newest .data (NULL: absent) */
+	char uid[64];       /* of the newest copy */
 	bool synced;        /* first list done */
 	unsigned long gen;  /* bumps on every change */
 	bool connected;

@@ -14,14 +14,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 AGENT=$1
 agent_test_setup fake
 
-# Fake node filesystem.
-mkdir -p "$T/sys/module/apparmor/parameters" "$T/securityfs/apparmor" "$T/proc/1/attr" \
-	"$T/proc/sys/kernel/random" "$T/bin" "$T/host" "$T/src"
-echo Y >"$T/sys/module/apparmor/parameters/enabled"
-printf 'custom.stale (enforce)\n/usr/bin/foo (enforce)\ndocker-default (enforce)\n' >"$T/securityfs/apparmor/profiles"
-echo unconfined >"$T/proc/1/attr/current"
-echo 11111111-2222-3333-4444-555555555555 >"$T/proc/sys/kernel/random/boot_id"
-cp "$here/fake-apparmor-parser" "$T/bin/apparmor_parser"
+agent_fake_root "$T"
+mkdir "$T/src"
 
 prof() { # name [extra rule]
 	printf '#include <tunables/global>\nprofile %s flags=(attach_disconnected) {\n  #include <abstractions/base>\n  file,\n  %s\n}\n' "$1" "${2:-network,}"
@@ -67,9 +61,8 @@ if [ "${ARMORGATE_MEMCHECK:-0}" = 1 ]; then
 	export AGENT_WAIT_SCALE=4
 fi
 agent_start() { # LOG
-	"${wrap[@]}" "$AGENT" --node-name "$NODE" --kubeconfig "$KUBECONFIG" --profiles-dir "$T/src" --host-profiles-dir "$T/host" \
-		--parser-path "$T/bin/apparmor_parser" --sysfs-root "$T/sys" --securityfs-root "$T/securityfs" \
-		--proc-root "$T/proc" --poll-interval 1 --probe-listen "127.0.0.1:$PORT" --log-level debug 2>"$1" &
+	"${wrap[@]}" "$AGENT" --node-name "$NODE" --kubeconfig "$KUBECONFIG" --profiles-dir "$T/src" "${FAKE_ARGS[@]}" \
+		--poll-interval 1 --probe-listen "127.0.0.1:$PORT" --log-level debug 2>"$1" &
 	PID=$!
 }
 agent_start "$AGENT_LOG"
@@ -146,9 +139,6 @@ echo "8. metrics exposed"
 python3 -c 'import sys,urllib.request; b=urllib.request.urlopen(sys.argv[1]).read().decode(); sys.exit(0 if "armorgate_agent_profiles{state=\"loaded\"} 1" in b and "armorgate_agent_reconcile_duration_seconds_count" in b else 1)' \
 	"http://127.0.0.1:$PORT/metrics" || die "metrics missing"
 
-metric() { # NAME: its value (no labels)
-	curl -fsS "http://127.0.0.1:$PORT/metrics" | sed -n "s/^$1 //p"
-}
 echo "9. a load that fails (MOCK: the fake parser fails 4 loads, as a timeout/EAGAIN/OOM kill would) heals by itself"
 mkdir "$T/src/..v5"
 cp "$T/src/..v4/custom.a" "$T/src/..v5/"
@@ -158,14 +148,14 @@ cm_swap v5
 agent_wait 10 "custom.c error, retry announced" agent_node_query "$NODE" '
 profiles.get("custom.c", {}).get("state") == "error" and "retried in" in profiles["custom.c"]["message"]'
 ! agent_http_ok "http://127.0.0.1:$PORT/readyz" || die "/readyz 200 while custom.c waits for a retry"
-[ "$(metric armorgate_agent_load_retry_pending)" = 1 ] || die "retry-pending metric is not 1"
+[ "$(agent_metric armorgate_agent_load_retry_pending)" = 1 ] || die "retry-pending metric is not 1"
 [ -n "$(kubectl get events -n default --field-selector "involvedObject.name=$NODE,reason=ProfileLoadFailed" -o name)" ] ||
 	die "no ProfileLoadFailed Event on the Node"
 agent_wait 20 "custom.c loaded after the retries" agent_node_query "$NODE" '
 profiles.get("custom.c", {}).get("state") == "loaded" and labels.get("profiles.armorgate.io/custom.c") == "loaded"'
 agent_wait 5 "ready again" agent_http_ok "http://127.0.0.1:$PORT/readyz"
-[ "$(metric armorgate_agent_load_retries_total)" -ge 1 ] || die "no retry counted"
-[ "$(metric armorgate_agent_load_retry_pending)" = 0 ] || die "retry-pending metric not cleared"
+[ "$(agent_metric armorgate_agent_load_retries_total)" -ge 1 ] || die "no retry counted"
+[ "$(agent_metric armorgate_agent_load_retry_pending)" = 0 ] || die "retry-pending metric not cleared"
 grep -q '"profile loaded after failed attempts","profile":"custom.c"' "$AGENT_LOG" || die "no log of the healed load"
 
 echo "10. restart with nothing changed: zero parser runs, zero Node writes"
@@ -174,8 +164,8 @@ rv1=$(kubectl get node "$NODE" -o jsonpath='{.metadata.resourceVersion}')
 agent_start "$T/agent2.log"
 agent_wait 30 "ready after restart" agent_http_ok "http://127.0.0.1:$PORT/readyz"
 sleep 2.5 # two more polls
-[ "$(metric armorgate_agent_parser_runs_total)" = 0 ] || die "restart ran the parser $(metric armorgate_agent_parser_runs_total) time(s)"
-[ "$(metric armorgate_agent_node_patches_total)" = 0 ] || die "restart patched the Node $(metric armorgate_agent_node_patches_total) time(s)"
+[ "$(agent_metric armorgate_agent_parser_runs_total)" = 0 ] || die "restart ran the parser $(agent_metric armorgate_agent_parser_runs_total) time(s)"
+[ "$(agent_metric armorgate_agent_node_patches_total)" = 0 ] || die "restart patched the Node $(agent_metric armorgate_agent_node_patches_total) time(s)"
 rv2=$(kubectl get node "$NODE" -o jsonpath='{.metadata.resourceVersion}')
 [ "$rv1" = "$rv2" ] || die "the Node was written by the restart ($rv1 -> $rv2)"
 

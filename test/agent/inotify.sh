@@ -12,14 +12,7 @@ mkdir -p "$T/src/..v1"
 printf 'profile custom.one { nonsense }\n' >"$T/src/..v1/custom.one"
 ln -s ..v1 "$T/src/..data"
 ln -s ..data/custom.one "$T/src/custom.one"
-kubectl create -f - >/dev/null <<YAML
-apiVersion: v1
-kind: Node
-metadata:
-  name: $NODE
-YAML
-PORT=$(free_port 1)
-AGENT_LOG=$T/agent.log
+agent_test_node
 "$AGENT" --node-name "$NODE" --kubeconfig "$KUBECONFIG" --profiles-dir "$T/src" --sysfs-root "$T/none" \
 	--securityfs-root "$T/none" --host-profiles-dir "$T/host" --poll-interval 3600 \
 	--probe-listen "127.0.0.1:$PORT" 2>"$AGENT_LOG" &

@@ -80,3 +80,38 @@ agent_stop() {
 	wait "$1" || rc=$?
 	[ "$rc" -eq 0 ] || die "agent exited $rc after SIGTERM, want 0"
 }
+
+# agent_fake_root DIR: a node's filesystem under DIR for the supported path
+# (AppArmor on in sys/, a kernel list in securityfs/ holding a stale custom.*
+# and two profiles armorgate must not touch, proc/, a boot id, host/) and the
+# MOCK parser in bin/; FAKE_ARGS gets the agent flags that point there.
+agent_fake_root() {
+	mkdir -p "$1/sys/module/apparmor/parameters" "$1/securityfs/apparmor" "$1/proc/1/attr" \
+		"$1/proc/sys/kernel/random" "$1/bin" "$1/host"
+	echo Y >"$1/sys/module/apparmor/parameters/enabled"
+	printf 'custom.stale (enforce)\n/usr/bin/foo (enforce)\ndocker-default (enforce)\n' >"$1/securityfs/apparmor/profiles"
+	echo unconfined >"$1/proc/1/attr/current"
+	echo 11111111-2222-3333-4444-555555555555 >"$1/proc/sys/kernel/random/boot_id"
+	cp "$(dirname "${BASH_SOURCE[0]}")/fake-apparmor-parser" "$1/bin/apparmor_parser"
+	# shellcheck disable=SC2034 # read by the sourcing test
+	FAKE_ARGS=(--host-profiles-dir "$1/host" --parser-path "$1/bin/apparmor_parser" --sysfs-root "$1/sys"
+		--securityfs-root "$1/securityfs" --proc-root "$1/proc")
+}
+
+# agent_metric NAME: its value (no labels) from the agent's probe port $PORT.
+agent_metric() {
+	curl -fsS "http://127.0.0.1:$PORT/metrics" | sed -n "s/^$1 //p"
+}
+
+# agent_test_node: the bare Node $NODE, a free probe port $PORT and the log
+# file $AGENT_LOG for the agent under test.
+agent_test_node() {
+	kubectl create -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Node
+metadata:
+  name: $NODE
+YAML
+	PORT=$(free_port 1)
+	AGENT_LOG=$T/agent.log
+}

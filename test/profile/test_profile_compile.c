@@ -93,7 +93,8 @@ Test(profile_compile, bad_fixtures_fail_with_key_and_reason)
 		err_clear(&err);
 		cr_expect_eq(aaparser_compile_check(de->d_name, text, len, NULL, &err), -1, "%s compiled", path);
 		cr_expect(strstr(err.msg, want) != NULL, "%s: [%s] lacks [%s]", path, err.msg, want);
-		cr_expect(strncmp(err.msg, de->d_name, strlen(de->d_name)) == 0, "%s: [%s] lacks the key", path, err.msg);
+		cr_expect(strncmp(err.msg, de->d_name, strlen(de->d_name)) == 0, "%s: [%s] lacks the key", path,
+			  err.msg);
 		cr_expect(strstr(err.msg, "Cache read/write") == NULL, "noise in [%s]", err.msg);
 		cr_expect(strstr(err.msg, "/tmp") == NULL, "temp path in [%s]", err.msg);
 		free(text);
@@ -103,6 +104,33 @@ Test(profile_compile, bad_fixtures_fail_with_key_and_reason)
 	cr_assert(seen >= 3);
 }
 
+/* kapparmor's public samples with the real parser: its chart's profile and
+ * custom.myValidProfile compile; custom.deny-network (a "positive" sample
+ * there) does not, and the message names the key and the line. */
+Test(profile_compile, kapparmor_samples)
+{
+	static const char *const good[] = { "custom.myValidProfile", "custom.deny-write-outside-home" };
+	char path[512];
+	size_t len;
+	ag_err err;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(path, sizeof(path), "%s/kapparmor/%s", PROFILE_FIXTURES, good[i]);
+		char *text = test_read_file(path, &len);
+		err_clear(&err);
+		cr_expect_eq(aaparser_compile_check(good[i], text, len, NULL, &err), 0, "%s: %s", good[i], err.msg);
+		free(text);
+	}
+	char *bad = test_read_file(PROFILE_FIXTURES "/kapparmor/custom.deny-network", &len);
+	err_clear(&err);
+	cr_expect_eq(aaparser_compile_check("custom.deny-network", bad, len, NULL, &err), -1);
+	cr_expect_str_eq(err.msg,
+			 "custom.deny-network: does not compile: AppArmor parser error for custom.deny-network "
+			 "in profile custom.deny-network at line 8: syntax error, unexpected TOK_CLOSE, "
+			 "expecting TOK_ID or TOK_MODE or TOK_SET_VAR");
+	free(bad);
+}
+
 Test(profile_compile, syntax_error_names_key_and_line)
 {
 	const char *t = "profile custom.syn {\n  /tmp/** rw,\n  /etc/foo rw\n}\n";
@@ -110,8 +138,9 @@ Test(profile_compile, syntax_error_names_key_and_line)
 
 	err_clear(&err);
 	cr_assert_eq(aaparser_compile_check("custom.syn", t, strlen(t), NULL, &err), -1);
-	cr_assert_str_eq(err.msg, "custom.syn: does not compile: AppArmor parser error for custom.syn in profile "
-				  "custom.syn at line 4: syntax error, unexpected TOK_CLOSE, expecting TOK_END_OF_RULE");
+	cr_assert_str_eq(err.msg,
+			 "custom.syn: does not compile: AppArmor parser error for custom.syn in profile "
+			 "custom.syn at line 4: syntax error, unexpected TOK_CLOSE, expecting TOK_END_OF_RULE");
 }
 
 Test(profile_compile, missing_include)
@@ -147,7 +176,7 @@ Test(profile_compile, explicit_parser_options)
 Test(profile_compile, missing_parser)
 {
 	const char *t = "profile custom.x {\n}\n";
-	aaparser_opts o = {.parser_path = "/nonexistent/apparmor_parser"};
+	aaparser_opts o = { .parser_path = "/nonexistent/apparmor_parser" };
 	ag_err err;
 
 	err_clear(&err);
@@ -160,7 +189,7 @@ Test(profile_compile, parser_timeout)
 {
 	const char *t = "profile custom.x {\n}\n";
 	/* a stand-in parser that never finishes */
-	aaparser_opts o = {.parser_path = PROFILE_FIXTURES "/../../profile/hang-parser", .timeout_ms = 200};
+	aaparser_opts o = { .parser_path = PROFILE_FIXTURES "/../../profile/hang-parser", .timeout_ms = 200 };
 	ag_err err;
 
 	err_clear(&err);
@@ -173,13 +202,14 @@ Test(profile_compile, parser_timeout)
 Test(profile_compile, parser_names_must_be_exactly_the_key)
 {
 	const char *t = "profile custom.x {\n}\n";
-	aaparser_opts o = {.parser_path = PROFILE_FIXTURES "/../../profile/names-parser"};
+	aaparser_opts o = { .parser_path = PROFILE_FIXTURES "/../../profile/names-parser" };
 	ag_err err;
 
 	err_clear(&err);
 	cr_assert_eq(aaparser_compile_check("custom.x", t, strlen(t), &o, &err), -1);
-	cr_assert_str_eq(err.msg, "custom.x: apparmor_parser sees profile \"custom.x//sneaky\"; exactly one profile, "
-				  "\"custom.x\", without hats or child profiles is allowed (includes count too)");
+	cr_assert_str_eq(err.msg,
+			 "custom.x: apparmor_parser sees profile \"custom.x//sneaky\"; exactly one profile, "
+			 "\"custom.x\", without hats or child profiles is allowed (includes count too)");
 }
 
 /* What the text rules refuse, the parser would accept: the names pass is a
@@ -243,8 +273,9 @@ Test(profile_compile, validate_all_200_with_parser, .timeout = 240)
 	refused = profile_check_entries(e, N, NULL, &cerr);
 	refused += aaparser_compile_entries(e, N, NULL);
 	dt = now_s() - t0;
-	fprintf(stderr, "profile_check_entries + aaparser_compile_entries: %d profiles with compile check in %.2f s (%.1f ms/profile)\n", N, dt,
-		dt * 1000.0 / N);
+	fprintf(stderr,
+		"profile_check_entries + aaparser_compile_entries: %d profiles with compile check in %.2f s (%.1f ms/profile)\n",
+		N, dt, dt * 1000.0 / N);
 	cr_assert_eq(refused, 2);
 	cr_assert_not(e[17].ok);
 	cr_assert(strstr(e[17].message, "custom.p017: does not compile: AppArmor parser error for custom.p017"), "%s",

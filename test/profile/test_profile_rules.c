@@ -368,6 +368,28 @@ Test(profile_fixtures, seed_profile)
 	free(text);
 }
 
+/* kapparmor's public samples (test/data/profiles/kapparmor, headers say
+ * where from): a kapparmor ConfigMap passes the text rules unchanged, upper
+ * case name included; custom.deny-network fails only in the parser. */
+Test(profile_fixtures, kapparmor_samples)
+{
+	static const char *const keys[] = { "custom.myValidProfile", "custom.deny-write-outside-home",
+					    "custom.deny-network" };
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		char path[512];
+		size_t len;
+		ag_err err;
+
+		snprintf(path, sizeof(path), "%s/kapparmor/%s", PROFILE_FIXTURES, keys[i]);
+		char *text = test_read_file(path, &len);
+		err_clear(&err);
+		cr_expect(contract_profile_name_valid(keys[i]), "%s", keys[i]);
+		cr_expect_eq(profile_check_text(keys[i], text, len, 0, &err), 0, "%s: %s", keys[i], err.msg);
+		free(text);
+	}
+}
+
 /* ---- validate_all without the parser ---- */
 
 Test(profile_check_entries, every_bad_key_gets_its_message)
