@@ -41,7 +41,7 @@ static const config_option main_opts[] = {
 	  "apparmor_parser to run (default: /sbin, /usr/sbin, then PATH)", NULL, &main_o.parser },
 	{ "parser-timeout", CONFIG_INT, "60", 1, 3600, "SECONDS", "kill a parser run after this long", NULL,
 	  &main_o.parser_timeout_s },
-	{ "parser-jobs", CONFIG_INT, "0", 0, 64, "N",
+	{ "parser-jobs", CONFIG_INT, "4", 0, 64, "N",
 	  "apparmor_parser compile children at a time (-j N), which bound its memory; 0 = one per CPU", NULL,
 	  &main_o.parser_jobs },
 	{ "compile-check", CONFIG_BOOL, "true", 0, 0, "BOOL",

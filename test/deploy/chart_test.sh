@@ -73,7 +73,7 @@ env = {e["name"]: e for e in c["env"]}
 if env["NODE_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] != "spec.nodeName": fail("agent: NODE_NAME")
 args = c["args"]
 for a in ["--node-name=$(NODE_NAME)", "--configmap=armorgate-system/armorgate-profiles",
-          "--host-profiles-dir=/etc/apparmor.d/armorgate", "--cache-dir=/var/cache/apparmor", "--poll-interval=30", "--parser-jobs=0", "--probe-listen=:8082"]:
+          "--host-profiles-dir=/etc/apparmor.d/armorgate", "--cache-dir=/var/cache/apparmor", "--poll-interval=30", "--parser-jobs=4", "--probe-listen=:8082"]:
     if a not in args: fail("agent arg " + a)
 mounts = {m["mountPath"] for m in c["volumeMounts"]}
 if mounts != {"/sys/kernel/security", "/etc/apparmor.d/armorgate", "/var/cache/apparmor", "/tmp"}: fail("agent mounts %s" % mounts)
