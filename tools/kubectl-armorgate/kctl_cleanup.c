@@ -118,7 +118,7 @@ int kctl_cleanup(const kctl_target *t, FILE *out, ag_err *err)
 	fprintf(out,
 		"removed the webhook's kept TLS Secret (if any)\n"
 		"left on the nodes: profiles that running pods use stay loaded until those pods end or the node "
-		"reboots; the files under the agent's host directories (default /etc/apparmor.d/custom and "
+		"reboots; the files under the agent's host directories (default /etc/apparmor.d/armorgate and "
 		"/var/lib/armorgate/apparmor-cache) can be deleted\n");
 	rc = 0;
 out:
