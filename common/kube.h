@@ -143,6 +143,10 @@ typedef struct kube_informer_opts {
 	void (*on_state)(void *ud, bool connected, const char *why);
 	void *ud;
 	long watch_timeout_s; /* server-side timeoutSeconds per watch, 0 = 300 */
+	/* Optional: what a list keeps of each item until on_replace (a new tree,
+	 * NULL when out of memory); unset keeps a full copy. Lets a caller that
+	 * needs a few fields of large objects hold only those. */
+	cJSON *(*keep)(void *ud, const cJSON *item);
 } kube_informer_opts;
 
 typedef struct kube_informer_stats {

@@ -248,10 +248,16 @@ static void kinf_sleep(kube_inf *f, long delay_ms)
 	}
 }
 
+typedef struct kinf_items {
+	cJSON *arr;
+	const kube_informer_opts *o;
+} kinf_items;
+
 static int kinf_collect(void *ud, const cJSON *item)
 {
-	cJSON *arr = ud;
-	cJSON *dup = cJSON_Duplicate(item, 1);
+	kinf_items *k = ud;
+	cJSON *arr = k->arr;
+	cJSON *dup = k->o->keep ? k->o->keep(k->o->ud, item) : cJSON_Duplicate(item, 1);
 
 	if (!dup || !cJSON_AddItemToArray(arr, dup)) {
 		cJSON_Delete(dup);
@@ -263,12 +269,13 @@ static int kinf_collect(void *ud, const cJSON *item)
 static int kinf_list(kube_inf *f, ag_err *err)
 {
 	cJSON *items = cJSON_CreateArray();
+	kinf_items k = { items, f->o };
 	char *rv = NULL;
 	int rc;
 
 	if (!items)
 		return err_set(err, ENOMEM, "out of memory");
-	rc = kube_list(f->c, f->o->collection_path, &f->o->list, kinf_collect, items, &rv, err);
+	rc = kube_list(f->c, f->o->collection_path, &f->o->list, kinf_collect, &k, &rv, err);
 	if (rc == -2)
 		err_set(err, ENOMEM, "out of memory while listing %s", f->o->collection_path);
 	if (rc == 0) {

@@ -5,8 +5,11 @@
  * Trust boundary: anyone who can reach the port. Only GET/HEAD on fixed
  * paths; the request head is bounded (PROBE_HEAD_MAX, else 431), a body is
  * never read (discarded while closing), connections are limited
- * (PROBE_CONN_LIMIT; more wait in the listen backlog) and time out
- * (PROBE_CONN_TIMEOUT_S from accept to close). */
+ * (PROBE_CONN_LIMIT, PROBE_CONNS_PER_PEER from one address) and time out
+ * (PROBE_CONN_TIMEOUT_S from accept to close). A new connection over either
+ * limit replaces the oldest one still waiting for its request (of its own
+ * address when that one holds its share), so idle connections cannot keep
+ * the kubelet's probe out: it sends its request at once. */
 #include "probe.h"
 
 #include <arpa/inet.h>
@@ -31,6 +34,7 @@
 
 enum {
 	PROBE_CONN_LIMIT = 64,
+	PROBE_CONNS_PER_PEER = 8,
 	PROBE_CONN_TIMEOUT_S = 10,
 	PROBE_LINGER_MS = 1000,       /* after answering: drain the peer's unread bytes this long at most */
 	PROBE_HEAD_MAX = 8192,        /* request line + headers ceiling */
@@ -43,7 +47,8 @@ typedef enum { PC_FREE, PC_READ, PC_WRITE, PC_LINGER } probe_conn_state;
 typedef struct probe_conn {
 	int fd;
 	probe_conn_state state;
-	long long deadline_ms; /* monotonic */
+	unsigned char peer[16]; /* client address (IPv4-mapped for IPv4) */
+	long long deadline_ms;  /* monotonic */
 	size_t in_len;
 	char in[PROBE_HEAD_MAX + 1];
 	char *out; /* malloc'd response (head + body) */
@@ -265,22 +270,72 @@ static void probe_conn_writable(probe_conn *c)
 	probe_conn_linger(c);
 }
 
+/* The peer's address as 16 bytes (IPv4 as ::ffff:a.b.c.d). */
+static void probe_peer_key(const struct sockaddr_storage *ss, unsigned char out[16])
+{
+	memset(out, 0, 16);
+	if (ss->ss_family == AF_INET6) {
+		memcpy(out, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+	} else if (ss->ss_family == AF_INET) {
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+	}
+}
+
+/* A slot for a new connection from peer: a free one, else the oldest
+ * connection still reading its request (closed: a request the kubelet sends
+ * at once is never the oldest). Past PROBE_CONNS_PER_PEER only that peer's
+ * own connections are candidates. NULL: none (all answering). */
+static probe_conn *probe_slot(probe_server *p, const unsigned char peer[16])
+{
+	probe_conn *free_slot = NULL;
+	probe_conn *oldest = NULL;
+	probe_conn *oldest_own = NULL;
+	size_t own = 0;
+
+	for (size_t i = 0; i < PROBE_CONN_LIMIT; i++) {
+		probe_conn *c = &p->p_conns[i];
+		bool mine = c->state != PC_FREE && memcmp(c->peer, peer, 16) == 0;
+
+		own += mine;
+		if (c->state == PC_FREE && !free_slot)
+			free_slot = c;
+		if (c->state != PC_READ)
+			continue;
+		if (!oldest || c->deadline_ms < oldest->deadline_ms)
+			oldest = c;
+		if (mine && (!oldest_own || c->deadline_ms < oldest_own->deadline_ms))
+			oldest_own = c;
+	}
+	if (own >= PROBE_CONNS_PER_PEER)
+		oldest = oldest_own;
+	else if (free_slot)
+		return free_slot;
+	if (oldest)
+		probe_conn_close(oldest);
+	return oldest;
+}
+
 static void probe_accept(probe_server *p)
 {
 	for (;;) {
-		probe_conn *slot = NULL;
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		unsigned char peer[16];
+		probe_conn *slot;
 		int fd;
 
-		for (size_t i = 0; i < PROBE_CONN_LIMIT; i++)
-			if (p->p_conns[i].state == PC_FREE) {
-				slot = &p->p_conns[i];
-				break;
-			}
-		if (!slot)
-			return; /* full: the rest wait in the backlog */
-		fd = accept4(p->p_listen, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		memset(&ss, 0, sizeof(ss));
+		fd = accept4(p->p_listen, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return; /* EAGAIN, or a transient error (EMFILE, ECONNABORTED): poll again */
+		probe_peer_key(&ss, peer);
+		slot = probe_slot(p, peer);
+		if (!slot) {
+			(void)close(fd); /* every candidate slot is answering */
+			continue;
+		}
+		memcpy(slot->peer, peer, 16);
 		slot->fd = fd;
 		slot->state = PC_READ;
 		slot->in_len = 0;
@@ -297,7 +352,6 @@ static void *probe_thread(void *arg)
 
 	for (;;) {
 		size_t n = 0;
-		size_t used = 0;
 		long long now = mono_ms();
 		long long next = -1;
 		int timeout;
@@ -315,18 +369,16 @@ static void *probe_thread(void *arg)
 				probe_conn_close(c); /* slow or silent peer: no answer owed */
 				continue;
 			}
-			used++;
 			if (next < 0 || c->deadline_ms < next)
 				next = c->deadline_ms;
 			pfd[n].fd = c->fd;
 			pfd[n].events = c->state == PC_WRITE ? POLLOUT : POLLIN;
 			owner[n++] = c;
 		}
-		if (used < PROBE_CONN_LIMIT) {
-			pfd[n].fd = p->p_listen;
-			pfd[n].events = POLLIN;
-			owner[n++] = NULL;
-		}
+		/* Always accepting: a full table makes room (probe_slot). */
+		pfd[n].fd = p->p_listen;
+		pfd[n].events = POLLIN;
+		owner[n++] = NULL;
 		timeout = next < 0 ? -1 : (int)(next - now);
 		pr = poll(pfd, n, timeout);
 		if (pr < 0) {
@@ -340,7 +392,7 @@ static void *probe_thread(void *arg)
 		for (size_t i = 1; i < n; i++) {
 			probe_conn *c = owner[i];
 
-			if (!pfd[i].revents)
+			if (!pfd[i].revents || (c && c->state == PC_FREE))
 				continue;
 			if (!c) {
 				probe_accept(p);

@@ -4,6 +4,7 @@
  * accepting, finish in-flight reviews, stop the watch, exit 0). */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #include "aaparser.h"
 #include "admission.h"
+#include "budget.h"
 #include "buf.h"
 #include "buf_file.h"
 #include "certs.h"
@@ -47,6 +49,10 @@ static char *opt_log_level;
 static char *opt_nodes_file;
 static char *opt_enforcement;
 static long opt_threads;
+static long opt_handshake_timeout;
+static long opt_conns_per_peer;
+static long opt_request_budget_mib;
+static long opt_full_parse_kib;
 
 static const config_option main_opts[] = {
 	{ "tls-cert", CONFIG_STRING, NULL, 0, 0, "FILE",
@@ -64,6 +70,18 @@ static const config_option main_opts[] = {
 	{ "log-level", CONFIG_STRING, "info", 0, 0, "LEVEL", "debug, info, warn or error", NULL, &opt_log_level },
 	{ "threads", CONFIG_INT, "0", 0, 64, "N",
 	  "HTTPS worker threads (0 = one per usable CPU: affinity, cgroup CPU limit; at most 64)", NULL, &opt_threads },
+	{ "tls-handshake-timeout", CONFIG_INT, "10", 1, 60, "SECONDS",
+	  "a connection may be idle this long from accept until its first request head (TLS handshake included)", NULL,
+	  &opt_handshake_timeout },
+	{ "max-connections-per-peer", CONFIG_INT, "128", 1, 1024, "N",
+	  "HTTPS connections one client address may hold (of 1024 in all); more are refused", NULL,
+	  &opt_conns_per_peer },
+	{ "request-buffer-budget", CONFIG_INT, "24", 4, 1024, "MIB",
+	  "review bodies being received, all together; bodies over 64 KiB may use two thirds (more: 503, busy)", NULL,
+	  &opt_request_budget_mib },
+	{ "full-parse-budget", CONFIG_INT, "256", 16, 65536, "KIB",
+	  "review text in full JSON parses at once (the fallback for what the pruning parse refuses; more: 503)", NULL,
+	  &opt_full_parse_kib },
 	{ "enforcement-default", CONFIG_STRING, "deny", 0, 0, "MODE",
 	  "pod validation on /validate (not /validate/<mode>): deny, warn (admit, warn the user) or off", NULL,
 	  &opt_enforcement },
@@ -93,6 +111,19 @@ static bool main_is_ready(void *ud, char *why, size_t cap)
 		return true;
 	snprintf(why, cap, "node cache not synced yet");
 	return false;
+}
+
+/* admission_env.full_parse: the budget, and the memory given back after. */
+static bool main_full_parse(void *ctx, size_t n, bool begin)
+{
+	budget *b = ctx;
+
+	if (begin)
+		return budget_take(b, n, b->b_max);
+	budget_give(b, n);
+	/* glibc keeps a freed multi-MB tree's pages otherwise (RSS stays high). */
+	(void)malloc_trim(0);
+	return true;
 }
 
 /* admission_env.compile: the parser runs here, not in the pure core. */
@@ -241,6 +272,8 @@ typedef struct main_state {
 	admission_env env;
 	aaparser_opts parser_opts; /* defaults: PATH lookup, no -M, default timeout */
 	main_ready ready;
+	budget bodies;     /* --request-buffer-budget */
+	budget full_parse; /* --full-parse-budget */
 } main_state;
 
 /* The Node cache: seeded from --nodes-file, else an API client for the watch. */
@@ -279,6 +312,9 @@ static int main_start_serving(main_state *st, ag_err *err)
 	memset(&st->parser_opts, 0, sizeof(st->parser_opts));
 	st->env.compile = main_compile;
 	st->env.compile_ctx = &st->parser_opts;
+	budget_init(&st->full_parse, (size_t)opt_full_parse_kib << 10);
+	st->env.full_parse = main_full_parse;
+	st->env.full_parse_ctx = &st->full_parse;
 
 	st->probe = probe_server_start(opt_probe_listen, st->m, main_is_ready, &st->ready, err);
 	if (!st->probe)
@@ -288,6 +324,10 @@ static int main_start_serving(main_state *st, ag_err *err)
 	so.threads = (unsigned int)(opt_threads > 0 ? opt_threads : (cpus < 64 ? cpus : 64));
 	so.env = &st->env;
 	so.metrics = st->m;
+	so.handshake_timeout_s = (unsigned int)opt_handshake_timeout;
+	so.conns_per_peer = (unsigned int)opt_conns_per_peer;
+	budget_init(&st->bodies, (size_t)opt_request_budget_mib << 20);
+	so.bodies = &st->bodies;
 	st->srv = server_start(&so, err);
 	if (!st->srv)
 		return -1;

@@ -48,6 +48,12 @@ static void nodewatch_on_replace(void *ud, const cJSON *items, const char *rv)
 	}
 }
 
+static cJSON *nodewatch_keep(void *ud, const cJSON *item)
+{
+	(void)ud;
+	return nodeset_slim(item);
+}
+
 static void nodewatch_on_event(void *ud, kube_event_type type, const cJSON *obj)
 {
 	nodewatch *w = ud;
@@ -85,8 +91,11 @@ static void *nodewatch_main(void *arg)
 
 	memset(&o, 0, sizeof(o));
 	o.collection_path = "/api/v1/nodes";
-	o.list.metadata_only = true;
-	o.list.limit = 500;
+	/* Full Nodes for status.nodeInfo.bootID; a list keeps only what nodeset
+	 * reads (nodeset_slim), and pages stay small because each parsed page
+	 * is held whole while it is read. */
+	o.list.limit = 100;
+	o.keep = nodewatch_keep;
 	o.on_replace = nodewatch_on_replace;
 	o.on_event = nodewatch_on_event;
 	o.on_state = nodewatch_on_state;

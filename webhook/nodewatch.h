@@ -1,7 +1,8 @@
 /* nodewatch: the thread that keeps the webhook's Node cache current through a
- * metadata-only list+watch of /api/v1/nodes (common/kube.h informer: resumes
- * from its resourceVersion, relists on 410 Gone). While the watch is down the
- * cache keeps its last state; that is logged and shown in metrics. */
+ * list+watch of /api/v1/nodes (full Nodes: status.nodeInfo.bootID is not
+ * metadata; common/kube.h informer: resumes from its resourceVersion,
+ * relists on 410 Gone). While the watch is down the cache keeps its last
+ * state; that is logged and shown in metrics. */
 #ifndef ARMORGATE_WEBHOOK_NODEWATCH_H
 #define ARMORGATE_WEBHOOK_NODEWATCH_H
 

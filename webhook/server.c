@@ -31,7 +31,9 @@
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
+#include "budget.h"
 #include "config.h"
+#include "connguard.h"
 #include "log.h"
 #include "mono.h"
 #include "tlsread.h"
@@ -45,7 +47,10 @@ enum {
 	SERVER_CORK_MAX = 8u << 10,    /* larger answers take libmicrohttpd's own two-record path */
 	SERVER_BODY_BLOCK = 64u << 10, /* largest piece of an answer handed to libmicrohttpd at once */
 	SERVER_FLUSH_WAIT_MS = 100,    /* a client that does not read its answer gets this long */
+	SERVER_SMALL_BODY = 64u << 10, /* bodies up to this may use the last third of the body budget */
 };
+
+#define SERVER_BUSY_TEXT "busy: the review bodies being received use the request-byte budget; retry\n"
 
 struct server {
 	struct MHD_Daemon *s_daemon;
@@ -53,6 +58,8 @@ struct server {
 	metrics *s_metrics;
 	atomic_ulong s_in_flight;
 	atomic_bool s_closing; /* after quiesce: answers carry Connection: close */
+	connguard *s_guard;    /* the handshake deadline */
+	budget *s_bodies;      /* buffered request bytes, or NULL */
 	int s_port;
 	bool s_quiesced;
 };
@@ -63,7 +70,9 @@ typedef struct server_req {
 	buf sr_body;
 	int64_t sr_start_ns; /* mono_ns() when the request began */
 	size_t sr_discarded;
+	size_t sr_held; /* taken from s_bodies */
 	bool sr_too_big;
+	bool sr_busy; /* the body budget ran out: answered 503 once the body ends */
 	bool sr_answered;
 	void *sr_tls; /* gnutls_session_t corked for this answer, or NULL */
 } server_req;
@@ -71,7 +80,10 @@ typedef struct server_req {
 /* Per connection (libmicrohttpd's socket context). */
 typedef struct server_conn {
 	bool sc_read_tried; /* read-ahead attached, or found impossible */
+	bool sc_guarded;    /* sc_guard was added to the server's connguard */
 	tlsread *sc_read;   /* NULL: GnuTLS's own reads */
+	server *sc_server;
+	connguard_entry sc_guard;
 } server_conn;
 
 /* First request of a connection: its handshake is done, reads go through
@@ -86,6 +98,9 @@ static void server_attach_read(struct MHD_Connection *conn)
 	if (!sc || sc->sc_read_tried)
 		return;
 	sc->sc_read_tried = true;
+	/* Its first request head: past the handshake deadline. */
+	if (sc->sc_guarded)
+		connguard_done(sc->sc_server->s_guard, &sc->sc_guard);
 	ti = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	fi = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	if (ti && ti->tls_session && fi)
@@ -212,6 +227,71 @@ static bool server_length_too_big(const char *cl)
 	return false;
 }
 
+/* Takes body bytes up to total from the server's budget: true when held.
+ * Large bodies may use two thirds of it; the rest stays for small ones (a
+ * pod review is a few KiB), so large bodies cannot crowd out the API
+ * server's ordinary reviews. */
+static bool server_hold(server *s, server_req *rq, size_t total)
+{
+	size_t max;
+
+	if (!s->s_bodies || total <= rq->sr_held)
+		return true;
+	max = s->s_bodies->b_max;
+	if (!budget_take(s->s_bodies, total - rq->sr_held, total > SERVER_SMALL_BODY ? max - max / 3 : max))
+		return false;
+	rq->sr_held = total;
+	return true;
+}
+
+static void server_release(server *s, server_req *rq)
+{
+	if (s->s_bodies && rq->sr_held)
+		budget_give(s->s_bodies, rq->sr_held);
+	rq->sr_held = 0;
+}
+
+/* The next piece of a body: buffered, or dropped (413 or 503 follows). */
+static enum MHD_Result server_body_piece(server *s, server_req *rq, const char *data, size_t n)
+{
+	if (!rq->sr_too_big && !rq->sr_busy) {
+		size_t want = rq->sr_body.len + n;
+
+		/* Without a Content-Length the budget is taken 64 KiB at a time. */
+		if (want > rq->sr_held &&
+		    !server_hold(s, rq, (want + SERVER_SMALL_BODY - 1) & ~(size_t)(SERVER_SMALL_BODY - 1)))
+			rq->sr_busy = true;
+		else if (buf_append(&rq->sr_body, data, n) != 0)
+			/* A body without Content-Length past the ceiling: stop buffering,
+			 * free what we have, answer 413 once it ends. */
+			rq->sr_too_big = true;
+		if (rq->sr_too_big || rq->sr_busy) {
+			buf_cleanup(&rq->sr_body);
+			server_release(s, rq);
+		}
+		return MHD_YES;
+	}
+	/* Discarded, not stored; a sender that goes on and on is cut off. */
+	rq->sr_discarded += n;
+	return rq->sr_discarded > SERVER_DISCARD_MAX ? MHD_NO : MHD_YES;
+}
+
+/* A declared Content-Length is held before any byte is buffered, and the
+ * buffer sized once (no doubling past it). */
+static enum MHD_Result server_hold_declared(server *s, server_req *rq, struct MHD_Connection *conn, const char *ep)
+{
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	size_t n = cl ? (size_t)strtoull(cl, NULL, 10) : 0;
+
+	if (n == 0)
+		return MHD_YES;
+	if (!server_hold(s, rq, n))
+		return server_reject(s, rq, conn, ep, MHD_HTTP_SERVICE_UNAVAILABLE, SERVER_BUSY_TEXT, NULL);
+	if (buf_reserve(&rq->sr_body, n) != 0)
+		return server_reject(s, rq, conn, ep, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n", NULL);
+	return MHD_YES;
+}
+
 /* The endpoint of url: /mutate, /validate (pods under the default
  * enforcement, --enforcement-default) or /validate/<mode> (deny, warn, off:
  * what the registration of that namespace's mode names; a query string is
@@ -324,6 +404,8 @@ static enum MHD_Result server_answer(server *s, server_req *rq, struct MHD_Conne
 	rq->sr_answered = true;
 	if (rq->sr_too_big)
 		return server_reject(s, rq, conn, ep, MHD_HTTP_CONTENT_TOO_LARGE, "request body over 3 MiB\n", NULL);
+	if (rq->sr_busy)
+		return server_reject(s, rq, conn, ep, MHD_HTTP_SERVICE_UNAVAILABLE, SERVER_BUSY_TEXT, NULL);
 	env = *s->s_env;
 	env.enforcement = rq->sr_mode;
 	admission_handle(rq->sr_op, rq->sr_body.data ? rq->sr_body.data : "", rq->sr_body.len, &env, &res);
@@ -385,7 +467,7 @@ static enum MHD_Result server_handler(void *cls, struct MHD_Connection *conn, co
 			    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH)))
 			return server_reject(s, rq, conn, ep, MHD_HTTP_CONTENT_TOO_LARGE, "request body over 3 MiB\n",
 					     NULL);
-		return MHD_YES;
+		return server_hold_declared(s, rq, conn, ep);
 	}
 	if (rq->sr_answered) {
 		/* A rejection is queued; drop whatever body still arrives. */
@@ -393,20 +475,10 @@ static enum MHD_Result server_handler(void *cls, struct MHD_Connection *conn, co
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
-		if (rq->sr_too_big) {
-			/* Discarded, not stored; a sender that goes on and on is cut off. */
-			rq->sr_discarded += *upload_data_size;
-			*upload_data_size = 0;
-			return rq->sr_discarded > SERVER_DISCARD_MAX ? MHD_NO : MHD_YES;
-		}
-		if (buf_append(&rq->sr_body, upload_data, *upload_data_size) != 0) {
-			/* A body without Content-Length past the ceiling: stop buffering,
-			 * free what we have, answer 413 once it ends. */
-			rq->sr_too_big = true;
-			buf_cleanup(&rq->sr_body);
-		}
+		size_t n = *upload_data_size;
+
 		*upload_data_size = 0;
-		return MHD_YES;
+		return server_body_piece(s, rq, upload_data, n);
 	}
 	return server_answer(s, rq, conn);
 }
@@ -423,6 +495,7 @@ static void server_completed(void *cls, struct MHD_Connection *conn, void **con_
 	if (rq->sr_tls)
 		server_flush(s, conn, rq);
 	buf_cleanup(&rq->sr_body);
+	server_release(s, rq);
 	free(rq);
 	*con_cls = NULL;
 	atomic_fetch_sub(&s->s_in_flight, 1);
@@ -432,17 +505,29 @@ static void server_completed(void *cls, struct MHD_Connection *conn, void **con_
 static void server_conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 			       enum MHD_ConnectionNotificationCode code)
 {
-	(void)cls;
-	(void)conn;
+	server *s = cls;
+	server_conn *sc = *socket_context;
+
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *fi = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
 		/* NULL on OOM: the connection then keeps libmicrohttpd's cork. */
-		*socket_context = calloc(1, sizeof(server_conn));
+		sc = calloc(1, sizeof(server_conn));
+		if (sc && fi) {
+			sc->sc_server = s;
+			connguard_add(s->s_guard, &sc->sc_guard, fi->connect_fd);
+			sc->sc_guarded = true;
+		}
+		*socket_context = sc;
 		return;
 	}
 	/* CLOSED: libmicrohttpd has ended the TLS session, the socket is still open. */
-	if (*socket_context)
-		tlsread_detach(((server_conn *)*socket_context)->sc_read);
-	free(*socket_context);
+	if (sc) {
+		if (sc->sc_guarded)
+			connguard_done(s->s_guard, &sc->sc_guard);
+		tlsread_detach(sc->sc_read);
+	}
+	free(sc);
 	*socket_context = NULL;
 }
 
@@ -461,9 +546,12 @@ __attribute__((format(printf, 2, 0))) static void server_mhd_log(void *cls, cons
 	log_kv(LOG_LVL_DEBUG, "https server", "detail", line, (char *)NULL);
 }
 
-static struct MHD_Daemon *server_start_daemon(server *s, unsigned int flags, unsigned int threads,
+static struct MHD_Daemon *server_start_daemon(server *s, unsigned int flags, const server_opts *o,
 					      const struct sockaddr *sa)
 {
+	unsigned int threads = o->threads;
+	unsigned int peer = o->conns_per_peer ? o->conns_per_peer : SERVER_CONNS_PER_PEER;
+
 	/* A pool of 1 is not allowed: a single internal thread then. */
 	unsigned int pool = threads > 1 ? threads : 0;
 
@@ -472,9 +560,9 @@ static struct MHD_Daemon *server_start_daemon(server *s, unsigned int flags, uns
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)SERVER_CONN_LIMIT,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVER_CONN_POOL,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)SERVER_CONN_TIMEOUT_S,
-				MHD_OPTION_NOTIFY_COMPLETED, server_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
-				server_conn_notify, NULL, MHD_OPTION_HTTPS_PRIORITIES, SERVER_TLS_PRIORITIES,
-				MHD_OPTION_HTTPS_CERT_CALLBACK, certs_retrieve, MHD_OPTION_END);
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, peer, MHD_OPTION_NOTIFY_COMPLETED, server_completed,
+				s, MHD_OPTION_NOTIFY_CONNECTION, server_conn_notify, s, MHD_OPTION_HTTPS_PRIORITIES,
+				SERVER_TLS_PRIORITIES, MHD_OPTION_HTTPS_CERT_CALLBACK, certs_retrieve, MHD_OPTION_END);
 }
 
 server *server_start(const server_opts *opts, ag_err *err)
@@ -498,17 +586,24 @@ server *server_start(const server_opts *opts, ag_err *err)
 		err_set(err, ENOMEM, "server: out of memory");
 		return NULL;
 	}
+	s->s_guard = connguard_start(opts->handshake_timeout_s ? opts->handshake_timeout_s : SERVER_HANDSHAKE_TIMEOUT_S,
+				     err);
+	if (!s->s_guard) {
+		free(s);
+		return NULL;
+	}
 	if (tlsread_init(err) != 0) {
+		connguard_stop(s->s_guard);
 		free(s);
 		return NULL;
 	}
 	s->s_env = opts->env;
 	s->s_metrics = opts->metrics;
+	s->s_bodies = opts->bodies;
 	atomic_init(&s->s_in_flight, 0);
 	atomic_init(&s->s_closing, false);
 	if (any) {
-		s->s_daemon =
-			server_start_daemon(s, base | MHD_USE_DUAL_STACK, opts->threads, (const struct sockaddr *)&ss);
+		s->s_daemon = server_start_daemon(s, base | MHD_USE_DUAL_STACK, opts, (const struct sockaddr *)&ss);
 		if (!s->s_daemon) {
 			struct sockaddr_in s4;
 
@@ -516,15 +611,16 @@ server *server_start(const server_opts *opts, ag_err *err)
 			s4.sin_family = AF_INET;
 			s4.sin_addr.s_addr = htonl(INADDR_ANY);
 			s4.sin_port = htons((uint16_t)port);
-			s->s_daemon = server_start_daemon(s, base, opts->threads, (const struct sockaddr *)&s4);
+			s->s_daemon = server_start_daemon(s, base, opts, (const struct sockaddr *)&s4);
 		}
 	} else {
-		s->s_daemon = server_start_daemon(s, base | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-						  opts->threads, (const struct sockaddr *)&ss);
+		s->s_daemon = server_start_daemon(s, base | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0), opts,
+						  (const struct sockaddr *)&ss);
 	}
 	if (!s->s_daemon) {
 		err_set(err, EADDRINUSE, "cannot serve HTTPS on %s (address in use or not local?)", opts->listen);
 		tlsread_cleanup();
+		connguard_stop(s->s_guard);
 		free(s);
 		return NULL;
 	}
@@ -579,5 +675,6 @@ void server_stop(server *s)
 	if (s->s_daemon)
 		MHD_stop_daemon(s->s_daemon);
 	tlsread_cleanup();
+	connguard_stop(s->s_guard);
 	free(s);
 }

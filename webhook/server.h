@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "admission.h"
+#include "budget.h"
 #include "certs.h"
 #include "err.h"
 #include "metrics.h"
@@ -17,7 +18,9 @@
 enum {
 	SERVER_BODY_MAX = 3u << 20, /* AdmissionReview request ceiling (the API server's own is 3 MiB) */
 	SERVER_CONN_LIMIT = 1024,
-	SERVER_CONN_TIMEOUT_S = 60,
+	SERVER_CONN_TIMEOUT_S = 60,      /* idle limit once a connection has sent a request */
+	SERVER_HANDSHAKE_TIMEOUT_S = 10, /* default: idle limit from accept to the first request head */
+	SERVER_CONNS_PER_PEER = 128,     /* default: connections one client address may hold */
 };
 
 /* GnuTLS priority string: TLS 1.3 and 1.2, forward-secret AEAD suites only. */
@@ -39,6 +42,12 @@ typedef struct server_opts {
 	unsigned int threads;     /* worker threads, >= 1 */
 	const admission_env *env; /* borrowed, must outlive the server */
 	metrics *metrics;         /* borrowed, may be NULL */
+	/* Until a connection's first request head is complete (TLS handshake
+	 * included) it may be idle this long, then SERVER_CONN_TIMEOUT_S.
+	 * 0 = SERVER_HANDSHAKE_TIMEOUT_S. */
+	unsigned int handshake_timeout_s;
+	unsigned int conns_per_peer; /* 0 = SERVER_CONNS_PER_PEER */
+	budget *bodies;              /* buffered request bytes (borrowed), NULL = no limit but SERVER_BODY_MAX each */
 } server_opts;
 
 typedef struct server server;

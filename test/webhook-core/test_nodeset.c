@@ -185,3 +185,103 @@ Test(nodeset, concurrent_readers_and_writer)
 	cr_expect_not(nodeset_any_has(ns, "custom.a"));
 	nodeset_free(ns);
 }
+
+/* A node as an agent leaves it: status annotation with bootID, and the
+ * kubelet's status.nodeInfo.bootID. */
+static cJSON *booted(const char *name, const char *status_boot, const char *kubelet_boot)
+{
+	const char *const pa[] = { "custom.a", NULL };
+	cJSON *n = node(name, "enabled", pa);
+	char st[256];
+
+	if (status_boot) {
+		snprintf(st, sizeof(st), "{\"agentVersion\":\"1\",\"bootID\":\"%s\",\"profiles\":{}}", status_boot);
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(cJSON_GetObjectItem(n, "metadata"), "annotations"),
+					"armorgate.io/status", st);
+	}
+	if (kubelet_boot)
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(n, "status"), "nodeInfo"),
+					"bootID", kubelet_boot);
+	return n;
+}
+
+Test(nodeset, status_from_an_earlier_boot_counts_for_nothing)
+{
+	nodeset *ns = nodeset_new();
+
+	apply(ns, NODESET_UPSERT, booted("n1", "boot-1", "boot-2"));
+	cr_expect_eq(nodeset_size(ns), 1);
+	cr_expect_eq(nodeset_enabled_count(ns), 0);
+	cr_expect_not(nodeset_any_has(ns, "custom.a"));
+	cr_expect_eq(nodeset_node_has(ns, "n1", "custom.a"), NODESET_NODE_STALE_BOOT);
+	cr_expect_str_eq(nodeset_node_state_text(NODESET_NODE_STALE_BOOT), "status from before the node's last boot");
+	/* The agent has reloaded: its status names the current boot. */
+	apply(ns, NODESET_UPSERT, booted("n1", "boot-2", "boot-2"));
+	cr_expect_eq(nodeset_enabled_count(ns), 1);
+	cr_expect(nodeset_any_has(ns, "custom.a"));
+	cr_expect_eq(nodeset_node_has(ns, "n1", "custom.a"), NODESET_NODE_READY);
+	/* Rebooted again, the agent not yet back: gone from the counts. */
+	apply(ns, NODESET_UPSERT, booted("n1", "boot-2", "boot-3"));
+	cr_expect_not(nodeset_any_has(ns, "custom.a"));
+	apply(ns, NODESET_DELETE, booted("n1", "boot-2", "boot-3"));
+	cr_expect_eq(nodeset_size(ns), 0);
+	cr_expect_eq(nodeset_enabled_count(ns), 0);
+	nodeset_free(ns);
+}
+
+Test(nodeset, boot_judged_only_when_both_sides_name_one)
+{
+	nodeset *ns = nodeset_new();
+	cJSON *bad = booted("n4", NULL, "boot-1");
+
+	apply(ns, NODESET_UPSERT, booted("n1", "boot-1", NULL));
+	apply(ns, NODESET_UPSERT, booted("n2", NULL, "boot-1"));
+	apply(ns, NODESET_UPSERT, booted("n3", "", "boot-1"));
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(cJSON_GetObjectItem(bad, "metadata"), "annotations"),
+				"armorgate.io/status", "{not json");
+	apply(ns, NODESET_UPSERT, bad);
+	cr_expect_eq(nodeset_enabled_count(ns), 4);
+	for (int i = 1; i <= 4; i++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "n%d", i);
+		cr_expect_eq(nodeset_node_has(ns, name, "custom.a"), NODESET_NODE_READY, "%s", name);
+	}
+	nodeset_free(ns);
+}
+
+/* What the Node list keeps (nodeset_slim) gives the same readiness as the
+ * full object, and holds nothing else. */
+Test(nodeset, slim_keeps_what_nodeset_reads)
+{
+	const char *const cases[][2] = { { "boot-1", "boot-2" }, { "boot-2", "boot-2" }, { NULL, "boot-1" } };
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cJSON *full = booted("n1", cases[i][0], cases[i][1]);
+		cJSON *slim;
+		cJSON *items = cJSON_CreateArray();
+		nodeset *a = nodeset_new();
+		nodeset *b = nodeset_new();
+		char *text;
+
+		cJSON_AddStringToObject(cJSON_GetObjectItem(full, "metadata"), "resourceVersion", "42");
+		cJSON_AddStringToObject(cJSON_GetObjectItem(full, "status"), "phase", "Running");
+		slim = nodeset_slim(full);
+		cr_assert_not_null(slim);
+		text = cJSON_PrintUnformatted(slim);
+		cr_expect_null(strstr(text, "kubernetes.io/hostname"), "%s", text);
+		cr_expect_null(strstr(text, "agentVersion"), "%s", text);
+		cr_expect_null(strstr(text, "Running"), "%s", text);
+		cJSON_free(text);
+		nodeset_apply(a, NODESET_UPSERT, full);
+		cJSON_AddItemToArray(items, slim);
+		nodeset_replace(b, items);
+		cr_expect_eq(nodeset_node_has(a, "n1", "custom.a"), nodeset_node_has(b, "n1", "custom.a"), "case %zu",
+			     i);
+		cr_expect_eq(nodeset_enabled_count(a), nodeset_enabled_count(b), "case %zu", i);
+		cJSON_Delete(full);
+		cJSON_Delete(items);
+		nodeset_free(a);
+		nodeset_free(b);
+	}
+}

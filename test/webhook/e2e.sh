@@ -35,6 +35,10 @@ node node-a '{"armorgate.io/apparmor":"enabled","profiles.armorgate.io/custom.we
 node node-b '{"armorgate.io/apparmor":"enabled"}'
 node node-c '{"armorgate.io/apparmor":"unsupported","profiles.armorgate.io/custom.other":"loaded"}'
 node node-d '{}'
+# node-e rebooted and its agent has not reloaded yet: the status annotation
+# names boot-1, the kubelet boot-2 (listed before the webhook starts).
+printf '{"apiVersion":"v1","kind":"Node","metadata":{"name":"node-e","labels":{"armorgate.io/apparmor":"enabled","profiles.armorgate.io/custom.boot":"loaded"},"annotations":{"armorgate.io/status":"{\\"bootID\\":\\"boot-1\\",\\"profiles\\":{}}"}},"status":{"nodeInfo":{"bootID":"boot-2"}}}' >"$t/node-node-e.json"
+k create -f "$t/node-node-e.json" >/dev/null
 k create namespace apps >/dev/null
 k create namespace armorgate-system >/dev/null
 
@@ -43,8 +47,8 @@ wh_start "$t/webhook.log" --tls-cert "$t/certs/tls.crt" --tls-key "$t/certs/tls.
 ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$WH_PROBE/readyz")" = 200 ]; }
 wait_until 30 0.2 ready || { cat "$t/webhook.log" >&2; die "webhook not ready (node cache sync)"; }
 metric() { curl -s "http://127.0.0.1:$WH_PROBE/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
-[ "$(metric armorgate_webhook_nodes)" = 4 ] || die "nodes in cache: $(metric armorgate_webhook_nodes)"
-wh_ok "webhook ready with 4 nodes cached"
+[ "$(metric armorgate_webhook_nodes)" = 5 ] || die "nodes in cache: $(metric armorgate_webhook_nodes)"
+wh_ok "webhook ready with 5 nodes cached"
 
 ca=$(base64 -w0 <"$t/ca.crt")
 url=https://127.0.0.1:$WH_PORT
@@ -155,6 +159,20 @@ grep -q 'node-b' "$t/err" || die "nodeName denial names the node: $(cat "$t/err"
 create nn-unknown localhost/custom.web '' node-zz && die "nodeName of an unknown node admitted"
 create nn-good localhost/custom.web '' node-a || die "nodeName with the profile denied: $(cat "$t/err")"
 wh_ok "nodeName: lacking node denied, unknown node denied, carrying node admitted"
+
+# 4b. A node whose status is from an earlier boot counts for nothing until its
+# agent reports the current boot (issue 19 item 7).
+k get node node-e -o jsonpath='{.status.nodeInfo.bootID}' | grep -qx boot-2 || die "node-e status not stored"
+create boot-any localhost/custom.boot && die "profile only on a node with a stale boot admitted"
+create boot-nn localhost/custom.boot '' node-e && die "nodeName of a node with a stale boot admitted"
+grep -q "status from before the node's last boot" "$t/err" || die "stale-boot denial: $(cat "$t/err")"
+k annotate --overwrite node node-e 'armorgate.io/status={"bootID":"boot-2","profiles":{}}' >/dev/null
+admitted_boot() { create boot-any localhost/custom.boot; }
+wait_until 15 0.2 admitted_boot || die "not admitted after the agent reported the current boot: $(cat "$t/err")"
+k patch node node-e --subresource=status --type=merge -p '{"status":{"nodeInfo":{"bootID":"boot-3"}}}' >/dev/null
+denied_boot() { ! create boot-again localhost/custom.boot; }
+wait_until 15 0.2 denied_boot || die "admitted after the node rebooted again"
+wh_ok "stale boot: denied (listed and watched), admitted once the status names the current boot"
 
 # 5. RuntimeDefault, Unconfined and non-custom Localhost pass untouched.
 create rd '' '{"type":"RuntimeDefault"}' || die "RuntimeDefault denied: $(cat "$t/err")"

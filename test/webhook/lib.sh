@@ -40,6 +40,16 @@ wh_tmp_cleanup() {
   if [ -n "${KEEP_E2E_DIR:-}" ]; then echo "kept $t"; else rm -rf "$t"; fi
 }
 
+# wh_scratch: a scratch directory $t with the certificates of wh_certs,
+# WH_CA and WH_BODY set; on exit the webhook stops and $t goes.
+wh_scratch() {
+  t=$(mktemp -d)
+  trap 'wh_cleanup; rm -rf "$t"' EXIT
+  WH_CA=$t/ca.crt
+  WH_BODY=$t/body
+  wh_certs "$t"
+}
+
 # wh_certs DIR: a throwaway CA (DIR/ca.crt) and two serving pairs for
 # 127.0.0.1 / localhost: DIR/a.{crt,key} and DIR/b.{crt,key}.
 wh_certs() {

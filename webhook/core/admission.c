@@ -301,6 +301,7 @@ void admission_handle(admission_op op, const char *body, size_t len, const admis
 	cJSON *root = NULL;
 	admission_env envd;
 	bool has_nul = false;
+	bool gated = false;
 	bool arena;
 	ag_err err;
 
@@ -319,13 +320,27 @@ void admission_handle(admission_op op, const char *body, size_t len, const admis
 		return;
 	}
 	arena = jsonarena_enter();
-	if (jsonprune_load(body, len, &admission_review_node, ADMISSION_JSON_DEPTH_MAX, &root, &has_nul, &err) != 0)
-		admission_reply_text(res, 400, "%s", err.msg);
-	else
+	root = jsonprune_parse(body, len, &admission_review_node, ADMISSION_JSON_DEPTH_MAX, &has_nul);
+	if (!root && envd.full_parse && !envd.full_parse(envd.full_parse_ctx, len, true)) {
+		admission_reply_text(
+			res, 503,
+			"busy: this review needs a full JSON parse (escaped member names or the like) and the "
+			"memory for those is in use or too small for it; retry");
+		gated = false;
+	} else if (!root) {
+		gated = envd.full_parse != NULL;
+		/* Prunes again before the full parse: a rare path, kept simple. */
+		if (jsonprune_load(body, len, &admission_review_node, ADMISSION_JSON_DEPTH_MAX, &root, &has_nul,
+				   &err) != 0)
+			admission_reply_text(res, 400, "%s", err.msg);
+	}
+	if (root)
 		admission_review(op, root, has_nul, &envd, res);
 	/* An arena-only tree is dropped with the arena: no walk, no frees. */
 	if (root && (!arena || !jsonarena_clean()))
 		cJSON_Delete(root);
 	if (arena)
 		jsonarena_leave();
+	if (gated)
+		envd.full_parse(envd.full_parse_ctx, len, false);
 }

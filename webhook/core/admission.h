@@ -65,6 +65,13 @@ typedef struct admission_env {
 	admission_compile_fn compile;      /* NULL: text rules only (no parser run) */
 	void *compile_ctx;                 /* passed to compile */
 	admission_enforcement enforcement; /* pod validation only */
+	/* Optional gate of the full cJSON parse a review falls back to when the
+	 * pruning parse refuses it (tens of bytes of tree per byte of text):
+	 * called with begin=true and the text's size before it (false: the
+	 * review is answered 503, busy), and with begin=false once its tree is
+	 * freed. NULL: no gate. */
+	bool (*full_parse)(void *ctx, size_t n, bool begin);
+	void *full_parse_ctx;
 } admission_env;
 
 /* What the answer says. ERROR: no AdmissionReview answer (400, 500). */
@@ -78,8 +85,8 @@ typedef enum {
 enum { ADMISSION_VERDICT_COUNT = ADMISSION_VERDICT_PATCH + 1 };
 
 typedef struct admission_result {
-	int http_status;          /* 200 for any AdmissionReview answer; 400 malformed; 500 out of memory */
-	buf body;                 /* AdmissionReview JSON (200) or one line of text (else); caller buf_cleanup */
+	int http_status; /* 200 for any AdmissionReview answer; 400 malformed; 500 out of memory; 503 full parse refused */
+	buf body;        /* AdmissionReview JSON (200) or one line of text (else); caller buf_cleanup */
 	const char *content_type; /* static: "application/json" or "text/plain; charset=utf-8" */
 	admission_verdict verdict;
 	bool profile_check; /* the profiles ConfigMap was checked (rules + compile); verdict ALLOW or DENY */

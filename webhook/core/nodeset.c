@@ -13,10 +13,13 @@
 #include "contract.h"
 
 /* One node as the webhook needs it. profiles: the names from
- * profiles.armorgate.io/<p>=loaded labels (the node's own copies). */
+ * profiles.armorgate.io/<p>=loaded labels (the node's own copies). stale:
+ * its agent's status names another boot than the kubelet reports, so the
+ * labels may claim profiles the kernel lost at a reboot. */
 typedef struct ns_node {
 	char *name;
 	bool enabled;
+	bool stale;
 	char **profiles;
 	size_t nprofiles;
 } ns_node;
@@ -169,6 +172,43 @@ static void ns_map_clear(ns_map *m)
 	m->n = 0;
 }
 
+/* The "bootID" of the armorgate.io/status annotation; NULL when there is
+ * none (an agent that never wrote one is judged by its labels alone). */
+static char *ns_status_boot(const cJSON *annotations)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(annotations, CONTRACT_ANNOTATION_STATUS);
+	cJSON *st;
+	const cJSON *b;
+	char *out = NULL;
+
+	if (!cJSON_IsString(a) || !a->valuestring)
+		return NULL;
+	st = cJSON_Parse(a->valuestring);
+	b = cJSON_GetObjectItemCaseSensitive(st, "bootID");
+	if (cJSON_IsString(b) && b->valuestring && b->valuestring[0])
+		out = strdup(b->valuestring);
+	cJSON_Delete(st);
+	return out;
+}
+
+/* True when the status annotation and status.nodeInfo.bootID both name a
+ * boot and differ. Either missing: no judgement (metadata-only input). */
+static bool ns_stale_boot(const cJSON *obj, const cJSON *meta)
+{
+	const cJSON *info =
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "status"), "nodeInfo");
+	const cJSON *kb = cJSON_GetObjectItemCaseSensitive(info, "bootID");
+	char *ab;
+	bool stale;
+
+	if (!cJSON_IsString(kb) || !kb->valuestring || !kb->valuestring[0])
+		return false;
+	ab = ns_status_boot(cJSON_GetObjectItemCaseSensitive(meta, "annotations"));
+	stale = ab && strcmp(ab, kb->valuestring) != 0;
+	free(ab);
+	return stale;
+}
+
 /* Builds the readiness of one Node/PartialObjectMetadata; NULL when it has
  * no usable name or memory ran out (the event is then dropped). */
 static ns_node *ns_node_from_json(const cJSON *obj)
@@ -189,6 +229,7 @@ static ns_node *ns_node_from_json(const cJSON *obj)
 	n->name = strdup(name->valuestring);
 	if (!n->name)
 		goto fail;
+	n->stale = ns_stale_boot(obj, meta);
 	if (!cJSON_IsObject(labels))
 		return n;
 	cJSON_ArrayForEach (l, labels) {
@@ -217,7 +258,7 @@ fail:
 /* Adds (delta=+1) or takes back (-1) n's contribution to the profile counts. */
 static void ns_count(nodeset *ns, const ns_node *n, int delta)
 {
-	if (!n->enabled)
+	if (!n->enabled || n->stale)
 		return;
 	ns->enabled = delta > 0 ? ns->enabled + 1 : ns->enabled - 1;
 	for (size_t i = 0; i < n->nprofiles; i++) {
@@ -361,6 +402,8 @@ nodeset_node_state nodeset_node_has(nodeset *ns, const char *node, const char *p
 		st = NODESET_NODE_UNKNOWN;
 	} else if (!e->node->enabled) {
 		st = NODESET_NODE_NO_APPARMOR;
+	} else if (e->node->stale) {
+		st = NODESET_NODE_STALE_BOOT;
 	} else {
 		for (size_t i = 0; i < e->node->nprofiles; i++)
 			if (strcmp(e->node->profiles[i], profile) == 0) {
@@ -379,6 +422,77 @@ const char *nodeset_node_state_text(nodeset_node_state st)
 	case NODESET_NODE_UNKNOWN: return "unknown node";
 	case NODESET_NODE_NO_APPARMOR: return "AppArmor not enabled on the node";
 	case NODESET_NODE_NOT_LOADED: return "profile not loaded";
+	case NODESET_NODE_STALE_BOOT: return "status from before the node's last boot";
 	}
 	return "";
+}
+
+/* Copies one label into out when nodeset reads it. */
+static int ns_slim_label(cJSON *out, const cJSON *l)
+{
+	const size_t plen = strlen(CONTRACT_LABEL_PROFILE_PREFIX);
+
+	if (!l->string || !cJSON_IsString(l))
+		return 0;
+	if (strcmp(l->string, CONTRACT_LABEL_APPARMOR) != 0 &&
+	    strncmp(l->string, CONTRACT_LABEL_PROFILE_PREFIX, plen) != 0)
+		return 0;
+	return cJSON_AddStringToObject(out, l->string, l->valuestring) ? 0 : -1;
+}
+
+/* The status annotation cut to {"bootID":...}; 0 when there is nothing to keep. */
+static int ns_slim_status(cJSON *meta, const cJSON *annotations)
+{
+	char *boot = ns_status_boot(annotations);
+	cJSON *st;
+	cJSON *ann;
+	char *text;
+	int rc = -1;
+
+	if (!boot)
+		return 0;
+	st = cJSON_CreateObject();
+	if (st && cJSON_AddStringToObject(st, "bootID", boot)) {
+		text = cJSON_PrintUnformatted(st);
+		ann = text ? cJSON_AddObjectToObject(meta, "annotations") : NULL;
+		if (ann && cJSON_AddStringToObject(ann, CONTRACT_ANNOTATION_STATUS, text))
+			rc = 0;
+		cJSON_free(text);
+	}
+	cJSON_Delete(st);
+	free(boot);
+	return rc;
+}
+
+cJSON *nodeset_slim(const cJSON *obj)
+{
+	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(meta, "name");
+	const cJSON *info =
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "status"), "nodeInfo");
+	const cJSON *kb = cJSON_GetObjectItemCaseSensitive(info, "bootID");
+	const cJSON *l;
+	cJSON *out = cJSON_CreateObject();
+	cJSON *m = cJSON_AddObjectToObject(out, "metadata");
+	cJSON *labels = cJSON_AddObjectToObject(m, "labels");
+
+	if (!labels)
+		goto fail;
+	if (cJSON_IsString(name) && !cJSON_AddStringToObject(m, "name", name->valuestring))
+		goto fail;
+	cJSON_ArrayForEach (l, cJSON_GetObjectItemCaseSensitive(meta, "labels"))
+		if (ns_slim_label(labels, l) != 0)
+			goto fail;
+	if (ns_slim_status(m, cJSON_GetObjectItemCaseSensitive(meta, "annotations")) != 0)
+		goto fail;
+	if (cJSON_IsString(kb) && kb->valuestring) {
+		cJSON *ni = cJSON_AddObjectToObject(cJSON_AddObjectToObject(out, "status"), "nodeInfo");
+
+		if (!ni || !cJSON_AddStringToObject(ni, "bootID", kb->valuestring))
+			goto fail;
+	}
+	return out;
+fail:
+	cJSON_Delete(out);
+	return NULL;
 }
