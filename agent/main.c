@@ -55,13 +55,9 @@ static const config_option main_opts[] = {
 	  &main_o.proc_root },
 };
 
-static const config_spec main_spec = {
-	.prog = "armorgate-agent",
-	.summary = "Loads custom.* AppArmor profiles from a ConfigMap into this node's kernel and labels the Node.",
-	.version = ARMORGATE_VERSION,
-	.opts = main_opts,
-	.nopts = sizeof(main_opts) / sizeof(main_opts[0]),
-};
+static const config_spec main_spec = CONFIG_SPEC(
+	"armorgate-agent",
+	"Loads custom.* AppArmor profiles from a ConfigMap into this node's kernel and labels the Node.", main_opts);
 
 /* Checks the combination of options and runs the daemon. */
 static int main_run(void)

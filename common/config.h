@@ -33,6 +33,13 @@ typedef struct config_spec {
 	size_t nopts;
 } config_spec;
 
+/* A program's spec from its option table (an array, not a pointer). */
+#define CONFIG_SPEC(PROG, SUMMARY, OPTS)                                                                               \
+	{                                                                                                              \
+		.prog = (PROG), .summary = (SUMMARY), .version = ARMORGATE_VERSION, .opts = (OPTS),                    \
+		.nopts = sizeof(OPTS) / sizeof((OPTS)[0])                                                              \
+	}
+
 typedef enum config_result { CONFIG_OK = 0, CONFIG_EXIT_SUCCESS = 1, CONFIG_ERROR = -1 } config_result;
 
 /* Parses argv (and the environment). Prints --help/--version to out and

@@ -90,13 +90,9 @@ static const config_option main_opts[] = {
 	  &opt_nodes_file },
 };
 
-static const config_spec main_spec = {
-	.prog = "armorgate-webhook",
-	.summary = "Fail-closed admission webhook for custom.* AppArmor profiles (mutate + validate over HTTPS).",
-	.version = ARMORGATE_VERSION,
-	.opts = main_opts,
-	.nopts = sizeof(main_opts) / sizeof(main_opts[0]),
-};
+static const config_spec main_spec = CONFIG_SPEC(
+	"armorgate-webhook",
+	"Fail-closed admission webhook for custom.* AppArmor profiles (mutate + validate over HTTPS).", main_opts);
 
 typedef struct main_ready {
 	nodewatch *watch;
