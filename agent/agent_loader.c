@@ -73,7 +73,8 @@ static int agent_loader_batch_init(agent_loader_batch *b, agent_load_job *const 
 	}
 	p = b->store;
 	for (size_t i = 0; i < n; i++) {
-		int w = sprintf(p, "%s/%s", jobs[i]->dir, jobs[i]->key); /* sized above */
+		size_t room = total - (size_t)(p - b->store);
+		int w = snprintf(p, room, "%s/%s", jobs[i]->dir, jobs[i]->key);
 
 		b->files[i] = p;
 		b->keys[i] = jobs[i]->key;
