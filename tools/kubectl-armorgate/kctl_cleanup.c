@@ -3,13 +3,15 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "contract.h"
+#include "mono.h"
 
 #define KCTL_PART_OF "app.kubernetes.io/part-of=armorgate"
 #define KCTL_TLS_SECRET "app.kubernetes.io/part-of=armorgate,app.kubernetes.io/component=webhook"
 
-enum { KCTL_KEYS_PER_CALL = 48 };
+enum { KCTL_KEYS_PER_CALL = 48, KCTL_POLICY_LINGER_MS = 20000, KCTL_RETRY_MS = 250 };
 
 /* Is anything of armorgate still running or enforcing? */
 static int kctl_cleanup_installed(const kctl_target *t, ag_err *err)
@@ -38,6 +40,29 @@ static int kctl_cleanup_installed(const kctl_target *t, ag_err *err)
 		cJSON_Delete(list);
 	}
 	return 0;
+}
+
+/*
+ * kubectl once the install is gone. The apiserver keeps enforcing a deleted
+ * ValidatingAdmissionPolicy from its cache for a moment after helm uninstall
+ * returns (seen in CI: the label policy refused a cleanup right after
+ * uninstall), so a refusal by an admission policy is retried for a while; we
+ * checked before that none of ours still exists, and a foreign policy still
+ * refuses after the deadline.
+ */
+static int kctl_cleanup_run(const kctl_target *t, const char *const *args, ag_err *err)
+{
+	const int64_t deadline = mono_ms() + KCTL_POLICY_LINGER_MS;
+
+	for (;;) {
+		const struct timespec pause = { 0, (long)KCTL_RETRY_MS * 1000000L };
+
+		if (kctl_run(t, args, 0, err) == 0)
+			return 0;
+		if (!strstr(err->msg, "ValidatingAdmissionPolicy") || mono_ms() >= deadline)
+			return -1;
+		nanosleep(&pause, NULL);
+	}
 }
 
 static bool kctl_cleanup_ours(const char *key)
@@ -70,7 +95,7 @@ static int kctl_cleanup_labels(const kctl_target *t, const char *node, const cJS
 		if (n == 0)
 			break;
 		args[3 + n] = NULL;
-		if (kctl_run(t, args, 0, err) != 0)
+		if (kctl_cleanup_run(t, args, err) != 0)
 			return err_wrap(err, "node %s", node);
 		*removed += n;
 	}
@@ -104,7 +129,7 @@ int kctl_cleanup(const kctl_target *t, FILE *out, ag_err *err)
 			const char *args[] = { "annotate", "node", name->valuestring, rm, NULL };
 
 			snprintf(rm, sizeof(rm), "%s-", CONTRACT_ANNOTATION_STATUS);
-			if (kctl_run(t, args, 0, err) != 0) {
+			if (kctl_cleanup_run(t, args, err) != 0) {
 				err_wrap(err, "node %s", name->valuestring);
 				goto out;
 			}
