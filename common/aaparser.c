@@ -164,6 +164,7 @@ static int aaparser_exec(const aaparser_opts *opts, aaparser_mode mode, const ch
 	char cacheopt[AAPARSER_PATH_MAX + 16];
 	char jobs[24];
 	run_result rr;
+	run_limits limits;
 	long tmo;
 	int rc = -1;
 
@@ -173,6 +174,7 @@ static int aaparser_exec(const aaparser_opts *opts, aaparser_mode mode, const ch
 	if (!opts)
 		opts = &aaparser_defaults;
 	tmo = opts->timeout_ms > 0 ? opts->timeout_ms : AAPARSER_TIMEOUT_MS;
+	limits = (run_limits){ opts->mem_limit_bytes, opts->cpu_limit_s, opts->nice };
 	if (mode == AAPARSER_COMPILE_CACHE && !opts->cache_dir)
 		return err_set(err, EINVAL, "apparmor_parser: compiling into the cache needs a cache directory");
 	if (opts->cache_dir && (mode == AAPARSER_COMPILE_CACHE || mode == AAPARSER_REPLACE) &&
@@ -185,7 +187,7 @@ static int aaparser_exec(const aaparser_opts *opts, aaparser_mode mode, const ch
 	aaparser_argv(opts, mode,
 		      opts->cache_dir && (mode == AAPARSER_COMPILE_CACHE || mode == AAPARSER_REPLACE) ? cacheopt : NULL,
 		      opts->jobs > 0 ? jobs : NULL, files, n, argv);
-	if (run_program(argv, NULL, NULL, 0, tmo, &rr, err) != 0)
+	if (run_program_limited(argv, NULL, NULL, 0, tmo, &limits, &rr, err) != 0)
 		goto cleanup;
 	if (rr.out_truncated) {
 		res->outcome = AAPARSER_FAILED;

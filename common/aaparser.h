@@ -29,6 +29,11 @@ typedef struct aaparser_opts {
 	long timeout_ms;           /* 0 = AAPARSER_TIMEOUT_MS */
 	const char *cache_dir;     /* --cache-loc for AAPARSER_COMPILE_CACHE / AAPARSER_REPLACE; NULL = none */
 	long jobs;                 /* -j N (compile children per run) and concurrent compile checks; 0 = defaults */
+	/* Limits of each parser process (run.h run_limits; 0 = none, the
+	 * agent's case): address space in bytes, CPU seconds, added niceness. */
+	unsigned long long mem_limit_bytes;
+	unsigned long cpu_limit_s;
+	int nice;
 } aaparser_opts;
 
 /* What one run does. Every mode passes -q; none passes -O (see aaparser.c). */

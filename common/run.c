@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -133,10 +134,49 @@ static int run_resolve(const char *name, char *out, size_t outsz, ag_err *err)
 	return err_set(err, ENOENT, "cannot run %.200s: not found in PATH", name);
 }
 
-/* The child side: only async-signal-safe calls until execve. On failure the
- * errno goes up the CLOEXEC pipe so the parent can tell ENOENT from exit 127. */
-static void run_child(const char *path, const char *const argv[], const char *const envp[], int in_fd, int out_fd,
-		      int err_fd, int report_fd)
+/* One resource limit, never above the hard limit the child inherited (that
+ * would fail with EPERM): soft = want, hard = want + extra. */
+static int run_child_rlimit(int resource, rlim_t want, rlim_t extra)
+{
+	struct rlimit cur;
+	struct rlimit rl;
+
+	if (getrlimit(resource, &cur) != 0)
+		return -1;
+	rl.rlim_cur = want;
+	rl.rlim_max = want + extra;
+	if (cur.rlim_max != RLIM_INFINITY && rl.rlim_max > cur.rlim_max)
+		rl.rlim_max = cur.rlim_max;
+	if (rl.rlim_cur > rl.rlim_max)
+		rl.rlim_cur = rl.rlim_max;
+	return setrlimit(resource, &rl);
+}
+
+/* The limits, in the child before execve: plain system calls, no locks
+ * (getrlimit, setrlimit, nice are not on the POSIX async-signal-safe list but
+ * take no lock in glibc). A limit that cannot be set fails the run: the
+ * caller asked for a bound. Niceness is best effort. */
+static int run_child_limits(const run_limits *lim)
+{
+	if (!lim)
+		return 0;
+	if (lim->rl_as_bytes && run_child_rlimit(RLIMIT_AS, (rlim_t)lim->rl_as_bytes, 0) != 0)
+		return -1;
+	if (lim->rl_cpu_s && run_child_rlimit(RLIMIT_CPU, (rlim_t)lim->rl_cpu_s, 1) != 0)
+		return -1;
+	if (lim->rl_nice > 0) {
+		int r = nice(lim->rl_nice);
+
+		(void)r;
+	}
+	return 0;
+}
+
+/* The child side: only async-signal-safe calls until execve (and the
+ * limits, see run_child_limits). On failure the errno goes up the CLOEXEC
+ * pipe so the parent can tell ENOENT from exit 127. */
+static void run_child(const char *path, const char *const argv[], const char *const envp[], const int fds[3],
+		      const run_limits *lim, int report_fd)
 {
 	struct sigaction sa;
 	sigset_t none;
@@ -156,7 +196,7 @@ static void run_child(const char *path, const char *const argv[], const char *co
 	/* Own process group so a timeout can kill everything it started. */
 	(void)setpgid(0, 0);
 
-	if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
+	if (dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[2], 2) < 0 || run_child_limits(lim) != 0)
 		goto fail;
 		/* Anything a careless library opened without O_CLOEXEC stays out. */
 #ifdef CLOSE_RANGE_CLOEXEC
@@ -261,7 +301,8 @@ typedef struct run_proc {
 	int status;
 	int reaped;
 	run_timer t;
-	char *chunk; /* read buffer */
+	char *chunk;              /* read buffer */
+	const run_limits *limits; /* borrowed, may be NULL */
 } run_proc;
 
 /* The child's stdin: a socket fed from stdin_data, or /dev/null. */
@@ -305,8 +346,11 @@ static int run_proc_spawn(run_proc *rp, const char *path, const char *const argv
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	rp->pid = fork();
-	if (rp->pid == 0)
-		run_child(path, argv, envp, rp->child_in, rp->out_pipe[1], rp->err_pipe[1], rp->rep_pipe[1]);
+	if (rp->pid == 0) {
+		const int fds[3] = { rp->child_in, rp->out_pipe[1], rp->err_pipe[1] };
+
+		run_child(path, argv, envp, fds, rp->limits, rp->rep_pipe[1]);
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rp->pid < 0)
 		return err_set(err, errno, "run %.200s: fork: %s", rp->name, strerror(errno));
@@ -491,6 +535,12 @@ static void run_proc_cleanup(run_proc *rp)
 int run_program(const char *const argv[], const char *const envp[], const char *stdin_data, size_t stdin_len,
 		long timeout_ms, run_result *res, ag_err *err)
 {
+	return run_program_limited(argv, envp, stdin_data, stdin_len, timeout_ms, NULL, res, err);
+}
+
+int run_program_limited(const char *const argv[], const char *const envp[], const char *stdin_data, size_t stdin_len,
+			long timeout_ms, const run_limits *limits, run_result *res, ag_err *err)
+{
 	char path[RUN_PATH_MAX];
 	run_proc rp = {
 		.stdin_data = stdin_data,
@@ -502,6 +552,7 @@ int run_program(const char *const argv[], const char *const envp[], const char *
 		.child_in = -1,
 		.parent_in = -1,
 		.pid = -1,
+		.limits = limits,
 	};
 	double start;
 	int rc = -1;

@@ -34,4 +34,17 @@ int run_program(const char *const argv[], const char *const envp[], const char *
 		long timeout_ms, run_result *res, ag_err *err) AG_WARN_UNUSED;
 void run_result_cleanup(run_result *res);
 
+/* Limits set in the child between fork and execve (inherited by whatever it
+ * starts). Zero fields leave the inherited value: a zeroed struct changes
+ * nothing. */
+typedef struct run_limits {
+	unsigned long long rl_as_bytes; /* RLIMIT_AS: allocations past it fail (the program then exits or dies) */
+	unsigned long rl_cpu_s;         /* RLIMIT_CPU soft limit (SIGXCPU), the hard one a second later (SIGKILL) */
+	int rl_nice;                    /* added niceness, 1..19: the program yields the CPU to the caller */
+} run_limits;
+
+/* run_program with limits (NULL = none, exactly run_program). */
+int run_program_limited(const char *const argv[], const char *const envp[], const char *stdin_data, size_t stdin_len,
+			long timeout_ms, const run_limits *limits, run_result *res, ag_err *err) AG_WARN_UNUSED;
+
 #endif

@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "buf_file.h"
 #include "certs.h"
+#include "compilepool.h"
 #include "config.h"
 #include "contract.h"
 #include "jsonarena.h"
@@ -53,6 +54,11 @@ static long opt_handshake_timeout;
 static long opt_conns_per_peer;
 static long opt_request_budget_mib;
 static long opt_full_parse_kib;
+static long opt_compile_workers;
+static long opt_compile_queue;
+static long opt_compile_timeout_ms;
+static long opt_compile_memory_mib;
+static long opt_compile_cache;
 
 static const config_option main_opts[] = {
 	{ "tls-cert", CONFIG_STRING, NULL, 0, 0, "FILE",
@@ -82,6 +88,21 @@ static const config_option main_opts[] = {
 	{ "full-parse-budget", CONFIG_INT, "256", 16, 65536, "KIB",
 	  "review text in full JSON parses at once (the fallback for what the pruning parse refuses; more: 503)", NULL,
 	  &opt_full_parse_kib },
+	{ "compile-workers", CONFIG_INT, "2", 1, 16, "N",
+	  "apparmor_parser compile checks of profiles-ConfigMap reviews at once (off the HTTPS threads)", NULL,
+	  &opt_compile_workers },
+	{ "compile-queue", CONFIG_INT, "8", 1, 256, "N",
+	  "profiles-ConfigMap reviews compiling or waiting at once; more are refused (compile queue full, retry)", NULL,
+	  &opt_compile_queue },
+	{ "compile-timeout", CONFIG_INT, "3000", 100, 60000, "MS",
+	  "deadline of a ConfigMap review's compile checks from queueing: a parser still running is killed and its "
+	  "profile refused; keep it 2 s below the webhook's timeoutSeconds",
+	  NULL, &opt_compile_timeout_ms },
+	{ "compile-memory-limit", CONFIG_INT, "64", 16, 65536, "MIB",
+	  "address space (RLIMIT_AS) of each apparmor_parser run of a compile check", NULL, &opt_compile_memory_mib },
+	{ "compile-cache", CONFIG_INT, "256", 0, 65536, "N",
+	  "compile results kept by content hash (SHA-256 of key and text), least recently used out first; 0 = none",
+	  NULL, &opt_compile_cache },
 	{ "enforcement-default", CONFIG_STRING, "deny", 0, 0, "MODE",
 	  "pod validation on /validate (not /validate/<mode>): deny, warn (admit, warn the user) or off", NULL,
 	  &opt_enforcement },
@@ -122,12 +143,6 @@ static bool main_full_parse(void *ctx, size_t n, bool begin)
 	return true;
 }
 
-/* admission_env.compile: the parser runs here, not in the pure core. */
-static size_t main_compile(void *ctx, profile_entry *entries, size_t n)
-{
-	return aaparser_compile_entries(entries, n, ctx);
-}
-
 static int main_define_metrics(metrics *m)
 {
 	static const double lat[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
@@ -160,7 +175,8 @@ static int main_define_metrics(metrics *m)
 	    metrics_define(m, NODEWATCH_M_EVENTS, METRICS_COUNTER, "Node watch events applied.", NULL, 0) ||
 	    metrics_define(m, "armorgate_webhook_cert_reloads_total", METRICS_COUNTER,
 			   "Serving certificate reloads by result (ok, error: the previous pair stays in use).", NULL,
-			   0))
+			   0) ||
+	    compilepool_define_metrics(m))
 		return -1;
 	metrics_set(m, SERVER_M_IN_FLIGHT, "", 0);
 	metrics_add(m, SERVER_M_CUT, "", 0);
@@ -265,8 +281,8 @@ typedef struct main_state {
 	nodewatch *watch;
 	probe_server *probe;
 	server *srv;
+	compilepool *compile; /* stopped before srv, freed after it */
 	admission_env env;
-	aaparser_opts parser_opts; /* defaults: PATH lookup, no -M, default timeout */
 	main_ready ready;
 	budget bodies;     /* --request-buffer-budget */
 	budget full_parse; /* --full-parse-budget */
@@ -305,9 +321,7 @@ static int main_start_serving(main_state *st, ag_err *err)
 	st->env.nodes = st->nodes;
 	st->env.profiles_namespace = st->cm_ns;
 	st->env.profiles_name = st->cm_name;
-	memset(&st->parser_opts, 0, sizeof(st->parser_opts));
-	st->env.compile = main_compile;
-	st->env.compile_ctx = &st->parser_opts;
+	/* env.compile stays NULL: the server runs compile checks in the pool. */
 	budget_init(&st->full_parse, (size_t)opt_full_parse_kib << 10);
 	st->env.full_parse = main_full_parse;
 	st->env.full_parse_ctx = &st->full_parse;
@@ -324,6 +338,7 @@ static int main_start_serving(main_state *st, ag_err *err)
 	so.conns_per_peer = (unsigned int)opt_conns_per_peer;
 	budget_init(&st->bodies, (size_t)opt_request_budget_mib << 20);
 	so.bodies = &st->bodies;
+	so.compile = st->compile;
 	st->srv = server_start(&so, err);
 	if (!st->srv)
 		return -1;
@@ -340,6 +355,25 @@ static int main_start_serving(main_state *st, ag_err *err)
 	       "certSha256", fp, "profilesConfigMap", opt_profiles_cm, "enforcementDefault",
 	       admission_enforcement_name(st->env.enforcement), (char *)NULL);
 	return 0;
+}
+
+/* The compile pool: parser from PATH, one process a run (-j 1) so the
+ * address-space limit bounds the whole run, niced below the review threads. */
+static int main_start_compile(main_state *st, ag_err *err)
+{
+	compilepool_opts co;
+
+	memset(&co, 0, sizeof(co));
+	co.workers = (unsigned int)opt_compile_workers;
+	co.queue = (unsigned int)opt_compile_queue;
+	co.timeout_ms = opt_compile_timeout_ms;
+	co.cache_entries = (unsigned int)opt_compile_cache;
+	co.parser.jobs = 1;
+	co.parser.mem_limit_bytes = (unsigned long long)opt_compile_memory_mib << 20;
+	co.parser.nice = COMPILEPOOL_NICE;
+	co.metrics = st->m;
+	st->compile = compilepool_start(&co, err);
+	return st->compile ? 0 : err_wrap(err, "compile pool");
 }
 
 /* Flags, TLS material, metrics and the Node cache, then serving. */
@@ -366,7 +400,7 @@ static int main_start(main_state *st, ag_err *err)
 	st->nodes = nodeset_new();
 	if (!st->m || !st->nodes || main_define_metrics(st->m) != 0)
 		return err_set(err, ENOMEM, "out of memory");
-	if (main_start_nodes(st, err) != 0)
+	if (main_start_nodes(st, err) != 0 || main_start_compile(st, err) != 0)
 		return -1;
 	return main_start_serving(st, err);
 }
@@ -398,6 +432,8 @@ static void main_drain(main_state *st)
 	server_quiesce(st->srv);
 	if (!server_drain(st->srv, MAIN_DRAIN_MS))
 		log_kv(LOG_LVL_WARN, "stopping with reviews still in flight after the drain period", (char *)NULL);
+	/* Every suspended ConfigMap review resumed before the server stops. */
+	compilepool_stop(st->compile);
 	server_stop(st->srv);
 	st->srv = NULL;
 	nodewatch_stop(st->watch);
@@ -407,7 +443,9 @@ static void main_drain(main_state *st)
 
 static void main_cleanup(main_state *st)
 {
+	compilepool_stop(st->compile);
 	server_stop(st->srv);
+	compilepool_free(st->compile);
 	nodewatch_stop(st->watch);
 	probe_server_stop(st->probe);
 	kube_client_free(st->client);

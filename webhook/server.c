@@ -36,6 +36,7 @@
 #include "connguard.h"
 #include "log.h"
 #include "mono.h"
+#include "reviewlog.h"
 #include "tlsread.h"
 
 enum {
@@ -57,9 +58,10 @@ struct server {
 	const admission_env *s_env;
 	metrics *s_metrics;
 	atomic_ulong s_in_flight;
-	atomic_bool s_closing; /* after quiesce: answers carry Connection: close */
-	connguard *s_guard;    /* the handshake deadline */
-	budget *s_bodies;      /* buffered request bytes, or NULL */
+	atomic_bool s_closing;  /* after quiesce: answers carry Connection: close */
+	connguard *s_guard;     /* the handshake deadline */
+	budget *s_bodies;       /* buffered request bytes, or NULL */
+	compilepool *s_compile; /* or NULL */
 	int s_port;
 	bool s_quiesced;
 };
@@ -74,7 +76,8 @@ typedef struct server_req {
 	bool sr_too_big;
 	bool sr_busy; /* the body budget ran out: answered 503 once the body ends */
 	bool sr_answered;
-	void *sr_tls; /* gnutls_session_t corked for this answer, or NULL */
+	void *sr_tls;               /* gnutls_session_t corked for this answer, or NULL */
+	compilepool_req sr_compile; /* a profiles-ConfigMap review's compiles */
 } server_req;
 
 /* Per connection (libmicrohttpd's socket context). */
@@ -357,40 +360,11 @@ static void server_flush(server *s, struct MHD_Connection *conn, server_req *rq)
 	}
 }
 
-/* The requests counter's labels for an answered review: literals, so the hot
- * path formats nothing. */
-static const char *server_review_labels(admission_op op, admission_verdict v)
+/* compilepool's done, on a worker thread: libmicrohttpd's resume is
+ * thread-safe (it wakes the connection's thread through its ITC pipe). */
+static void server_resume(void *conn)
 {
-#define SERVER_L(ep, v) "endpoint=\"" ep "\",verdict=\"" v "\""
-	static const char *const mutate[ADMISSION_VERDICT_COUNT] = {
-		[ADMISSION_VERDICT_ERROR] = SERVER_L("mutate", "error"),
-		[ADMISSION_VERDICT_ALLOW] = SERVER_L("mutate", "allow"),
-		[ADMISSION_VERDICT_DENY] = SERVER_L("mutate", "deny"),
-		[ADMISSION_VERDICT_PATCH] = SERVER_L("mutate", "patch"),
-	};
-	static const char *const validate[ADMISSION_VERDICT_COUNT] = {
-		[ADMISSION_VERDICT_ERROR] = SERVER_L("validate", "error"),
-		[ADMISSION_VERDICT_ALLOW] = SERVER_L("validate", "allow"),
-		[ADMISSION_VERDICT_DENY] = SERVER_L("validate", "deny"),
-		[ADMISSION_VERDICT_PATCH] = SERVER_L("validate", "patch"),
-	};
-#undef SERVER_L
-	if ((unsigned)v >= ADMISSION_VERDICT_COUNT)
-		v = ADMISSION_VERDICT_ERROR;
-	return op == ADMISSION_MUTATE ? mutate[v] : validate[v];
-}
-
-/* The log line of an answered review: refusals warn, denials inform. */
-static void server_log_review(const char *ep, const admission_result *res)
-{
-	if (res->http_status != 200)
-		log_kv(LOG_LVL_WARN, "review refused", "endpoint", ep, "status",
-		       res->http_status == 400 ? "400" : "500", "reason", res->reason, (char *)NULL);
-	else if (res->verdict == ADMISSION_VERDICT_DENY)
-		log_kv(LOG_LVL_INFO, "review denied", "endpoint", ep, "reason", res->reason, (char *)NULL);
-	else
-		log_kv(LOG_LVL_DEBUG, "review answered", "endpoint", ep, "verdict",
-		       admission_verdict_name(res->verdict), "reason", res->reason, (char *)NULL);
+	MHD_resume_connection(conn);
 }
 
 static enum MHD_Result server_answer(server *s, server_req *rq, struct MHD_Connection *conn)
@@ -408,11 +382,25 @@ static enum MHD_Result server_answer(server *s, server_req *rq, struct MHD_Conne
 		return server_reject(s, rq, conn, ep, MHD_HTTP_SERVICE_UNAVAILABLE, SERVER_BUSY_TEXT, NULL);
 	env = *s->s_env;
 	env.enforcement = rq->sr_mode;
+	if (s->s_compile) {
+		rq->sr_compile.cr_pool = s->s_compile;
+		env.compile = compilepool_compile;
+		env.compile_ctx = &rq->sr_compile;
+	}
 	admission_handle(rq->sr_op, rq->sr_body.data ? rq->sr_body.data : "", rq->sr_body.len, &env, &res);
-	metrics_add(s->s_metrics, SERVER_M_REQUESTS, server_review_labels(rq->sr_op, res.verdict), 1);
+	if (compilepool_pending(&rq->sr_compile)) {
+		/* Profiles to compile: this answer is dropped; the connection
+		 * waits off this thread and comes back here once they are done. */
+		buf_cleanup(&res.body);
+		rq->sr_answered = false;
+		MHD_suspend_connection(conn);
+		compilepool_submit(&rq->sr_compile, server_resume, conn);
+		return MHD_YES;
+	}
+	metrics_add(s->s_metrics, SERVER_M_REQUESTS, reviewlog_labels(rq->sr_op, res.verdict), 1);
 	if (res.warned)
 		metrics_add(s->s_metrics, SERVER_M_WARNINGS, "", 1);
-	server_log_review(ep, &res);
+	reviewlog_line(ep, &res);
 	if (res.profile_check)
 		metrics_add(s->s_metrics, SERVER_M_PROFILE_CHECKS,
 			    res.verdict == ADMISSION_VERDICT_DENY ? "verdict=\"deny\"" : "verdict=\"allow\"", 1);
@@ -496,6 +484,7 @@ static void server_completed(void *cls, struct MHD_Connection *conn, void **con_
 		server_flush(s, conn, rq);
 	buf_cleanup(&rq->sr_body);
 	server_release(s, rq);
+	compilepool_req_cleanup(&rq->sr_compile);
 	free(rq);
 	*con_cls = NULL;
 	atomic_fetch_sub(&s->s_in_flight, 1);
@@ -573,7 +562,7 @@ server *server_start(const server_opts *opts, ag_err *err)
 	bool any = false;
 	int port = 0;
 	unsigned int base = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-		MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+		MHD_USE_ERROR_LOG | MHD_USE_TURBO | (opts->compile ? MHD_ALLOW_SUSPEND_RESUME : 0);
 	const union MHD_DaemonInfo *info;
 
 	if (!opts->env)
@@ -600,6 +589,7 @@ server *server_start(const server_opts *opts, ag_err *err)
 	s->s_env = opts->env;
 	s->s_metrics = opts->metrics;
 	s->s_bodies = opts->bodies;
+	s->s_compile = opts->compile;
 	atomic_init(&s->s_in_flight, 0);
 	atomic_init(&s->s_closing, false);
 	if (any) {

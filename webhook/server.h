@@ -12,6 +12,7 @@
 #include "admission.h"
 #include "budget.h"
 #include "certs.h"
+#include "compilepool.h"
 #include "err.h"
 #include "metrics.h"
 
@@ -48,6 +49,12 @@ typedef struct server_opts {
 	unsigned int handshake_timeout_s;
 	unsigned int conns_per_peer; /* 0 = SERVER_CONNS_PER_PEER */
 	budget *bodies;              /* buffered request bytes (borrowed), NULL = no limit but SERVER_BODY_MAX each */
+	/* Compile checks of profiles-ConfigMap reviews (borrowed): the
+	 * connection is suspended while they run, so no HTTPS thread waits.
+	 * It replaces env->compile. compilepool_stop it before server_stop
+	 * (libmicrohttpd must not be stopped with a connection suspended).
+	 * NULL: env->compile runs on the HTTPS thread. */
+	compilepool *compile;
 } server_opts;
 
 typedef struct server server;

@@ -115,6 +115,87 @@ class Escaped:
         print(f"  ({self.sent} escaped 3 MiB reviews sent)")
 
 
+class CompileFlood:
+    """Threads that POST profiles-ConfigMap reviews back to back, each with a
+    new slow profile (`/**a???????????????`, a key of its own so the compile
+    cache never helps) for as long as the phase runs: the webhook's compile
+    pool takes --compile-queue of them and denies the rest at once."""
+
+    def __init__(self, port, probe, ctx, n):
+        import threading
+        self.port, self.probe, self.ctx = port, probe, ctx
+        self.stop = False
+        self.sent = 0
+        self.seq = 0
+        self.lock = threading.Lock()
+        self.before = compile_metrics(probe)
+        self.threads = [threading.Thread(target=self.run, args=("127.0.0.%d" % (2 + i % 2),)) for i in range(n)]
+        for t in self.threads:
+            t.start()
+
+    def body(self):
+        import json
+        with self.lock:
+            self.seq += 1
+            key = "custom.flood%d" % self.seq
+        obj = {"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "armorgate-profiles", "namespace": "armorgate-system"},
+               "data": {key: "profile %s {\n  /**a??????????????? r,\n}\n" % key}}
+        req = {"uid": "f%d" % self.seq, "kind": {"group": "", "version": "v1", "kind": "ConfigMap"},
+               "resource": {"group": "", "version": "v1", "resource": "configmaps"},
+               "namespace": "armorgate-system", "name": "armorgate-profiles", "operation": "CREATE", "object": obj}
+        body = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req}).encode()
+        return (b"POST /validate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
+
+    def run(self, src):
+        while not self.stop:
+            try:
+                s = socket.socket()
+                s.bind((src, 0))
+                s.connect((HOST, self.port))
+                with self.ctx.wrap_socket(s) as t:
+                    t.sendall(self.body())
+                    while t.recv(65536):
+                        pass
+                self.sent += 1
+            except OSError:
+                time.sleep(0.01)
+
+    def close(self):
+        self.stop = True
+        for t in self.threads:
+            t.join()
+        after = compile_metrics(self.probe)
+        delta = {k: after.get(k, 0) - self.before.get(k, 0) for k in after}
+        print(f"  ({self.sent} ConfigMap reviews with a new slow profile sent; parser runs "
+              f"{delta.get('checks', 0):.0f} (timeout {delta.get('timeout', 0):.0f}), denied queue full "
+              f"{delta.get('queue_full', 0):.0f}, cache hits {delta.get('hit', 0):.0f})")
+
+
+def compile_metrics(probe):
+    """The compile pool's counters from /metrics (empty on a webhook without one)."""
+    c = http.client.HTTPConnection(HOST, probe, timeout=10)
+    out = {}
+    try:
+        c.request("GET", "/metrics")
+        for line in c.getresponse().read().decode().splitlines():
+            name, _, v = line.rpartition(" ")
+            if name.startswith("armorgate_webhook_compile_checks_total"):
+                out["checks"] = out.get("checks", 0) + float(v)
+                if 'result="timeout"' in name:
+                    out["timeout"] = float(v)
+            elif name == 'armorgate_webhook_compile_refusals_total{reason="queue_full"}':
+                out["queue_full"] = float(v)
+            elif name == 'armorgate_webhook_compile_cache_total{result="hit"}':
+                out["hit"] = float(v)
+    except OSError:
+        pass
+    finally:
+        c.close()
+    return out
+
+
 def tls_idle(port, src, n, ctx):
     return open_conns(HOST, port, src, n, ctx.wrap_socket)
 
@@ -145,6 +226,7 @@ def main():
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"  # a ClientHello that never ends
+    only = os.environ.get("ATTACK_PHASES")  # comma-separated phase name prefixes; unset = all
     phases = [
         ("unloaded", lambda: []),
         ("idle TCP 2x600 (no handshake)", lambda: hold(port, "127.0.0.2", 600) + hold(port, "127.0.0.3", 600)),
@@ -153,8 +235,12 @@ def main():
         ("3 MiB bodies held 2x20", lambda: bodies(port, "127.0.0.2", 20) + bodies(port, "127.0.0.3", 20)),
         ("escaped 3 MiB reviews, 4 senders", lambda: [Escaped(port, ctx, 4)]),
         ("probe port idle 2x200", lambda: hold(probe, "127.0.0.2", 200) + hold(probe, "127.0.0.3", 200)),
+        ("compile flood, 16 senders", lambda: [CompileFlood(port, probe, ctx, 16)]),
         ("unloaded again", lambda: []),
     ]
+    if only:
+        keep = tuple(p.strip() for p in only.split(","))
+        phases = [p for p in phases if p[0].startswith(("unloaded",) + keep)]
     for _ in range(50):  # warm-up: first connections pay for cold caches
         review(port, body, ctx)
     base = None

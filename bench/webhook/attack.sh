@@ -2,8 +2,11 @@
 # attack.sh WEBHOOK [N]: the webhook with 5,000 Nodes (gen_nodes.sh), then
 # attack.py: N pod reviews (default 200) on fresh TLS connections from
 # 127.0.0.1 per phase while attackers on 127.0.0.2/127.0.0.3 hold idle,
-# half-handshaken and idle-after-TLS connections, or idle probe connections.
-# A load program, not a test (figures in README.md).
+# half-handshaken and idle-after-TLS connections, or idle probe connections,
+# or flood /validate with profiles-ConfigMap reviews that each carry a new
+# slow profile (the compile pool; the real apparmor_parser from PATH).
+# ATTACK_PHASES=compile,escaped runs only the phases whose names start so
+# (and the unloaded ones). A load program, not a test (figures in README.md).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 WEBHOOK=$1
@@ -22,5 +25,5 @@ sed 's/@APP@/custom.p3/; s/@SIDECAR@/custom.p5/' "$here/review.json.in" >"$t/all
 wpid=$!
 ready() { curl -sf "http://127.0.0.1:$probe/readyz" >/dev/null 2>&1; }
 wait_until 20 0.1 ready || { cat "$t/webhook.log" >&2; exit 1; }
-echo "webhook $WEBHOOK, $(nproc) CPUs"
+echo "webhook $WEBHOOK, $(nproc) CPUs, parser $(command -v apparmor_parser || echo 'none (compile checks cannot run)')"
 python3 "$here/attack.py" "$port" "$probe" "$t/allow.json" "$wpid" "${2:-200}"

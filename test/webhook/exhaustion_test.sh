@@ -14,11 +14,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 WEBHOOK=$1
 wh_scratch
-cat >"$t/nodes.json" <<'JSON'
-{"items":[{"metadata":{"name":"n1","labels":{"armorgate.io/apparmor":"enabled","profiles.armorgate.io/custom.web":"loaded"}}}]}
-JSON
-printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"namespace":"default","operation":"CREATE","object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"default","annotations":{"container.apparmor.security.beta.kubernetes.io/app":"localhost/custom.web"}},"spec":{"containers":[{"name":"app","image":"nginx"}]}}}}' >"$t/review.json"
-review_ok() { [ "$(wh_post /validate application/json "$t/review.json" --max-time 5)" = 200 ] && grep -q '"allowed":true' "$WH_BODY"; }
+wh_pod_fixture
+review_ok() { wh_pod_ok 5; }
 
 # wh_stop: SIGTERM, and the exit status must be 0 (sanitizer builds: no report).
 wh_stop() {
@@ -64,7 +61,7 @@ release() {
 
 wh_start "$t/log" --tls-cert "$t/a.crt" --tls-key "$t/a.key" --listen 127.0.0.1:0 --probe-listen 127.0.0.1:0 \
   --nodes-file "$t/nodes.json" --threads 2 --tls-handshake-timeout 2 --max-connections-per-peer 8
-/usr/bin/env "$WEBHOOK" --help 2>&1 | grep -q -- '--max-connections-per-peer' || die "--help lacks the flag"
+grep -q -- '--max-connections-per-peer' <<<"$("$WEBHOOK" --help 2>&1)" || die "--help lacks the flag"
 
 # 1. Connections that never start a handshake are closed (bounded wait).
 hold A "$WH_PORT" 127.0.0.2 4
@@ -123,10 +120,10 @@ wh_ok "request-byte budget: a second large body refused (503) while one is held;
 # 6. Full parses: an escaped member name forces the full parse; a review of
 # that kind over --full-parse-budget (64 KiB here) is refused (503), a small
 # one is answered as usual.
-sed 's/"kind":"AdmissionReview"/"k\\u0069nd":"AdmissionReview"/' "$t/review.json" >"$t/esc.json"
+sed 's/"kind":"AdmissionReview"/"k\\u0069nd":"AdmissionReview"/' "$t/pod.json" >"$t/esc.json"
 grep -q 'k\\u0069nd' "$t/esc.json" || die "escaped review not written"
 [ "$(wh_post /validate application/json "$t/esc.json")" = 200 ] || die "small escaped review: $(cat "$WH_BODY")"
-python3 - "$t/review.json" "$t/esc-big.json" <<'PY'
+python3 - "$t/pod.json" "$t/esc-big.json" <<'PY'
 import sys
 r = open(sys.argv[1]).read().replace('"kind":"AdmissionReview"', '"k\\u0069nd":"AdmissionReview","pad":[' + "0," * 40000 + "0]")
 open(sys.argv[2], "w").write(r)

@@ -42,6 +42,18 @@ wh_tmp_cleanup() {
 
 # wh_scratch: a scratch directory $t with the certificates of wh_certs,
 # WH_CA and WH_BODY set; on exit the webhook stops and $t goes.
+# wh_pod_fixture: in $t, nodes.json (one node n1 with custom.web loaded, for
+# --nodes-file) and pod.json (a pod review using custom.web: allowed).
+wh_pod_fixture() {
+  cat >"$t/nodes.json" <<'JSON'
+{"items":[{"metadata":{"name":"n1","labels":{"armorgate.io/apparmor":"enabled","profiles.armorgate.io/custom.web":"loaded"}}}]}
+JSON
+  printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"namespace":"default","operation":"CREATE","object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"default","annotations":{"container.apparmor.security.beta.kubernetes.io/app":"localhost/custom.web"}},"spec":{"containers":[{"name":"app","image":"nginx"}]}}}}' >"$t/pod.json"
+}
+
+# wh_pod_ok SECS: the fixture's pod review on a fresh connection is allowed within SECS.
+wh_pod_ok() { [ "$(wh_post /validate application/json "$t/pod.json" --max-time "$1")" = 200 ] && grep -q '"allowed":true' "$WH_BODY"; }
+
 wh_scratch() {
   t=$(mktemp -d)
   trap 'wh_cleanup; rm -rf "$t"' EXIT

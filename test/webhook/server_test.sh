@@ -192,7 +192,7 @@ rc=0
 ARMORGATE_LISTEN=nonsense "$WEBHOOK" --tls-cert "$t/a.crt" --tls-key "$t/a.key" --nodes-file "$t/nodes.json" \
   --probe-listen 127.0.0.1:0 2>"$t/err3" || rc=$?
 { [ "$rc" != 0 ] && grep -q 'nonsense' "$t/err3"; } || die "bad listen from env: $(cat "$t/err3")"
-"$WEBHOOK" --help | grep -q -- '--tls-cert FILE' || die "--help"
+grep -q -- '--tls-cert FILE' <<<"$("$WEBHOOK" --help)" || die "--help"
 wh_ok "startup errors exit non-zero with one line"
 
 # Not ready until the Node cache synced (API server unreachable here).

@@ -52,8 +52,9 @@ typedef enum {
 } admission_enforcement;
 
 /* The compile check, injected so the core runs no program itself (the
- * webhook passes aaparser_compile_entries): checks the entries still ok,
- * marks refused ones (ok=false, message) and returns how many it refused. */
+ * webhook passes its cache lookup, webhook/compilepool.h): checks the
+ * entries still ok, marks refused ones (ok=false, message) and returns how
+ * many it refused. */
 typedef size_t (*admission_compile_fn)(void *ctx, profile_entry *entries, size_t n);
 
 typedef struct admission_env {
