@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent_blobenv.h"
+#include "agent_blobs.h"
 #include "agent_host.h"
 #include "agent_loader.h"
 #include "agent_loop.h"
@@ -12,9 +14,11 @@
 #include "agent_reconcile.h"
 #include "agent_source.h"
 #include "config.h"
+#include "denial_telemetry.h"
 #include "kube.h"
 #include "log.h"
 #include "metrics.h"
+#include "mono.h"
 #include "probe.h"
 #include "sig.h"
 
@@ -25,6 +29,7 @@ typedef struct agent_daemon {
 	const agent_opts *o;
 	agent_host host;
 	agent_loader loader;
+	agent_blobs blobs; /* the binary policy store, once opened */
 	agent_reconcile rec;
 	agent_loop loop;
 	agent_cmsource cm;
@@ -35,6 +40,7 @@ typedef struct agent_daemon {
 	metrics *m;
 	agent_publisher *pub;
 	probe_server *probe;
+	denial_telemetry *denials;
 } agent_daemon;
 
 static bool agent_daemon_ready(void *ud, char *why, size_t cap)
@@ -123,6 +129,7 @@ static void agent_daemon_configure(agent_daemon *d, const agent_opts *o)
 	d->loader.parser.cache_dir = d->cache;
 	d->loader.parser.jobs = o->parser_jobs;
 	d->loader.stub_dir = d->staging;
+	d->loader.host = &d->host;
 	d->loader.check = o->compile_check;
 	d->rec.report.host = &d->host;
 	d->rec.report.boot_id = d->boot_id;
@@ -143,6 +150,53 @@ static int agent_daemon_fail(const char *what, const ag_err *e)
 {
 	log_kv(LOG_LVL_ERROR, what, "error", e->msg, (char *)NULL);
 	return -1;
+}
+
+/* The binary policy store (agent/README.md): without it every load
+ * compiles — correct, only slower. */
+static void agent_daemon_open_store(agent_daemon *d)
+{
+	agent_blobenv env;
+	char id[AGENT_SHA256_HEX], took[32];
+	double t0 = mono_sec();
+	ag_err e;
+
+	memset(&env, 0, sizeof(env));
+	env.securityfs_root = d->o->securityfs_root;
+	env.parser_path = d->loader.parser.parser_path;
+	env.features_file = d->loader.parser.features_file;
+	env.base_dir = d->loader.parser.base_dir;
+	env.skip[0] = d->o->host_dir;
+	env.skip[1] = d->cache;
+	if (agent_blobenv_id(&env, id, &e) != 0 || agent_blobs_open(&d->blobs, d->cache, id, d->o->host_dir, &e) != 0) {
+		log_kv(LOG_LVL_WARN, "binary policy store off: every load compiles", "error", e.msg, (char *)NULL);
+		return;
+	}
+	d->loader.blobs = &d->blobs;
+	snprintf(took, sizeof(took), "%.3f", mono_sec() - t0);
+	log_kv(LOG_LVL_INFO, "binary policy store", "dir", d->blobs.dir, "seconds", took, (char *)NULL);
+}
+
+/* Denial telemetry on its own threads; a node without AppArmor has no source. */
+static int agent_daemon_denials(agent_daemon *d)
+{
+	const agent_opts *o = d->o;
+	bool test_feed = strncmp(o->denial_source, "file:", 5) == 0;
+	denial_telemetry_opts dto = {
+		.source = d->rec.report.apparmor || test_feed ? o->denial_source : "off",
+		.node = o->node_name,
+		.proc_root = o->proc_root,
+		.boot_id = d->boot_id,
+		.events_per_minute = o->denial_events_per_minute,
+		.max_keys = o->denial_keys,
+		.client = d->kc,
+		.m = d->m,
+	};
+	ag_err e;
+
+	err_clear(&e);
+	d->denials = denial_telemetry_start(&dto, &e);
+	return d->denials ? 0 : agent_daemon_fail("cannot start the denial telemetry", &e);
 }
 
 /* The API client, metrics, AppArmor check, probe and publisher. */
@@ -173,6 +227,8 @@ static int agent_daemon_start(agent_daemon *d)
 		       "reason", e.msg, (char *)NULL);
 	else if (agent_host_mkdirs(d->staging, &e) != 0 || agent_host_mkdirs(d->cache, &e) != 0)
 		return agent_daemon_fail("cannot create the host profiles directory", &e);
+	if (d->rec.report.apparmor)
+		agent_daemon_open_store(d);
 
 	d->probe = probe_server_start(o->probe_listen, d->m, agent_daemon_ready, &d->loop, &e);
 	if (!d->probe) {
@@ -185,7 +241,7 @@ static int agent_daemon_start(agent_daemon *d)
 		return agent_daemon_fail("cannot start publishing", &e);
 	d->rec.report.pub = d->pub;
 	d->rec.report.m = d->m;
-	return 0;
+	return agent_daemon_denials(d);
 }
 
 /* The profiles source: the ConfigMap through the API, or the mounted dir. */
@@ -215,6 +271,7 @@ static void agent_daemon_stop(agent_daemon *d)
 	sig_request_stop();
 	if (d->loop.cm)
 		agent_cmsource_stop(&d->cm);
+	denial_telemetry_stop(d->denials);
 	agent_publisher_stop(d->pub);
 	probe_server_stop(d->probe);
 	agent_loop_cleanup(&d->loop);

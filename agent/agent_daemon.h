@@ -24,6 +24,9 @@ typedef struct agent_opts {
 	long parser_timeout_s;
 	long parser_jobs; /* 0 = the parser's default (one compile child per CPU) */
 	bool compile_check;
+	/* Denial telemetry (denial_telemetry.h). */
+	char *denial_source; /* auto, netlink, kmsg, off, file:PATH (testing) */
+	long denial_events_per_minute, denial_keys;
 } agent_opts;
 
 /* Runs until SIGTERM/SIGINT. Returns the process exit status. */

@@ -33,7 +33,9 @@ static uint32_t agent_events_hash(const char *s)
 /* "<object>.<node hash><ns><seq>": lower-case, a DNS subdomain like the object's name. */
 static void agent_events_name(const agent_events *t, agent_event *ev, unsigned long seq)
 {
-	const char *obj = ev->target == AGENT_EVENT_CONFIGMAP ? t->cm_name : t->node;
+	const char *obj = ev->target == AGENT_EVENT_CONFIGMAP ? t->cm_name
+		: ev->target == AGENT_EVENT_POD               ? ev->obj_name
+							      : t->node;
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -125,10 +127,37 @@ long agent_events_due(const agent_events *t, double now, double *next)
 	return -1;
 }
 
+/* The namespace of the Event and of the object it is about. */
+static const char *agent_events_ns(const agent_events *t, const agent_event *ev)
+{
+	if (ev->target == AGENT_EVENT_CONFIGMAP)
+		return t->cm_ns;
+	return ev->target == AGENT_EVENT_POD ? ev->obj_ns : "default";
+}
+
+static bool agent_events_involved(cJSON *io, const agent_events *t, const agent_event *ev)
+{
+	switch (ev->target) {
+	case AGENT_EVENT_POD:
+		return cJSON_AddStringToObject(io, "kind", "Pod") && cJSON_AddStringToObject(io, "apiVersion", "v1") &&
+			cJSON_AddStringToObject(io, "name", ev->obj_name) &&
+			cJSON_AddStringToObject(io, "namespace", ev->obj_ns) &&
+			(!ev->obj_uid[0] || cJSON_AddStringToObject(io, "uid", ev->obj_uid));
+	case AGENT_EVENT_CONFIGMAP:
+		return cJSON_AddStringToObject(io, "kind", "ConfigMap") &&
+			cJSON_AddStringToObject(io, "apiVersion", "v1") &&
+			cJSON_AddStringToObject(io, "name", t->cm_name) &&
+			cJSON_AddStringToObject(io, "namespace", t->cm_ns) &&
+			(!t->cm_uid[0] || cJSON_AddStringToObject(io, "uid", t->cm_uid));
+	default:
+		return cJSON_AddStringToObject(io, "kind", "Node") && cJSON_AddStringToObject(io, "apiVersion", "v1") &&
+			cJSON_AddStringToObject(io, "name", t->node);
+	}
+}
+
 /* The whole Event for a create. */
 static char *agent_events_body(const agent_events *t, const agent_event *ev, const char *now)
 {
-	bool cm = ev->target == AGENT_EVENT_CONFIGMAP;
 	cJSON *o = cJSON_CreateObject();
 	cJSON *md = cJSON_AddObjectToObject(o, "metadata");
 	cJSON *io = cJSON_AddObjectToObject(o, "involvedObject");
@@ -136,12 +165,7 @@ static char *agent_events_body(const agent_events *t, const agent_event *ev, con
 	char *body = NULL;
 
 	if (md && io && src && cJSON_AddStringToObject(md, "name", ev->name) &&
-	    cJSON_AddStringToObject(md, "namespace", cm ? t->cm_ns : "default") &&
-	    cJSON_AddStringToObject(io, "kind", cm ? "ConfigMap" : "Node") &&
-	    cJSON_AddStringToObject(io, "apiVersion", "v1") &&
-	    cJSON_AddStringToObject(io, "name", cm ? t->cm_name : t->node) &&
-	    (!cm || cJSON_AddStringToObject(io, "namespace", t->cm_ns)) &&
-	    (!cm || !t->cm_uid[0] || cJSON_AddStringToObject(io, "uid", t->cm_uid)) &&
+	    cJSON_AddStringToObject(md, "namespace", agent_events_ns(t, ev)) && agent_events_involved(io, t, ev) &&
 	    cJSON_AddStringToObject(o, "reason", ev->reason) && cJSON_AddStringToObject(o, "message", ev->message) &&
 	    cJSON_AddStringToObject(o, "type", ev->type) &&
 	    cJSON_AddStringToObject(src, "component", "armorgate-agent") &&
@@ -167,7 +191,7 @@ static char *agent_events_patch_body(const agent_event *ev, const char *now)
 int agent_events_write(kube_client *c, const agent_events *t, agent_event *ev, ag_err *err)
 {
 	char path[600], now[32];
-	const char *ns = ev->target == AGENT_EVENT_CONFIGMAP ? t->cm_ns : "default";
+	const char *ns = agent_events_ns(t, ev);
 	char *body;
 	int rc;
 
@@ -185,6 +209,8 @@ int agent_events_write(kube_client *c, const agent_events *t, agent_event *ev, a
 		agent_events_name(t, ev, ev->count);
 		ev->created = false;
 	}
+	if (!ev->name[0])
+		agent_events_name(t, ev, ev->count); /* a POD entry is named on its first write */
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns);
 	body = agent_events_body(t, ev, now);
 	if (!body)

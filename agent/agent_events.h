@@ -5,7 +5,9 @@
  * next write. Objects: this Node (Events in "default") and the profiles
  * ConfigMap (Events in its namespace), when the source is one.
  * Not thread-safe: agent_publish guards the table and does the writes
- * (agent_events_write) without its lock, on a copy. No globals. */
+ * (agent_events_write) without its lock, on a copy. Pod Events (the denial
+ * telemetry) use only agent_events_write: an unnamed entry is named there. No
+ * globals. */
 #ifndef ARMORGATE_AGENT_EVENTS_H
 #define ARMORGATE_AGENT_EVENTS_H
 
@@ -18,7 +20,9 @@
 
 enum { AGENT_EVENTS_GAP_S = 60, AGENT_EVENTS_MAX = 512, AGENT_EVENTS_MSG_CAP = AGENT_MSG_CAP + 320 };
 
-typedef enum agent_event_target { AGENT_EVENT_NODE, AGENT_EVENT_CONFIGMAP } agent_event_target;
+/* POD: Events about a pod (the denial telemetry aggregates those itself and
+ * uses only agent_events_write, with the pod in obj_*). */
+typedef enum agent_event_target { AGENT_EVENT_NODE, AGENT_EVENT_CONFIGMAP, AGENT_EVENT_POD } agent_event_target;
 
 typedef struct agent_event {
 	agent_event_target target;
@@ -30,6 +34,8 @@ typedef struct agent_event {
 	char first[32];      /* RFC 3339 of the first occurrence */
 	double last_write;   /* mono seconds of the last write; 0 = never */
 	bool dirty;          /* occurrences not written yet */
+	/* AGENT_EVENT_POD: the pod (namespace, name, uid). */
+	char obj_ns[64], obj_name[254], obj_uid[40];
 } agent_event;
 
 /* Where the Events go; strings copied by agent_events_set_*. */

@@ -62,6 +62,30 @@ int agent_host_kernel_list(const agent_host *h, agent_klist *out, ag_err *err)
 	return rc;
 }
 
+int agent_host_replace_policy(const agent_host *h, const void *data, size_t len, ag_err *err)
+{
+	char path[AGENT_HOST_PATH_MAX];
+	ssize_t w;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/apparmor/.replace", h->securityfs_root);
+	/* No O_CREAT: on a fake root without the interface this must fail, not
+	 * create a file that swallows policy. */
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(err, errno, "cannot open %s: %s", path, strerror(errno));
+	do
+		w = write(fd, data, len);
+	while (w < 0 && errno == EINTR);
+	int e = errno;
+	close(fd);
+	if (w < 0)
+		return err_set(err, e, "the kernel refused the policy: %s", strerror(e));
+	if ((size_t)w != len)
+		return err_set(err, EIO, "the kernel took %zd of %zu policy bytes", w, len);
+	return 0;
+}
+
 typedef struct agent_host_counts {
 	agent_confined *v;
 	size_t n, cap;

@@ -27,6 +27,11 @@ typedef struct agent_host {
  * when not. */
 bool agent_host_apparmor_enabled(const agent_host *h, ag_err *why);
 int agent_host_kernel_list(const agent_host *h, agent_klist *out, ag_err *err) AG_WARN_UNUSED;
+/* Loads (adds or replaces) compiled binary policy: one write of all of it to
+ * <securityfs>/apparmor/.replace, as libapparmor and apparmor_parser do (the
+ * kernel takes a policy only whole, in one write). -1 with err (code: the
+ * errno; ENOENT when there is no such interface, e.g. a fake root). */
+int agent_host_replace_policy(const agent_host *h, const void *data, size_t len, ag_err *err) AG_WARN_UNUSED;
 /* Counts, per managed profile name, the processes whose label includes it.
  * *out is a heap array (names heap too); free with agent_host_confined_free. */
 int agent_host_confined(const agent_host *h, agent_confined **out, size_t *n, ag_err *err) AG_WARN_UNUSED;

@@ -47,6 +47,16 @@ static const config_option main_opts[] = {
 	{ "compile-check", CONFIG_BOOL, "true", 0, 0, "BOOL",
 	  "compile new/changed profiles (apparmor_parser -Q) before loading, like the webhook", NULL,
 	  &main_o.compile_check },
+	{ "denial-source", CONFIG_STRING, "auto", 0, 0, "SOURCE",
+	  "AppArmor denial records: auto (audit netlink, else /dev/kmsg), netlink, kmsg or off; testing: "
+	  "file:FIFO (record lines)",
+	  NULL, &main_o.denial_source },
+	{ "denial-events-per-minute", CONFIG_INT, "60", 0, 6000, "N",
+	  "most denial Event writes (and aggregated log lines) per minute, all pods; 0 = no Events", NULL,
+	  &main_o.denial_events_per_minute },
+	{ "denial-keys", CONFIG_INT, "1024", 16, 65536, "N",
+	  "most pod x profile x operation x path keys aggregated at once (about 1.3 KB each)", NULL,
+	  &main_o.denial_keys },
 	{ "sysfs-root", CONFIG_STRING, "/sys", 0, 0, "DIR", "testing: where sysfs is mounted", NULL,
 	  &main_o.sysfs_root },
 	{ "securityfs-root", CONFIG_STRING, "/sys/kernel/security", 0, 0, "DIR", "testing: where securityfs is mounted",
@@ -82,6 +92,12 @@ static int main_run(void)
 	}
 	if (have_cm && !strchr(main_o.configmap, '/')) {
 		fprintf(stderr, "armorgate-agent: --configmap must be NAMESPACE/NAME\n");
+		return 2;
+	}
+	const char *ds = main_o.denial_source;
+	if (strcmp(ds, "auto") != 0 && strcmp(ds, "netlink") != 0 && strcmp(ds, "kmsg") != 0 &&
+	    strcmp(ds, "off") != 0 && strncmp(ds, "file:", 5) != 0) {
+		fprintf(stderr, "armorgate-agent: --denial-source: \"%s\" is not auto, netlink, kmsg or off\n", ds);
 		return 2;
 	}
 	return agent_daemon_run(&main_o);

@@ -51,15 +51,9 @@ YAML
 
 PORT=$(free_port 1)
 AGENT_LOG=$T/agent.log
-wrap=()
-if [ "${ARMORGATE_MEMCHECK:-0}" = 1 ]; then
-	. "$here/../valgrind/lib.sh"
-	mkdir "$T/vg"
-	vg_opts "$T/vg"
-	# valgrind runs the agent in its own process: $PID gets the signals.
-	wrap=(valgrind "${VG_OPTS[@]}")
-	export AGENT_WAIT_SCALE=4
-fi
+# shellcheck source=test/valgrind/lib.sh
+. "$here/../valgrind/lib.sh"
+vg_agent_wrap "$T/vg" || true
 agent_start() { # LOG
 	"${wrap[@]}" "$AGENT" --node-name "$NODE" --kubeconfig "$KUBECONFIG" --profiles-dir "$T/src" "${FAKE_ARGS[@]}" \
 		--poll-interval 1 --probe-listen "127.0.0.1:$PORT" --log-level debug 2>"$1" &

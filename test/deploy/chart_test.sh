@@ -67,7 +67,9 @@ if pod["securityContext"]["appArmorProfile"] != {"type": "Unconfined"}: fail("ag
 if pod["nodeSelector"].get("kubernetes.io/os") != "linux": fail("agent: linux nodeSelector")
 if {"operator": "Exists"} not in pod["tolerations"]: fail("agent: tolerates all taints")
 if pod.get("priorityClassName") != "system-node-critical": fail("agent: priority class")
-if c["securityContext"]["capabilities"] != {"drop": ["ALL"], "add": ["MAC_ADMIN"]}: fail("agent: caps")
+# MAC_ADMIN loads policy; AUDIT_READ and SYSLOG read denials (agent.denials.source auto).
+if c["securityContext"]["capabilities"] != {"drop": ["ALL"], "add": ["MAC_ADMIN", "AUDIT_READ", "SYSLOG"]}: fail("agent: caps")
+if not pod.get("hostNetwork"): fail("agent: hostNetwork (audit netlink)")
 if not c["securityContext"]["readOnlyRootFilesystem"] or c["securityContext"].get("privileged"): fail("agent: rootfs/privileged")
 env = {e["name"]: e for e in c["env"]}
 if env["NODE_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] != "spec.nodeName": fail("agent: NODE_NAME")

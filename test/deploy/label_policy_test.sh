@@ -83,7 +83,9 @@ kubectl auth can-i get nodes/x "${agent_sa[@]}" >/dev/null 2>&1 || die "agent ca
 kubectl auth can-i patch nodes "${agent_sa[@]}" >/dev/null 2>&1 || die "agent cannot patch nodes"
 kubectl auth can-i create events -n default "${agent_sa[@]}" >/dev/null 2>&1 || die "agent cannot create Node events"
 kubectl auth can-i create events -n "$ns" "${agent_sa[@]}" >/dev/null 2>&1 || die "agent cannot create events on the profiles ConfigMap"
-! kubectl auth can-i create events -n kube-system "${agent_sa[@]}" >/dev/null 2>&1 || die "agent can create events in kube-system"
+# Events in any other namespace: allowed by RBAC for denial telemetry (on by
+# default), narrowed by the agent-events policy (checked below with a token).
+kubectl auth can-i create events -n kube-system "${agent_sa[@]}" >/dev/null 2>&1 || die "agent cannot create denial Events on pods"
 ! kubectl auth can-i delete nodes "${agent_sa[@]}" >/dev/null 2>&1 || die "agent can delete nodes"
 ! kubectl auth can-i patch nodes --subresource=status "${agent_sa[@]}" >/dev/null 2>&1 || die "agent can patch node status"
 rbac_ok kubectl get nodes "${webhook_sa[@]}"
@@ -223,6 +225,35 @@ done
 td_log "ok: refused: agent on node-a deletes node-a or node-b"
 [ -z "$(kubectl get node node-a node-b -o jsonpath='{.items[*].metadata.ownerReferences}{.items[*].metadata.finalizers}')" ] ||
   die "an ownerReference or finalizer reached a node"
+
+# Events: RBAC lets the agent write them everywhere (denial telemetry); the
+# agent-events policy lets a token of node-a write only what node-a's agent writes.
+ev() { # ev NS KIND NAME REASON HOST: an Event as the agent writes it
+  printf '{"apiVersion":"v1","kind":"Event","metadata":{"generateName":"t.","namespace":"%s"},"involvedObject":{"apiVersion":"v1","kind":"%s","name":"%s","namespace":"%s"},"reason":"%s","message":"m","type":"Warning","source":{"component":"armorgate-agent","host":"%s"}}' \
+    "$1" "$2" "$3" "$1" "$4" "$5"
+}
+ev_allowed() {
+  local what=$1; shift
+  ev "$@" | kubectl create -f - "${as_agent_a[@]}" >"$TD_TMP/o" 2>&1 || { cat "$TD_TMP/o" >&2; die "$what: refused"; }
+  td_log "ok: allowed: $what"
+}
+ev_refused() {
+  local what=$1; shift
+  if ev "$@" | kubectl create -f - "${as_agent_a[@]}" >"$TD_TMP/o" 2>&1; then die "$what: allowed"; fi
+  grep -q 'may write' "$TD_TMP/o" || { cat "$TD_TMP/o" >&2; die "$what: refused, but not by the agent-events policy"; }
+  td_log "ok: refused: $what"
+}
+ev_allowed "agent on node-a: a denial Event on a pod in kube-system from node-a" kube-system Pod p AppArmorDenied node-a
+ev_allowed "agent on node-a: an Event about node-a" default Node node-a ProfileLoaded node-a
+ev_allowed "agent on node-a: an Event about the profiles ConfigMap" "$ns" ConfigMap armorgate-profiles ProfileLoaded node-a
+ev_refused "agent on node-a: a denial Event claiming node-b" kube-system Pod p AppArmorDenied node-b
+ev_refused "agent on node-a: another reason on a pod" kube-system Pod p Killing node-a
+ev_refused "agent on node-a: an Event about node-b" default Node node-b ProfileLoaded node-a
+ev_refused "agent on node-a: an Event about a Secret" kube-system Secret s AppArmorDenied node-a
+if ev kube-system Pod p AppArmorDenied node-a | kubectl create -f - "${as_agent_unbound[@]}" >"$TD_TMP/o" 2>&1; then
+  die "an agent token not bound to a pod wrote an Event"
+fi
+td_log "ok: refused: an agent token not bound to a pod writes a denial Event"
 
 [ "$(kubectl get node node-b -o jsonpath='{.metadata.labels.profiles\.armorgate\.io/custom\.x}')" = loaded ] || die "node-b's label changed"
 [ "$(kubectl get node node-a -o jsonpath='{.metadata.labels.armorgate\.io/apparmor}')" = unsupported ] || die "node-a's label not as the agent set it"

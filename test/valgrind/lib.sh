@@ -9,6 +9,19 @@ vg_opts() {
     --num-callers=30 "--log-file=$1/vg.%p.log")
 }
 
+# vg_agent_wrap DIR: under ARMORGATE_MEMCHECK=1, the agent's command prefix
+# into the array wrap (valgrind logging into DIR, created) and slower waits
+# (AGENT_WAIT_SCALE); returns 1 (wrap empty) otherwise. valgrind runs the
+# agent in its own process, so the caller's $! still gets the signals.
+vg_agent_wrap() {
+  wrap=()
+  [ "${ARMORGATE_MEMCHECK:-0}" = 1 ] || return 1
+  mkdir -p "$1"
+  vg_opts "$1"
+  wrap=(valgrind "${VG_OPTS[@]}")
+  export AGENT_WAIT_SCALE=4
+}
+
 # vg_findings DIR: prints every non-empty log of DIR to stderr; returns 1
 # when there was one.
 vg_findings() {

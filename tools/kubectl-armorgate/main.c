@@ -2,14 +2,18 @@
  *   kubectl armorgate status          profile x node matrix from the agents' reports
  *   kubectl armorgate why POD [-n NS] why a pod runs, waits or fails where it does
  *   kubectl armorgate cleanup         what an uninstall leaves in the cluster
+ *   kubectl armorgate suggest PROFILE rules that would have allowed what the agents observed
  * Install: copy this one executable onto PATH. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
+#include "contract.h"
 #include "kctl_cleanup.h"
 #include "kctl_get.h"
+#include "kctl_suggest.h"
 #include "kctl_view.h"
 
 static const char kctl_usage[] =
@@ -21,7 +25,10 @@ static const char kctl_usage[] =
 	"                    it needs and, per node, whether it has them and if not why\n"
 	"  cleanup           after uninstalling armorgate: remove its Node labels and status annotations\n"
 	"                    and the kept TLS Secret (refused while armorgate is still installed)\n"
-	"  suggest PROFILE   (not available yet: AppArmor denial telemetry)\n"
+	"  suggest PROFILE   the AppArmor rules that would have allowed what the agents observed of\n"
+	"                    PROFILE (complain-mode \"ALLOWED\" and enforce-mode \"DENIED\" audit records,\n"
+	"                    from every node's armorgate.io/observed annotation), ready to paste into\n"
+	"                    the profile in the ConfigMap; then how to switch it to enforce\n"
 	"\n"
 	"kubectl is run as $KUBECTL (default: kubectl from PATH) with your kubeconfig.\n";
 
@@ -56,6 +63,33 @@ static int kctl_show(const kctl_target *t, const char *pod_name)
 		rc = pod_name ? kctl_view_why(pod, list, &b) : kctl_view_status(list, &b);
 	rc = kctl_print(rc, &b, &err);
 	cJSON_Delete(pod);
+	cJSON_Delete(list);
+	buf_cleanup(&b);
+	return rc;
+}
+
+/* suggest PROFILE: every Node's observations merged into rules on stdout.
+ * No observation is not an error (exit 0, with what to do). */
+static int kctl_suggest_cmd(const kctl_target *t, const char *profile)
+{
+	static const char *const nodes[] = { "nodes", NULL };
+	cJSON *list = NULL;
+	bool found = false;
+	buf b;
+	ag_err err;
+	int rc;
+
+	if (!contract_profile_name_valid(profile)) {
+		fprintf(stderr, "kubectl-armorgate: %s is not an armorgate profile name (custom.<name>)\n", profile);
+		return 2;
+	}
+	err_clear(&err);
+	buf_init(&b, 16u << 20);
+	rc = kctl_get(t, nodes, 0, &list, &err);
+	if (rc == 0 && kctl_suggest(list, profile, &b, &found) != 0)
+		rc = err_set(&err, errno, "suggest %s: %s", profile,
+			     errno == E2BIG ? "more output than 16 MiB" : "out of memory");
+	rc = kctl_print(rc, &b, &err);
 	cJSON_Delete(list);
 	buf_cleanup(&b);
 	return rc;
@@ -106,11 +140,8 @@ int main(int argc, char **argv)
 		}
 		return 0;
 	}
-	if (args[0] && strcmp(args[0], "suggest") == 0) {
-		fputs("kubectl-armorgate: suggest is not available yet (it needs the agents' AppArmor denial telemetry)\n",
-		      stderr);
-		return 2;
-	}
+	if (args[0] && strcmp(args[0], "suggest") == 0 && nargs == 2)
+		return kctl_suggest_cmd(&t, args[1]);
 	fputs(kctl_usage, stderr);
 	return 2;
 }
