@@ -299,8 +299,12 @@ int agent_daemon_run(const agent_opts *o)
 	log_kv(LOG_LVL_INFO, "armorgate-agent starting", "version", ARMORGATE_VERSION, "node", o->node_name, "apparmor",
 	       d->rec.report.apparmor ? "enabled" : "unsupported", "parser", d->loader.parser.parser_path,
 	       (char *)NULL);
-	/* Labels match the kernel first, then loading begins. */
-	agent_report_kernel_state(&d->rec.report, true);
+	/* Labels that match the kernel go out first (a rebooted node lost its
+	 * profiles). Loading does not wait for that write: the publisher sends
+	 * states in order and drops one superseded before it went out, and a
+	 * label claims a profile only once the kernel lists it. Waiting cost a
+	 * reboot about a third of a second (the first TLS connection). */
+	agent_report_kernel_state(&d->rec.report);
 	if (agent_daemon_source(d) != 0)
 		goto cleanup;
 	agent_loop_run(&d->loop);

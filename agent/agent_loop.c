@@ -145,7 +145,7 @@ static bool agent_loop_cycle(agent_loop *l)
 		/* Nothing authoritative: keep everything, but keep the labels
 		 * honest about what the kernel has. A missing ConfigMap is a
 		 * settled answer (keep all), so the agent is ready with it. */
-		agent_report_kernel_state(&l->rec->report, false);
+		agent_report_kernel_state(&l->rec->report);
 		full = l->source == AGENT_LOOP_SOURCE_CM_MISSING;
 	}
 	agent_snapshot_free(&s);

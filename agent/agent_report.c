@@ -53,7 +53,7 @@ void agent_report_publish(const agent_report *r, const agent_klist *k, const age
 	agent_report_state_metrics(r, ps, n);
 }
 
-void agent_report_kernel_state(const agent_report *r, bool wait)
+void agent_report_kernel_state(const agent_report *r)
 {
 	agent_klist k = { NULL, 0 };
 	agent_ondisk *disk = NULL;
@@ -79,9 +79,6 @@ void agent_report_kernel_state(const agent_report *r, bool wait)
 		}
 	}
 	agent_report_publish(r, &k, ps, ps ? n : 0);
-	if (wait && !agent_publisher_wait(r->pub, AGENT_REPORT_WAIT_MS))
-		log_warn(
-			"node labels not yet published (API unreachable or Node missing?); loading anyway, publishing keeps retrying");
 	free(ps);
 	agent_host_disk_free(disk, ndisk);
 	agent_kernel_list_cleanup(&k);

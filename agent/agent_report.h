@@ -32,9 +32,9 @@ void agent_report_fill(agent_pstatus *p, const char *name, const char *sha, cons
 		       const char *msg);
 /* Labels from k, status from ps[0..n): handed to the publisher; state metrics set. */
 void agent_report_publish(const agent_report *r, const agent_klist *k, const agent_pstatus *ps, size_t n);
-/* Labels and status of the kernel as it is (managed profiles loaded). wait:
- * until the Node has them (up to 5 s; a warning when not). */
-void agent_report_kernel_state(const agent_report *r, bool wait);
+/* Labels and status of the kernel as it is (managed profiles loaded), handed
+ * to the publisher; returns without waiting for the write. */
+void agent_report_kernel_state(const agent_report *r);
 /* Before anything is unloaded: publishes the kernel as it is minus the
  * plan's removals and waits until the Node has it. A label may claim less
  * than the kernel holds, never more: when this cannot be published (API

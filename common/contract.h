@@ -23,6 +23,8 @@ enum {
 #define CONTRACT_LABEL_PROFILE_PREFIX "profiles.armorgate.io/"
 #define CONTRACT_PROFILE_LOADED "loaded"
 #define CONTRACT_ANNOTATION_STATUS "armorgate.io/status"
+/* Denial observations (DESIGN.md "Operator tools"): agent -> kubectl armorgate suggest. */
+#define CONTRACT_ANNOTATION_OBSERVED "armorgate.io/observed"
 
 /* The profiles ConfigMap (DESIGN.md "Names"). */
 #define CONTRACT_NAMESPACE_DEFAULT "armorgate-system"

@@ -19,7 +19,7 @@
 #include "contract.h"
 #include "denial_record.h"
 
-#define DENIAL_OBS_ANNOTATION "armorgate.io/observed"
+#define DENIAL_OBS_ANNOTATION CONTRACT_ANNOTATION_OBSERVED
 
 enum { DENIAL_OBS_MAX_BYTES = 32 * 1024 };
 

@@ -164,8 +164,11 @@ ok "netlink: nothing of tap-other; a burst of 50 denials delivered in full ($flo
 echo "# netlink pass $(($(date +%s) - t1)) s; $(tr '\n' ' ' <"$vm/tap.err")"
 
 # --- kmsg ---
-# printk_ratelimit (10 per 5 s) is spent by the burst above: let it refill.
-sleep 6
+# printk_ratelimit (10 per 5 s) is spent by the burst above, and a loaded
+# TCG guest's clock can lag the host's (a sleep did not always refill it, CI):
+# this pass checks fields, not the kernel's rate limit, so it is turned off
+# here (interval 0). In production the fallback stays rate limited (README).
+x sh -c 'echo 0 >/proc/sys/kernel/printk_ratelimit' || die "cannot turn off printk_ratelimit in the VM"
 t1=$(date +%s)
 out=$(x sh -c "$guest" sh kmsg small 2>"$vm/tap.err") || die "kmsg pass failed: $(cat "$vm/tap.err")"
 echo "$out" >"$vm/tap.kmsg"

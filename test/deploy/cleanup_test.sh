@@ -14,7 +14,7 @@ td_own_cluster cleanup
 ns=armorgate-system
 
 for n in node-a node-b; do
-  printf 'apiVersion: v1\nkind: Node\nmetadata: {name: %s, labels: {team: blue, armorgate.io/apparmor: enabled, profiles.armorgate.io/custom.a: loaded, profiles.armorgate.io/custom.b: loaded}, annotations: {armorgate.io/status: "{}", note: keep}}\n' "$n" |
+  printf 'apiVersion: v1\nkind: Node\nmetadata: {name: %s, labels: {team: blue, armorgate.io/apparmor: enabled, profiles.armorgate.io/custom.a: loaded, profiles.armorgate.io/custom.b: loaded}, annotations: {armorgate.io/status: "{}", armorgate.io/observed: "{}", note: keep}}\n' "$n" |
     kubectl create -f - >/dev/null
 done
 "$HELM" install armorgate "$td_root/charts/armorgate" -n "$ns" --create-namespace --set profiles.create=false >/dev/null ||
@@ -31,7 +31,7 @@ td_log "ok: refused while installed: $(cat "$TD_TMP/out")"
 kubectl -n "$ns" get secret armorgate-webhook-tls >/dev/null || die "helm uninstall removed the kept Secret (test premise)"
 "$kctl" cleanup >"$TD_TMP/out" 2>&1 || { cat "$TD_TMP/out" >&2; die "cleanup failed"; }
 cat "$TD_TMP/out" >&2
-grep -q 'removed 6 armorgate label(s) and 2 status annotation(s) from 2 node(s)' "$TD_TMP/out" || die "cleanup did not report its work"
+grep -q 'removed 6 armorgate label(s) and 4 annotation(s) from 2 node(s)' "$TD_TMP/out" || die "cleanup did not report its work"
 # Every label and annotation key of a node (a Go template, not shell: $k is template syntax).
 # shellcheck disable=SC2016
 keys_tpl='{{range $k, $v := .metadata.labels}}{{$k}} {{end}}{{range $k, $v := .metadata.annotations}}{{$k}} {{end}}'
@@ -42,5 +42,5 @@ for n in node-a node-b; do
 done
 ! kubectl -n "$ns" get secret armorgate-webhook-tls >/dev/null 2>&1 || die "the kept Secret is still there"
 "$kctl" cleanup >"$TD_TMP/out" 2>&1 || { cat "$TD_TMP/out" >&2; die "a second cleanup failed"; }
-grep -q 'removed 0 armorgate label(s) and 0 status annotation(s)' "$TD_TMP/out" || die "a second cleanup found work"
+grep -q 'removed 0 armorgate label(s) and 0 annotation(s)' "$TD_TMP/out" || die "a second cleanup found work"
 td_log "ok: after helm uninstall: labels, annotations and the Secret gone, other keys kept; a second run is a no-op"

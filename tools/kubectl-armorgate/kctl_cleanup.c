@@ -65,28 +65,35 @@ static int kctl_cleanup_run(const kctl_target *t, const char *const *args, ag_er
 	}
 }
 
-static bool kctl_cleanup_ours(const char *key)
+static bool kctl_cleanup_label_ours(const char *key)
 {
 	return strcmp(key, CONTRACT_LABEL_APPARMOR) == 0 ||
 		strncmp(key, CONTRACT_LABEL_PROFILE_PREFIX, sizeof(CONTRACT_LABEL_PROFILE_PREFIX) - 1) == 0;
 }
 
-/* `kubectl label node NAME key- ...` for armorgate's labels, a few dozen a call. */
-static int kctl_cleanup_labels(const kctl_target *t, const char *node, const cJSON *labels, size_t *removed,
-			       ag_err *err)
+/* The agent's annotations: status, observed, and any later armorgate.io one. */
+static bool kctl_cleanup_annotation_ours(const char *key)
+{
+	return strncmp(key, "armorgate.io/", sizeof("armorgate.io/") - 1) == 0;
+}
+
+/* `kubectl label|annotate node NAME key- ...` for armorgate's keys of
+ * `keys` (the Node's labels or annotations), a few dozen a call. */
+static int kctl_cleanup_keys(const kctl_target *t, const char *verb, bool (*ours)(const char *), const char *node,
+			     const cJSON *keys_obj, size_t *removed, ag_err *err)
 {
 	char keys[KCTL_KEYS_PER_CALL][sizeof(CONTRACT_LABEL_PROFILE_PREFIX) + CONTRACT_PROFILE_NAME_MAX + 2];
 	const char *args[KCTL_KEYS_PER_CALL + 4];
-	const cJSON *l = labels ? labels->child : NULL;
+	const cJSON *l = keys_obj ? keys_obj->child : NULL;
 
 	while (l) {
 		size_t n = 0;
 
-		args[0] = "label";
+		args[0] = verb;
 		args[1] = "node";
 		args[2] = node;
 		for (; l && n < KCTL_KEYS_PER_CALL; l = l->next) {
-			if (!l->string || !kctl_cleanup_ours(l->string) || strlen(l->string) + 2 > sizeof(keys[0]))
+			if (!l->string || !ours(l->string) || strlen(l->string) + 2 > sizeof(keys[0]))
 				continue;
 			snprintf(keys[n], sizeof(keys[n]), "%s-", l->string);
 			args[3 + n] = keys[n];
@@ -117,26 +124,16 @@ int kctl_cleanup(const kctl_target *t, FILE *out, ag_err *err)
 	cJSON_ArrayForEach (node, cJSON_GetObjectItemCaseSensitive(nodes, "items")) {
 		const cJSON *md = cJSON_GetObjectItemCaseSensitive(node, "metadata");
 		const cJSON *name = cJSON_GetObjectItemCaseSensitive(md, "name");
-		const cJSON *ann = cJSON_GetObjectItemCaseSensitive(md, "annotations");
 
 		if (!cJSON_IsString(name))
 			continue;
-		if (kctl_cleanup_labels(t, name->valuestring, cJSON_GetObjectItemCaseSensitive(md, "labels"), &labels,
-					err) != 0)
+		if (kctl_cleanup_keys(t, "label", kctl_cleanup_label_ours, name->valuestring,
+				      cJSON_GetObjectItemCaseSensitive(md, "labels"), &labels, err) != 0 ||
+		    kctl_cleanup_keys(t, "annotate", kctl_cleanup_annotation_ours, name->valuestring,
+				      cJSON_GetObjectItemCaseSensitive(md, "annotations"), &annotated, err) != 0)
 			goto out;
-		if (cJSON_GetObjectItemCaseSensitive(ann, CONTRACT_ANNOTATION_STATUS)) {
-			char rm[sizeof(CONTRACT_ANNOTATION_STATUS) + 1];
-			const char *args[] = { "annotate", "node", name->valuestring, rm, NULL };
-
-			snprintf(rm, sizeof(rm), "%s-", CONTRACT_ANNOTATION_STATUS);
-			if (kctl_cleanup_run(t, args, err) != 0) {
-				err_wrap(err, "node %s", name->valuestring);
-				goto out;
-			}
-			annotated++;
-		}
 	}
-	fprintf(out, "removed %zu armorgate label(s) and %zu status annotation(s) from %d node(s)\n", labels, annotated,
+	fprintf(out, "removed %zu armorgate label(s) and %zu annotation(s) from %d node(s)\n", labels, annotated,
 		cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(nodes, "items")));
 	if (kctl_run(t, secrets, 0, err) != 0)
 		goto out;

@@ -17,8 +17,9 @@
 #include <cjson/cJSON.h>
 
 #include "buf.h"
+#include "contract.h"
 
-#define KCTL_ANNOTATION_OBSERVED "armorgate.io/observed"
+#define KCTL_ANNOTATION_OBSERVED CONTRACT_ANNOTATION_OBSERVED
 
 enum {
 	KCTL_SUGGEST_RULES_MAX = 20000, /* distinct rules printed; more is reported, not printed */

@@ -23,7 +23,7 @@ static const char kctl_usage[] =
 	"                    with the agents' messages for profiles that failed to load\n"
 	"  why POD           why POD runs, waits (Pending) or cannot start where it is: the profiles\n"
 	"                    it needs and, per node, whether it has them and if not why\n"
-	"  cleanup           after uninstalling armorgate: remove its Node labels and status annotations\n"
+	"  cleanup           after uninstalling armorgate: remove its Node labels and annotations\n"
 	"                    and the kept TLS Secret (refused while armorgate is still installed)\n"
 	"  suggest PROFILE   the AppArmor rules that would have allowed what the agents observed of\n"
 	"                    PROFILE (complain-mode \"ALLOWED\" and enforce-mode \"DENIED\" audit records,\n"
