@@ -169,20 +169,36 @@ echo "# netlink pass $(($(date +%s) - t1)) s; $(tr '\n' ' ' <"$vm/tap.err")"
 # this pass checks fields, not the kernel's rate limit, so it is turned off
 # here (interval 0). In production the fallback stays rate limited (README).
 x sh -c 'echo 0 >/proc/sys/kernel/printk_ratelimit' || die "cannot turn off printk_ratelimit in the VM"
+# kmsg_pass: one pass; 0 when all three records came through with their
+# fields and nothing else (history skipped), else 1 with why in $why.
+kmsg_pass() {
+  local out pid n
+  out=$(x sh -c "$guest" sh kmsg small 2>"$vm/tap.err") || die "kmsg pass failed: $(cat "$vm/tap.err")"
+  echo "$out" >"$vm/tap.kmsg"
+  grep -q '^tap: source kmsg$' "$vm/tap.err" || die "tap did not use kmsg: $(cat "$vm/tap.err")"
+  pid=$(sed -n 's/^pid-cat //p' <<<"$out")
+  why="enforce open of /etc/shadow by cat[$pid] missing"
+  has "$out" "$(rec enforce open custom.tap-enf 0 /etc/shadow r "$pid" cat -1 '' '' '')" || return 1
+  why="hex-encoded name not decoded"
+  grep -qx 'record mode=enforce op=mknod profile=custom.tap-enf child=0 name=/etc/a b trunc=0 req=c den=c pid=[0-9]* comm=touch cap=-1 capname= family= sock_type=' <<<"$out" || return 1
+  why="complain-mode open missing"
+  grep -qx 'record mode=complain op=open profile=custom.tap-cmp child=0 name=/etc/shadow trunc=0 req=r den=r pid=[0-9]* comm=cat cap=-1 capname= family= sock_type=' <<<"$out" || return 1
+  # History before the tap opened /dev/kmsg (the netlink pass) is skipped.
+  n=$(grep -c '^record' <<<"$out" || true)
+  why="$n records, want exactly the 3 of this pass"
+  [ "$n" -eq 3 ]
+}
+# The fallback is lossy by nature (FACTS.md): under CI load the first records
+# of a pass went missing now and then though the tap had its source open.
+# What is checked here is the fields, so a pass that lost a record is
+# repeated, at most 3 passes in all.
 t1=$(date +%s)
-out=$(x sh -c "$guest" sh kmsg small 2>"$vm/tap.err") || die "kmsg pass failed: $(cat "$vm/tap.err")"
-echo "$out" >"$vm/tap.kmsg"
-grep -q '^tap: source kmsg$' "$vm/tap.err" || die "tap did not use kmsg: $(cat "$vm/tap.err")"
-pid=$(sed -n 's/^pid-cat //p' <<<"$out")
-has "$out" "$(rec enforce open custom.tap-enf 0 /etc/shadow r "$pid" cat -1 '' '' '')" ||
-  die "kmsg: enforce open of /etc/shadow by cat[$pid] missing: $out"
-grep -qx 'record mode=enforce op=mknod profile=custom.tap-enf child=0 name=/etc/a b trunc=0 req=c den=c pid=[0-9]* comm=touch cap=-1 capname= family= sock_type=' <<<"$out" ||
-  die "kmsg: hex-encoded name not decoded: $out"
-grep -qx 'record mode=complain op=open profile=custom.tap-cmp child=0 name=/etc/shadow trunc=0 req=r den=r pid=[0-9]* comm=cat cap=-1 capname= family= sock_type=' <<<"$out" ||
-  die "kmsg: complain-mode open missing: $out"
-# History before the tap opened /dev/kmsg (the netlink pass) is skipped.
-n=$(grep -c '^record' <<<"$out" || true)
-[ "$n" -eq 3 ] || die "kmsg: $n records, want exactly the 3 of this pass: $out"
+tries=0
+until kmsg_pass; do
+  tries=$((tries + 1))
+  [ "$tries" -lt 3 ] || die "kmsg: $why (3 passes): $(cat "$vm/tap.kmsg")"
+  echo "# kmsg pass $tries: $why; repeated"
+done
 ok "kmsg fallback: the same fields; history skipped"
 echo "# kmsg pass $(($(date +%s) - t1)) s; $(tr '\n' ' ' <"$vm/tap.err")"
 
