@@ -126,7 +126,9 @@ echo "1. a pod on this node: aggregated Events, metric, log line"
 	printf 'type=1400 audit(1765000000.001:1): apparmor="DENIED" operation="open" profile="/usr/bin/x" name="/a" pid=4242 comm="x" requested_mask="r" denied_mask="r"\n'
 } >&7
 want="AppArmorDenied	Warning	3	armorgate-agent/$NODE	$UID1	AppArmor custom.web denied open /etc/shadow (r) by cat in container app (3×)"
-has_want() { pod_events "$NS" web-1 | grep -qxF "$want"; }
+# Here-strings, not pipes into grep -q: it exits at the first match and the
+# writer's SIGPIPE fails the pipeline under pipefail (CI saw it).
+has_want() { grep -qxF "$want" <<<"$(pod_events "$NS" web-1)"; }
 # One flush writes the five one after the other: wait for all of them.
 five() { has_want && [ "$(pod_events "$NS" web-1 | wc -l)" -ge 5 ]; }
 agent_wait 15 "the five Events on web-1" five
@@ -139,7 +141,7 @@ grep -qF "would deny (complain mode) create inet stream by nc in container app (
 series_is armorgate_apparmor_events_total 'profile="custom.web",mode="enforce",operation="open"' 3 || die "metric: $(series armorgate_apparmor_events_total 'profile="custom.web",mode="enforce",operation="open"')"
 series_is armorgate_apparmor_events_total 'profile="custom.web",mode="complain",operation="create"' 1 || die "create metric"
 grep '"msg":"apparmor denial"' "$AGENT_LOG" | grep -F '"name":"/etc/shadow"' | grep -F '"pod":"web-1"' |
-	grep -F '"container":"app"' | grep -qF '"count":"3"' || die "no JSON log line for the open event"
+	grep -F '"container":"app"' | grep -F '"count":"3"' >/dev/null || die "no JSON log line for the open event"
 
 echo "2. a pod of another node and a process already gone: counted, no Event"
 {
@@ -150,7 +152,7 @@ agent_wait 10 "both counted" series_is armorgate_apparmor_events_total 'profile=
 agent_wait 10 "logged" grep -qF '"name":"/etc/gone"' "$AGENT_LOG"
 sleep 1.5
 [ -z "$(pod_events "$NS" elsewhere)" ] || die "an Event on a pod of another node"
-grep -F '"name":"/etc/hosts"' "$AGENT_LOG" | grep -qF "\"podUID\":\"$UID2\"" || die "the other node's pod UID not logged"
+grep -F '"name":"/etc/hosts"' "$AGENT_LOG" | grep -F "\"podUID\":\"$UID2\"" >/dev/null || die "the other node's pod UID not logged"
 
 echo "3. the observed annotation (and the status annotation beside it)"
 # Written once at the first change, then at most once a minute: what step 2
