@@ -78,6 +78,23 @@ def bodies(port, src, n, total=3000000):
     return open_conns(HOST, port, src, n, lambda s: body_start(s, HOST, total))
 
 
+def raw_post(body):
+    """A whole POST /validate request carrying body, for send_raw."""
+    return (b"POST /validate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
+
+
+def send_raw(src, port, ctx, raw):
+    """One attacker request from address src on a fresh TLS connection; reads the answer to the end."""
+    s = socket.socket()
+    s.bind((src, 0))
+    s.connect((HOST, port))
+    with ctx.wrap_socket(s) as t:
+        t.sendall(raw)
+        while t.recv(65536):
+            pass
+
+
 class Escaped:
     """Threads that POST 3 MiB reviews with an escaped member name (the full
     parse fallback) back to back for as long as the phase runs."""
@@ -85,8 +102,7 @@ class Escaped:
     def __init__(self, port, ctx, n):
         import threading
         body = b'{"k\\u0069nd":"AdmissionReview","pad":[' + b"0," * 1500000 + b'0]}'
-        self.req = (b"POST /validate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                    b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
+        self.req = raw_post(body)
         self.stop = False
         self.sent = 0
         self.threads = [threading.Thread(target=self.run, args=(port, ctx, "127.0.0.%d" % (2 + i % 2)))
@@ -97,13 +113,7 @@ class Escaped:
     def run(self, port, ctx, src):
         while not self.stop:
             try:
-                s = socket.socket()
-                s.bind((src, 0))
-                s.connect((HOST, port))
-                with ctx.wrap_socket(s) as t:
-                    t.sendall(self.req)
-                    while t.recv(65536):
-                        pass
+                send_raw(src, port, ctx, self.req)
                 self.sent += 1
             except OSError:
                 time.sleep(0.01)
@@ -145,19 +155,12 @@ class CompileFlood:
                "resource": {"group": "", "version": "v1", "resource": "configmaps"},
                "namespace": "armorgate-system", "name": "armorgate-profiles", "operation": "CREATE", "object": obj}
         body = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req}).encode()
-        return (b"POST /validate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
+        return raw_post(body)
 
     def run(self, src):
         while not self.stop:
             try:
-                s = socket.socket()
-                s.bind((src, 0))
-                s.connect((HOST, self.port))
-                with self.ctx.wrap_socket(s) as t:
-                    t.sendall(self.body())
-                    while t.recv(65536):
-                        pass
+                send_raw(src, self.port, self.ctx, self.body())
                 self.sent += 1
             except OSError:
                 time.sleep(0.01)
